@@ -1,0 +1,35 @@
+"""continuum: simulate patients moving through a behavioral-health care continuum.
+
+Load a scenario, run replications, read tidy tables::
+
+    import sim
+    scenario = sim.load_scenario("scenarios/regional_adult.yaml")
+    results = sim.run(scenario, replications=10)
+    results.summary
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import theory
+from .analysis import t_interval
+from .results import Results
+from .run import run, run_replication
+from .scenario import Scenario, ScenarioError, load_scenario, validate
+
+try:
+    __version__ = version("continuum")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Results",
+    "Scenario",
+    "ScenarioError",
+    "__version__",
+    "load_scenario",
+    "run",
+    "run_replication",
+    "t_interval",
+    "theory",
+    "validate",
+]

@@ -1,0 +1,233 @@
+"""Distribution specs for stays, patience and time to relapse, and their samplers.
+
+A spec is what a planner writes (``{dist: lognormal, median: 7, p90: 18}``); a
+:class:`Sampler` is what the engine draws from. Every sampler knows its ``mean`` and
+``variance`` (so tests against theory are one line) and draws by inverse transform from
+uniforms, so one draw always consumes exactly one random number: a truncated stay
+(``max``) costs no extra draws, and two scenarios see the same stream of stays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy import stats
+
+_Z90 = stats.norm.ppf(0.9)
+
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    max: Positive | None = None
+    """Optional truncation: values above ``max`` are never drawn (days)."""
+
+    def frozen(self):  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def sampler(self) -> Sampler:
+        """The sampler this spec describes."""
+        return ScipySampler(self.frozen(), self.max)
+
+
+class Exponential(_Spec):
+    dist: Literal["exponential"]
+    mean: Positive
+
+    def frozen(self):
+        return stats.expon(scale=self.mean)
+
+
+class Lognormal(_Spec):
+    """Lognormal by (mean, sd), by (median, p90), or by the log-scale (mu, sigma)."""
+
+    dist: Literal["lognormal"]
+    mean: Positive | None = None
+    sd: Positive | None = None
+    median: Positive | None = None
+    p90: Positive | None = None
+    mu: float | None = None
+    sigma: Positive | None = None
+
+    @model_validator(mode="after")
+    def _one_parameterisation(self) -> Lognormal:
+        given = {k for k in ("mean", "sd", "median", "p90", "mu", "sigma") if getattr(self, k) is not None}
+        if given not in ({"mean", "sd"}, {"median", "p90"}, {"mu", "sigma"}):
+            raise ValueError(
+                "lognormal needs exactly one of: mean and sd; median and p90; mu and sigma "
+                f"(got {', '.join(sorted(given)) or 'none'})"
+            )
+        if given == {"median", "p90"} and self.p90 <= self.median:
+            raise ValueError(f"lognormal p90 ({self.p90}) must be above the median ({self.median})")
+        return self
+
+    def log_scale(self) -> tuple[float, float]:
+        """The (mu, sigma) of the underlying normal."""
+        if self.mu is not None:
+            return self.mu, self.sigma
+        if self.median is not None:
+            return math.log(self.median), math.log(self.p90 / self.median) / _Z90
+        sigma2 = math.log1p((self.sd / self.mean) ** 2)
+        return math.log(self.mean) - sigma2 / 2, math.sqrt(sigma2)
+
+    def frozen(self):
+        mu, sigma = self.log_scale()
+        return stats.lognorm(s=sigma, scale=math.exp(mu))
+
+
+class Gamma(_Spec):
+    dist: Literal["gamma"]
+    mean: Positive
+    sd: Positive
+
+    def frozen(self):
+        shape = (self.mean / self.sd) ** 2
+        return stats.gamma(a=shape, scale=self.mean / shape)
+
+
+class Weibull(_Spec):
+    dist: Literal["weibull"]
+    shape: Positive
+    scale: Positive
+
+    def frozen(self):
+        return stats.weibull_min(c=self.shape, scale=self.scale)
+
+
+class Triangular(_Spec):
+    dist: Literal["triangular"]
+    low: NonNegative
+    mode: NonNegative
+    high: Positive
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Triangular:
+        if not self.low <= self.mode <= self.high or self.low == self.high:
+            raise ValueError(
+                f"triangular needs low <= mode <= high and low < high "
+                f"(got low={self.low}, mode={self.mode}, high={self.high})"
+            )
+        return self
+
+    def frozen(self):
+        width = self.high - self.low
+        return stats.triang(c=(self.mode - self.low) / width, loc=self.low, scale=width)
+
+
+class Uniform(_Spec):
+    dist: Literal["uniform"]
+    low: NonNegative
+    high: Positive
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.low >= self.high:
+            raise ValueError(f"uniform needs low < high (got low={self.low}, high={self.high})")
+        return self
+
+    def frozen(self):
+        return stats.uniform(loc=self.low, scale=self.high - self.low)
+
+
+class Fixed(_Spec):
+    dist: Literal["fixed"]
+    value: NonNegative
+
+    def sampler(self) -> Sampler:
+        value = self.value if self.max is None else min(self.value, self.max)
+        return FixedSampler(value)
+
+
+class Empirical(_Spec):
+    """Resample observed values (e.g. stays from last year's discharges), each equally likely."""
+
+    dist: Literal["empirical"]
+    values: Annotated[list[NonNegative], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _some_below_max(self) -> Empirical:
+        if self.max is not None and min(self.values) > self.max:
+            raise ValueError(f"empirical: no value is at or below max={self.max}")
+        return self
+
+    def sampler(self) -> Sampler:
+        values = np.sort(np.asarray(self.values, dtype=float))
+        if self.max is not None:
+            values = values[values <= self.max]
+        return EmpiricalSampler(values)
+
+
+Distribution = Annotated[
+    Exponential | Lognormal | Gamma | Weibull | Triangular | Uniform | Fixed | Empirical,
+    Field(discriminator="dist"),
+]
+"""Any distribution spec, chosen by its ``dist`` key."""
+
+DIST_NAMES = ("exponential", "lognormal", "gamma", "weibull", "triangular", "uniform", "fixed", "empirical")
+
+
+class Sampler:
+    """Draws values by inverse transform; knows its mean and variance."""
+
+    mean: float
+    variance: float
+
+    def from_uniforms(self, uniforms: np.ndarray) -> np.ndarray:
+        """Map uniforms in [0, 1) to values of this distribution."""
+        raise NotImplementedError
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """``size`` independent draws using ``rng``."""
+        return self.from_uniforms(rng.random(size))
+
+
+@dataclass(frozen=True)
+class FixedSampler(Sampler):
+    value: float
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+    @property
+    def variance(self) -> float:
+        return 0.0
+
+    def from_uniforms(self, uniforms: np.ndarray) -> np.ndarray:
+        return np.full(len(uniforms), self.value)
+
+
+class EmpiricalSampler(Sampler):
+    def __init__(self, values: np.ndarray):
+        self.values = values
+        self.mean = float(values.mean())
+        self.variance = float(values.var())
+
+    def from_uniforms(self, uniforms: np.ndarray) -> np.ndarray:
+        return self.values[(uniforms * len(self.values)).astype(np.intp)]
+
+
+class ScipySampler(Sampler):
+    """A continuous scipy distribution, optionally truncated above at ``max``."""
+
+    def __init__(self, frozen, max_value: float | None):
+        self.frozen = frozen
+        self.top = 1.0 if max_value is None else float(frozen.cdf(max_value))
+        if self.top <= 0:
+            raise ValueError(f"max={max_value} leaves no probability mass")
+        if max_value is None:
+            self.mean, self.variance = (float(v) for v in frozen.stats("mv"))
+        else:
+            first = frozen.expect(lambda x: x, ub=max_value, conditional=True)
+            second = frozen.expect(lambda x: x * x, ub=max_value, conditional=True)
+            self.mean, self.variance = float(first), float(second - first**2)
+
+    def from_uniforms(self, uniforms: np.ndarray) -> np.ndarray:
+        return self.frozen.ppf(uniforms * self.top)

@@ -1,0 +1,313 @@
+"""Records -> tidy tables: per-replication metrics, daily series, episodes, and :class:`Results`.
+
+Warm-up is a time filter applied here: every metric is computed from the measured period
+``[warmup_days, warmup_days + days)`` of simulation time only. Each metric's exact
+definition is in ``scenarios/README.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import records
+from .analysis import summarise
+from .records import DAY_FIELDS, STATE_FIELDS
+from .scenario import EXITS, Scenario
+
+DAYS_PER_YEAR = 365.0
+READMIT_WINDOW_DAYS = 30.0
+
+LEVEL_METRICS = (
+    "referrals_per_year", "arrivals_per_year", "admissions_per_year", "census_mean", "occupancy",
+    "waitlist_mean", "waitlist_max", "wait_mean_days", "wait_p50_days", "wait_p90_days",
+    "wait_over_target_share", "blocked_days_per_year", "los_mean_days", "gave_up_per_year",
+    "turned_away_per_year", "capacity_mean", "time_in_place_mean_days",
+)
+ALL_METRICS = (
+    "relapses_per_year", "readmit_30d_share", "patients_in_care_mean", "referrals_per_year",
+    "admissions_per_year", "waitlist_mean", "blocked_days_per_year", "gave_up_per_year",
+    "turned_away_per_year",
+)
+HEADLINE_METRICS = ("occupancy", "waitlist_mean", "wait_mean_days", "wait_p90_days", "blocked_days_per_year")
+
+
+@dataclass
+class ReplicationOutput:
+    """What one replication hands back: its metrics, its days and (optionally) its episodes."""
+
+    replication: int
+    metrics: list[tuple[str, str, float]]
+    days: np.ndarray          # (days, levels, DAY_FIELDS), simulation days from 0
+    states: np.ndarray        # (days, STATE_FIELDS)
+    episodes: dict[str, np.ndarray] | None = None
+
+
+# ---------------------------------------------------------------------------- metrics
+class Window:
+    """The measured period in simulation time, and masks over it."""
+
+    def __init__(self, scenario: Scenario):
+        self.start = float(scenario.run.warmup_days)
+        self.end = self.start + scenario.run.days
+        self.years = scenario.run.days / DAYS_PER_YEAR
+        self.day_slice = slice(scenario.run.warmup_days, scenario.run.warmup_days + scenario.run.days)
+
+    def inside(self, times: np.ndarray) -> np.ndarray:
+        return (times >= self.start) & (times < self.end)
+
+    def per_year(self, mask: np.ndarray) -> float:
+        return float(np.count_nonzero(mask)) / self.years
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if len(values) else np.nan
+
+
+def _quantile(values: np.ndarray, q: float) -> float:
+    return float(np.quantile(values, q)) if len(values) else np.nan
+
+
+def level_metrics(episodes: dict[str, np.ndarray], days: np.ndarray, window: Window,
+                  wait_target_days: float) -> dict[str, float]:
+    """The per-level metrics from one level's episodes and daily rows."""
+    arrived_in = window.inside(episodes["arrived"])
+    admitted_in = window.inside(episodes["admitted"])
+    left_in = window.inside(episodes["left"])
+    status = episodes["status"]
+    waits = (episodes["admitted"] - episodes["arrived"])[admitted_in]
+    stays = (episodes["stay_ended"] - episodes["admitted"])[window.inside(episodes["stay_ended"])]
+    in_place = (episodes["left"] - episodes["admitted"])[left_in & (status == records.DONE)]
+    measured = days[window.day_slice]
+    census, capacity = measured[:, DAY_FIELDS.index("census")], measured[:, DAY_FIELDS.index("capacity")]
+    capacity_mean = float(capacity.mean())
+    return {
+        "referrals_per_year": window.per_year(arrived_in & (episodes["source"] == records.REFERRAL)),
+        "arrivals_per_year": window.per_year(arrived_in),
+        "admissions_per_year": window.per_year(admitted_in),
+        "census_mean": float(census.mean()),
+        "occupancy": float(census.mean()) / capacity_mean if capacity_mean > 0 else np.nan,
+        "waitlist_mean": float(measured[:, DAY_FIELDS.index("waitlist")].mean()),
+        "waitlist_max": float(measured[:, DAY_FIELDS.index("waitlist_max")].max()),
+        "wait_mean_days": _mean(waits),
+        "wait_p50_days": _quantile(waits, 0.5),
+        "wait_p90_days": _quantile(waits, 0.9),
+        "wait_over_target_share": _mean(waits > wait_target_days),
+        "blocked_days_per_year": float(measured[:, DAY_FIELDS.index("held")].sum()) / window.years,
+        "los_mean_days": _mean(stays),
+        "gave_up_per_year": window.per_year(left_in & (status == records.GAVE_UP_WAITING)),
+        "turned_away_per_year": window.per_year(left_in & (status == records.TURNED_AWAY)),
+        "capacity_mean": capacity_mean,
+        "time_in_place_mean_days": _mean(in_place),
+    }
+
+
+def readmit_share(episodes: dict[str, np.ndarray], window: Window, level: int = 0) -> float:
+    """Share of discharges from ``level`` (in the measured period, early enough to follow up
+    for 30 days) followed by the same patient's admission to ``level`` within 30 days."""
+    admitted = np.isfinite(episodes["admitted"]) & (episodes["level"] == level)
+    patient = episodes["patient"][admitted]
+    start, left = episodes["admitted"][admitted], episodes["left"][admitted]
+    order = np.lexsort((start, patient))
+    patient, start, left = patient[order], start[order], left[order]
+    next_same = np.append(patient[1:] == patient[:-1], False)
+    next_start = np.append(start[1:], np.inf)
+    discharged = (left >= window.start) & (left < window.end - READMIT_WINDOW_DAYS)
+    if not discharged.any():
+        return np.nan
+    readmitted = next_same & (next_start - left <= READMIT_WINDOW_DAYS)
+    return float(readmitted[discharged].mean())
+
+
+def replication_metrics(scenario: Scenario, episodes: dict[str, np.ndarray], days: np.ndarray) -> list[tuple[str, str, float]]:
+    """Every metric of one replication as (level, metric, value)."""
+    window = Window(scenario)
+    rows: list[tuple[str, str, float]] = []
+    per_level = []
+    for index, name in enumerate(scenario.level_names):
+        mine = episodes["level"] == index
+        values = level_metrics({k: v[mine] for k, v in episodes.items()}, days[:, index], window,
+                               scenario.run.wait_target_days)
+        per_level.append(values)
+        rows += [(name, metric, values[metric]) for metric in LEVEL_METRICS]
+    totals = {
+        "relapses_per_year": window.per_year(window.inside(episodes["arrived"]) & (episodes["source"] == records.RELAPSE)),
+        "readmit_30d_share": readmit_share(episodes, window),
+        "patients_in_care_mean": float(days[window.day_slice, :, DAY_FIELDS.index("census")].sum(axis=1).mean()),
+    }
+    for metric in ALL_METRICS:
+        if metric not in totals:
+            totals[metric] = float(sum(values[metric] for values in per_level))
+    rows += [("all", metric, totals[metric]) for metric in ALL_METRICS]
+    return rows
+
+
+# ---------------------------------------------------------------------------- tables
+def metrics_table(outputs: list[ReplicationOutput]) -> pd.DataFrame:
+    """One row per replication, level and metric."""
+    rows = [(out.replication, level, metric, value) for out in outputs for level, metric, value in out.metrics]
+    return pd.DataFrame(rows, columns=["replication", "level", "metric", "value"])
+
+
+def daily_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.DataFrame:
+    """Per replication, day and level: time-averaged census, waitlist and held; the day's
+    largest waitlist; capacity. ``day`` counts from the start of the measured period, so
+    warm-up days are negative (``period`` says which)."""
+    levels = scenario.level_names
+    frames = []
+    for out in outputs:
+        count = out.days.shape[0]
+        day = np.repeat(np.arange(count) - scenario.run.warmup_days, len(levels))
+        frame = pd.DataFrame(out.days.reshape(-1, len(DAY_FIELDS)), columns=list(DAY_FIELDS))
+        frame.insert(0, "level", np.tile(levels, count))
+        frame.insert(0, "day", day)
+        frame.insert(0, "replication", out.replication)
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    table.insert(3, "period", np.where(table["day"] < 0, "warm-up", "measured"))
+    for column in ("waitlist_max", "capacity"):
+        table[column] = table[column].astype(np.int64)
+    return table
+
+
+def states_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.DataFrame:
+    """Where every patient was at the end of each day (the conservation check's counts)."""
+    frames = []
+    for out in outputs:
+        frame = pd.DataFrame(out.states, columns=list(STATE_FIELDS))
+        frame.insert(0, "day", np.arange(len(frame)) + 1 - scenario.run.warmup_days)
+        frame.insert(0, "replication", out.replication)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def episodes_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.DataFrame | None:
+    """One row per episode (a patient's visit to a level); times in measured-period days."""
+    kept = [out for out in outputs if out.episodes is not None]
+    if not kept:
+        return None
+    names = [*scenario.level_names, *EXITS]
+    warmup = scenario.run.warmup_days
+    status_names = np.array(["waiting", "in_care", "held", "left", "gave_up", "turned_away"])
+    frames = []
+    for out in kept:
+        cols = out.episodes
+        route = cols["route"]
+        frames.append(pd.DataFrame({
+            "replication": out.replication,
+            "patient": cols["patient"],
+            "level": np.asarray(scenario.level_names)[cols["level"]],
+            "source": np.asarray(records.SOURCES)[cols["source"]],
+            **{f"{name}_day": cols[name] - warmup for name in records.EPISODE_TIMES},
+            "wait_days": cols["admitted"] - cols["arrived"],
+            "stay_days": cols["stay_ended"] - cols["admitted"],
+            "held_days": cols["left"] - cols["stay_ended"],
+            "status": status_names[cols["status"]],
+            "route": np.where(route >= 0, np.asarray(names)[np.maximum(route, 0)], "elsewhere"),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------- results
+@dataclass
+class Results:
+    """Everything one run produced, as tidy pandas DataFrames.
+
+    Attributes
+    ----------
+    summary
+        One row per level and metric: ``level, metric, mean, ci_low, ci_high, std, replications``
+        (95% Student-t interval across replications).
+    replications
+        One row per replication, level and metric (``value``).
+    daily
+        Per replication, day and level: census, waitlist, held, waitlist_max, capacity.
+    patients
+        Per replication and day: how many patients are waiting, in treatment, held, at risk of
+        relapse, gone, and created so far.
+    episodes
+        One row per episode when the run kept them, else ``None``.
+    """
+
+    scenario: Scenario
+    summary: pd.DataFrame
+    replications: pd.DataFrame
+    daily: pd.DataFrame
+    patients: pd.DataFrame
+    episodes: pd.DataFrame | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_outputs(cls, scenario: Scenario, outputs: list[ReplicationOutput], meta: dict[str, Any]) -> Results:
+        table = metrics_table(outputs)
+        return cls(
+            scenario=scenario,
+            summary=summarise(table.drop(columns="replication")),
+            replications=table,
+            daily=daily_table(outputs, scenario),
+            patients=states_table(outputs, scenario),
+            episodes=episodes_table(outputs, scenario),
+            meta=meta,
+        )
+
+    def headline(self) -> pd.DataFrame:
+        """A compact table for the terminal: levels as rows, headline metrics as columns."""
+        rows = self.summary[self.summary["metric"].isin(HEADLINE_METRICS)]
+        text = rows.apply(_estimate_text, axis=1)
+        table = pd.DataFrame({"level": rows["level"], "metric": rows["metric"], "text": text})
+        wide = table.pivot(index="level", columns="metric", values="text")
+        order = [m for m in HEADLINE_METRICS if m in wide.columns]
+        return wide.loc[[n for n in self.scenario.level_names if n in wide.index], order]
+
+    def to_folder(self, path: str | Path) -> Path:
+        """Write every table to ``path`` whole or not at all (a temporary folder moved into place)."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            self._write(staging)
+            _replace_folder(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
+    def _write(self, folder: Path) -> None:
+        self.summary.to_csv(folder / "summary.csv", index=False)
+        self.replications.to_csv(folder / "replications.csv", index=False)
+        self.daily.to_csv(folder / "daily.csv", index=False)
+        if self.episodes is not None:
+            self.episodes.to_csv(folder / "episodes.csv", index=False)
+        (folder / "scenario.yaml").write_text(self.scenario.to_yaml(), encoding="utf-8")
+        (folder / "run.json").write_text(json.dumps(self.meta, indent=2) + "\n", encoding="utf-8")
+
+    def _repr_html_(self) -> str:
+        return (f"<h4>{self.scenario.name}</h4><p>{self.meta.get('replications')} replications, "
+                f"seed {self.meta.get('seed')}</p>" + self.headline().to_html())
+
+
+def _estimate_text(row: pd.Series) -> str:
+    if not np.isfinite(row["mean"]):
+        return "-"
+    if not np.isfinite(row["ci_low"]):
+        return f"{row['mean']:.3g}"
+    return f"{row['mean']:.3g} ({row['ci_low']:.3g}-{row['ci_high']:.3g})"
+
+
+def _replace_folder(staging: Path, target: Path) -> None:
+    """Move a finished folder into place, replacing any earlier one at the last moment."""
+    if target.exists():
+        retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+        os.replace(target, retired / target.name)
+        os.replace(staging, target)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, target)

@@ -1,0 +1,476 @@
+"""The scenario: schema, loading from YAML, ``--set`` overrides, validation messages, variants.
+
+A scenario is validated once, here, and is frozen afterwards; variants are new scenarios made
+by :meth:`Scenario.with_changes`. Every key is documented in ``scenarios/README.md``.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from .distributions import Distribution
+
+EXITS = ("discharged", "dropped_out")
+"""Destinations that leave care for the community (where relapse may bring patients back)."""
+
+RESERVED_NAMES = (*EXITS, "all")
+SHARE_TOLERANCE = 1e-6
+
+Share = Annotated[float, Field(ge=0, le=1)]
+Days = Annotated[float, Field(ge=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _check_shares(shares: dict[str, float], what: str) -> None:
+    total = math.fsum(shares.values())
+    if not shares or abs(total - 1) > SHARE_TOLERANCE:
+        listed = ", ".join(f"{k}: {v:g}" for k, v in shares.items()) or "nothing"
+        raise ValueError(f"{what} shares must sum to 1 (these sum to {total:.6g}: {listed})")
+
+
+# ---------------------------------------------------------------------------- run settings
+class RunSettings(_Model):
+    warmup_days: Annotated[int, Field(ge=0)] = 365
+    days: Annotated[int, Field(gt=0)] = 1825
+    replications: Annotated[int, Field(ge=1, le=100_000)] = 20
+    seed: Annotated[int, Field(ge=0)] = 1
+    wait_target_days: Days = 14
+    start_month: Annotated[int, Field(ge=1, le=12)] = 1
+
+    @model_validator(mode="after")
+    def _warmup_shorter_than_run(self) -> RunSettings:
+        if self.warmup_days > self.days:
+            raise ValueError(
+                f"warmup_days ({self.warmup_days:g}) is longer than the measured period "
+                f"days ({self.days:g}); shorten the warm-up or lengthen the run"
+            )
+        return self
+
+
+# ---------------------------------------------------------------------------- levels
+class CapacityStep(_Model):
+    from_day: Days
+    capacity: Annotated[int, Field(ge=0)]
+
+
+def _capacity_as_schedule(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [{"from_day": 0, "capacity": value}]
+    return value
+
+
+def _share_as_step(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"share": float(value)}
+    return value
+
+
+class NextStep(_Model):
+    share: Share
+    los: Distribution | None = None
+    """A stay for patients leaving by this route, when it differs from the level's ``los``."""
+
+
+class Initial(_Model):
+    census: Annotated[int, Field(ge=0)] = 0
+    waitlist: Annotated[int, Field(ge=0)] = 0
+
+
+class Level(_Model):
+    capacity: Annotated[list[CapacityStep], BeforeValidator(_capacity_as_schedule), Field(min_length=1)]
+    los: Distribution
+    next: dict[str, Annotated[NextStep, BeforeValidator(_share_as_step)]]
+    referrals_per_year: Days = 0
+    referral_growth_per_year: Annotated[float, Field(gt=-1)] = 0
+    referral_seasonality: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=12, max_length=12)] | None = None
+    when_full: Literal["wait", "turn_away"] = "wait"
+    when_next_full: Literal["hold", "release"] = "hold"
+    waitlist: Literal["fifo", "transfers_first"] = "fifo"
+    patience: Distribution | None = None
+    gave_up: dict[str, Share] | None = None
+    initial: Initial = Initial()
+
+    @field_validator("capacity")
+    @classmethod
+    def _schedule_in_order(cls, steps: list[CapacityStep]) -> list[CapacityStep]:
+        days = [step.from_day for step in steps]
+        if days[0] != 0 or any(b <= a for a, b in zip(days, days[1:], strict=False)):
+            raise ValueError(
+                f"a capacity schedule starts at from_day 0 and its days increase (got {days})"
+            )
+        return steps
+
+    @field_validator("next")
+    @classmethod
+    def _next_sums_to_one(cls, steps: dict[str, NextStep]) -> dict[str, NextStep]:
+        _check_shares({name: step.share for name, step in steps.items()}, "next")
+        return steps
+
+    @field_validator("gave_up")
+    @classmethod
+    def _gave_up_sums_to_one(cls, shares: dict[str, float] | None) -> dict[str, float] | None:
+        if shares is not None:
+            _check_shares(shares, "gave_up")
+        return shares
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Level:
+        if self.gave_up is not None and self.patience is None:
+            raise ValueError("gave_up is set but patience is not: nobody gives up without a patience")
+        if self.patience is not None and self.when_full == "turn_away":
+            raise ValueError("patience needs a waitlist, but when_full: turn_away has none")
+        if self.initial.census > self.capacity[0].capacity:
+            raise ValueError(
+                f"initial census {self.initial.census} is above the capacity "
+                f"{self.capacity[0].capacity} at day 0"
+            )
+        if self.initial.waitlist and self.when_full == "turn_away":
+            raise ValueError("initial waitlist needs a waitlist, but when_full: turn_away has none")
+        return self
+
+    @field_serializer("capacity")
+    def _plain_capacity(self, steps: list[CapacityStep]) -> Any:
+        if len(steps) == 1:
+            return steps[0].capacity
+        return [step.model_dump() for step in steps]
+
+    @field_serializer("next")
+    def _plain_shares(self, steps: dict[str, NextStep]) -> dict[str, Any]:
+        return {
+            name: step.share if step.los is None else step.model_dump(exclude_none=True)
+            for name, step in steps.items()
+        }
+
+    @property
+    def gave_up_routes(self) -> dict[str, float]:
+        """Where patients who give up go; back to the community when not given."""
+        return self.gave_up if self.gave_up is not None else {"discharged": 1.0}
+
+
+# ---------------------------------------------------------------------------- relapse
+class RelapseRule(_Model):
+    probability: Share
+    time: Distribution
+
+
+class Relapse(_Model):
+    after_discharged: RelapseRule | None = None
+    after_dropped_out: RelapseRule | None = None
+    return_to: dict[str, Share]
+
+    @field_validator("return_to")
+    @classmethod
+    def _return_sums_to_one(cls, shares: dict[str, float]) -> dict[str, float]:
+        _check_shares(shares, "return_to")
+        return shares
+
+    def rule(self, exit_name: str) -> RelapseRule | None:
+        """The relapse rule for patients who left care by ``exit_name``."""
+        return getattr(self, f"after_{exit_name}")
+
+
+# ---------------------------------------------------------------------------- scenario
+class Scenario(_Model):
+    """A validated, frozen scenario. Make variants with :meth:`with_changes`."""
+
+    name: str = "Unnamed scenario"
+    description: str = ""
+    run: RunSettings = RunSettings()
+    levels: Annotated[dict[str, Level], Field(min_length=1)]
+    relapse: Relapse | None = None
+
+    _source: str = PrivateAttr(default="<dict>")
+
+    @property
+    def source(self) -> str:
+        """Where the scenario came from (a file path, or ``<dict>``)."""
+        return self._source
+
+    @property
+    def level_names(self) -> list[str]:
+        return list(self.levels)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved scenario as plain data (every default filled in)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    def with_changes(self, changes: dict[str, Any] | None = None, **keywords: Any) -> Scenario:
+        """A new scenario with some keys changed, validated like a file.
+
+        ``changes`` maps dotted key paths to values (``{"levels.php.capacity": 30}``);
+        keywords use ``__`` for the dots (``levels__php__capacity=30``).
+        """
+        everything = dict(changes or {})
+        everything.update({key.replace("__", "."): value for key, value in keywords.items()})
+        data = self.to_dict()
+        for key, value in everything.items():
+            set_path(data, key, value, origin="with_changes")
+        return validate(data, source=self._source, overridden=set(everything))
+
+
+# ---------------------------------------------------------------------------- errors
+class ScenarioError(Exception):
+    """A scenario that cannot be used, with every problem found (file, key path, value, rule)."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        heading = f"{self.source}: {count} problem{'s' if count > 1 else ''} in the scenario"
+        return "\n".join([heading, *(f"  - {p}" for p in self.problems)])
+
+
+def _describe_value(value: Any) -> str:
+    text = repr(value) if not isinstance(value, dict | list) else yaml.safe_dump(value, default_flow_style=True).strip()
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The concrete types inside Annotated / Optional / Union annotations."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(annotation) for t in _unwrap(arg)]
+    return [annotation]
+
+
+def _model_at(path: tuple) -> type[BaseModel] | None:
+    """The schema model found at a key path (used to list the allowed keys)."""
+    candidates: list[Any] = [Scenario]
+    for part in path:
+        found = []
+        for kind in candidates:
+            if isinstance(kind, type) and issubclass(kind, BaseModel) and part in kind.model_fields:
+                found += _unwrap(kind.model_fields[part].annotation)
+            elif typing.get_origin(kind) in (dict, list):
+                found += _unwrap(typing.get_args(kind)[-1])
+            elif isinstance(kind, type) and issubclass(kind, BaseModel) and "dist" in kind.model_fields:
+                found.append(kind)  # the discriminator tag in the path: stay on this model
+        models = [k for k in found if isinstance(k, type) and issubclass(k, BaseModel)]
+        tagged = [m for m in models if "dist" in m.model_fields and part in typing.get_args(m.model_fields["dist"].annotation)]
+        candidates = tagged or found
+    models = [k for k in candidates if isinstance(k, type) and issubclass(k, BaseModel)]
+    return models[0] if len(models) == 1 else None
+
+
+def _clean_path(loc: tuple, data: Any) -> tuple:
+    """Drop pydantic's internal parts (union tags, validator names) from an error location."""
+    path: list = []
+    node = data
+    for part in loc:
+        if isinstance(part, str) and ("[" in part or (isinstance(node, dict) and node.get("dist") == part)):
+            continue
+        path.append(part)
+        node = node.get(part) if isinstance(node, dict) else (
+            node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None
+        )
+    return tuple(path)
+
+
+def _lookup(data: Any, path: tuple) -> Any:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _problem_text(error: dict, data: Any) -> tuple[tuple, str]:
+    path = _clean_path(error["loc"], data)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        model = _model_at(path[:-1])
+        allowed = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return path, f"unknown key '{path[-1]}'{hint} Allowed here: {', '.join(allowed)}"
+    if kind == "missing":
+        return path, "is required but missing"
+    if kind == "union_tag_invalid" or kind == "union_tag_not_found":
+        return path, f"needs 'dist' set to one of: {', '.join(_dist_names())}"
+    message = error["msg"].removeprefix("Value error, ")
+    return path, f"= {_describe_value(error.get('input'))}: {message}"
+
+
+def _dist_names() -> list[str]:
+    from .distributions import DIST_NAMES
+
+    return list(DIST_NAMES)
+
+
+def _format_path(path: tuple) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _check_references(scenario: Scenario) -> list[tuple[tuple, str]]:
+    """Problems pydantic cannot see: names that must refer to levels or exits."""
+    levels = scenario.level_names
+    problems = []
+
+    def check(path: tuple, name: str, allowed: list[str]) -> None:
+        if name not in allowed:
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append((path, f"'{name}' is not a level or exit here{hint}; allowed: {', '.join(allowed)}"))
+
+    for name in levels:
+        if name in RESERVED_NAMES:
+            problems.append((("levels", name), f"'{name}' is reserved; choose another level name"))
+    for name, level in scenario.levels.items():
+        destinations = [n for n in levels if n != name] + list(EXITS)
+        for dest in level.next:
+            check(("levels", name, "next", dest), dest, destinations)
+        for dest in level.gave_up or {}:
+            check(("levels", name, "gave_up", dest), dest, levels + list(EXITS))
+    if scenario.relapse is not None:
+        for dest in scenario.relapse.return_to:
+            check(("relapse", "return_to", dest), dest, levels)
+    return problems
+
+
+# ---------------------------------------------------------------------------- loading
+def _line_numbers(text: str) -> dict[tuple, int]:
+    """Map every key path in a YAML text to its line number (1-based)."""
+    lines: dict[tuple, int] = {}
+
+    def walk(node: yaml.Node, path: tuple) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                lines[path + (key.value,)] = key.start_mark.line + 1
+                walk(value, path + (key.value,))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, path + (index,))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _where(path: tuple, lines: dict[tuple, int], overridden: set[str]) -> str:
+    dotted = _format_path(path)
+    if any(dotted == key or dotted.startswith(key + ".") for key in overridden):
+        return f"{dotted} (as changed)"
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return f"line {lines[path[:end]]}, {dotted}"
+    return dotted
+
+
+def validate(data: Any, source: str = "<dict>", lines: dict[tuple, int] | None = None,
+             overridden: set[str] | None = None) -> Scenario:
+    """Validate plain data as a scenario, or raise :class:`ScenarioError` listing every problem."""
+    lines, overridden = lines or {}, overridden or set()
+    if not isinstance(data, dict):
+        raise ScenarioError(source, [f"the file must hold a mapping of keys (name, run, levels, ...), not {type(data).__name__}"])
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        found = [_problem_text(e, data) for e in error.errors()]
+        raise ScenarioError(source, [f"{_where(p, lines, overridden)} {m}" for p, m in found]) from None
+    problems = _check_references(scenario)
+    if problems:
+        raise ScenarioError(source, [f"{_where(p, lines, overridden)}: {m}" for p, m in problems])
+    scenario._source = source
+    return scenario
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Split ``KEY=VALUE`` (as given to ``--set``); the value is read as YAML."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ScenarioError("--set", [f"'{text}' is not KEY=VALUE (e.g. levels.php.capacity=30)"])
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        raise ScenarioError("--set", [f"{key}: the value '{value}' is not valid YAML ({error})"]) from None
+
+
+def set_path(data: dict, dotted: str, value: Any, origin: str = "--set") -> None:
+    """Set ``data[a][b][c] = value`` for ``dotted = "a.b.c"``, creating mappings on the way."""
+    node: Any = data
+    parts = dotted.split(".")
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ScenarioError(origin, [f"{dotted}: '{part}' is not an index of a list of {len(node)}"])
+            part = int(part)
+        elif not isinstance(node, dict):
+            raise ScenarioError(origin, [f"{dotted}: '{'.'.join(parts[:depth])}' holds a value, not keys"])
+        if last:
+            node[part] = copy.deepcopy(value)
+        else:
+            if isinstance(node, dict) and not isinstance(node.get(part), dict | list):
+                node[part] = {}
+            node = node[part]
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read, override and validate a scenario file.
+
+    Parameters
+    ----------
+    path
+        A YAML scenario file.
+    overrides
+        Dotted key paths and values applied before validation (``--set`` on the CLI).
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file, the key path, the value and what is allowed.
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(source, ["no such file"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError(source, [f"cannot be read: {error}"]) from None
+    try:
+        data = yaml.safe_load(text)
+        lines = _line_numbers(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ScenarioError(source, [f"{where}not valid YAML ({problem})"]) from None
+    for key, value in (overrides or {}).items():
+        if isinstance(data, dict):
+            set_path(data, key, value)
+    return validate(data, source, lines, set(overrides or {}))
