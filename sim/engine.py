@@ -337,11 +337,12 @@ class Model:
         for day, states in enumerate(self.recorder.states):
             if sum(states[:-1]) != states[-1]:
                 raise AssertionError(f"patients not conserved on day {day}: {states}")
+        # a held patient has two open episodes: in a place here, on a waitlist there
         in_places = sum(level.census for level in self.levels)
-        on_waitlists = sum(level.waiting for level in self.levels) - sum(level.held for level in self.levels)
+        on_waitlists = sum(level.waiting for level in self.levels)
         if len(self.recorder.open) != in_places + on_waitlists:
             raise AssertionError(
-                f"{len(self.recorder.open)} open episodes, but {in_places} in places and {on_waitlists} waiting"
+                f"{len(self.recorder.open)} open episodes, but {in_places} in places and {on_waitlists} on waitlists"
             )
 
 

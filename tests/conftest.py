@@ -1,0 +1,37 @@
+"""Shared helpers: small scenarios built from plain dicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import sim
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "scenarios"
+
+
+def fixed(value: float) -> dict:
+    return {"dist": "fixed", "value": value}
+
+
+def exponential(mean: float) -> dict:
+    return {"dist": "exponential", "mean": mean}
+
+
+def level(capacity, los, next_, **extra) -> dict:
+    return {"capacity": capacity, "los": los, "next": next_, **extra}
+
+
+def scenario(levels: dict, relapse: dict | None = None, **run) -> sim.Scenario:
+    data = {"name": "test", "run": {"warmup_days": 0, "days": 100, "replications": 1, "seed": 7, **run},
+            "levels": levels}
+    if relapse is not None:
+        data["relapse"] = relapse
+    return sim.validate(data)
+
+
+@pytest.fixture(scope="session")
+def regional() -> sim.Scenario:
+    return sim.load_scenario(SCENARIOS / "regional_adult.yaml")

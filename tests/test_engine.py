@@ -1,0 +1,151 @@
+"""Tiny deterministic scenarios with fixed stays: exact expected episodes and metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sim
+from conftest import exponential, fixed, level, scenario
+
+
+def episodes(s: sim.Scenario) -> "pd.DataFrame":  # noqa: F821
+    return sim.run(s, jobs=1, progress=False, keep_episodes=True).episodes
+
+
+def metric(results: sim.Results, level_name: str, name: str) -> float:
+    rows = results.summary
+    return float(rows[(rows.level == level_name) & (rows.metric == name)]["mean"].iloc[0])
+
+
+def test_fifo_waitlist_admits_one_at_a_time():
+    s = scenario({"ward": level(1, fixed(2), {"discharged": 1}, initial={"waitlist": 3})}, days=20)
+    table = episodes(s)
+    assert table["admitted_day"].tolist() == [0, 2, 4]
+    assert table["wait_days"].tolist() == [0, 2, 4]
+    assert table["left_day"].tolist() == [2, 4, 6]
+
+
+@pytest.mark.parametrize("when_next_full, held_days, admitted_downstream",
+                         [("hold", [0, 2], [1, 4]), ("release", [0, 0], [1, 4])])
+def test_hold_keeps_the_place_release_frees_it(when_next_full, held_days, admitted_downstream):
+    s = scenario({
+        "acute": level(1, fixed(1), {"step_down": 1}, initial={"waitlist": 2}, when_next_full=when_next_full),
+        "step_down": level(1, fixed(3), {"discharged": 1}),
+    }, days=20)
+    table = episodes(s)
+    acute = table[table.level == "acute"].sort_values("patient")
+    down = table[table.level == "step_down"].sort_values("patient")
+    assert acute["held_days"].tolist() == held_days
+    assert down["admitted_day"].tolist() == admitted_downstream
+    # under hold the second patient keeps the acute place until day 4, so blocked days = 2
+    results = sim.run(s, jobs=1, progress=False)
+    assert metric(results, "acute", "blocked_days_per_year") == pytest.approx(sum(held_days) * 365 / 20)
+
+
+def test_turn_away_level_has_no_waitlist():
+    s = scenario({
+        "acute": level(2, fixed(1), {"residential": 1}, initial={"waitlist": 2}),
+        "residential": level(1, fixed(5), {"discharged": 1}, when_full="turn_away"),
+    }, days=20)
+    table = episodes(s)
+    res = table[table.level == "residential"]
+    assert sorted(res["status"]) == ["left", "turned_away"]
+    assert (table[table.level == "acute"]["held_days"] == 0).all()
+
+
+def test_patience_runs_out_and_patient_goes_where_gave_up_says():
+    s = scenario({
+        "ward": level(1, fixed(10), {"discharged": 1}, initial={"waitlist": 2},
+                      patience=fixed(3), gave_up={"crisis": 1}),
+        "crisis": level(5, fixed(1), {"discharged": 1}),
+    }, days=30)
+    table = episodes(s)
+    ward = table[table.level == "ward"].sort_values("patient")
+    assert ward["status"].tolist() == ["left", "gave_up"]
+    assert ward["left_day"].tolist() == [10, 3]
+    crisis = table[table.level == "crisis"]
+    assert crisis["source"].tolist() == ["gave_up"] and crisis["admitted_day"].tolist() == [3]
+
+
+def test_capacity_schedule_opens_places_and_a_cut_evicts_nobody():
+    grow = scenario({"ward": level([{"from_day": 0, "capacity": 1}, {"from_day": 5, "capacity": 2}],
+                                   fixed(10), {"discharged": 1}, initial={"waitlist": 3})}, days=30)
+    assert episodes(grow)["admitted_day"].tolist() == [0, 5, 10]
+    cut = scenario({"ward": level([{"from_day": 0, "capacity": 2}, {"from_day": 1, "capacity": 0}],
+                                  fixed(10), {"discharged": 1}, initial={"waitlist": 3})}, days=30)
+    table = episodes(cut)
+    assert table["admitted_day"].dropna().tolist() == [0, 0]
+    assert table["left_day"].dropna().tolist() == [10, 10]
+    assert table["status"].tolist().count("waiting") == 1
+
+
+def test_transfers_first_lets_step_downs_jump_the_queue():
+    def first_admitted_source(order):
+        s = scenario({
+            "acute": level(1, fixed(1), {"php": 1}, initial={"census": 1}, when_next_full="release"),
+            "php": level(1, fixed(5), {"discharged": 1}, initial={"census": 1, "waitlist": 1}, waitlist=order),
+        }, days=20)
+        table = episodes(s)
+        php = table[(table.level == "php") & (table.source != "initial")]
+        later = table[(table.level == "php") & (table.admitted_day > 0)].sort_values("admitted_day")
+        return later["source"].iloc[0], php
+
+    assert first_admitted_source("transfers_first")[0] == "transfer"
+    assert first_admitted_source("fifo")[0] == "initial"
+
+
+def test_relapse_brings_patients_back_after_the_given_time():
+    s = scenario({"ward": level(3, fixed(2), {"discharged": 1}, initial={"waitlist": 1})},
+                 relapse={"after_discharged": {"probability": 1, "time": fixed(5)}, "return_to": {"ward": 1}},
+                 days=20)
+    table = episodes(s)
+    assert table["arrived_day"].tolist()[:3] == [0, 7, 14]
+    assert set(table["patient"]) == {1}
+
+
+@pytest.mark.parametrize("relapse_days, share", [(10, 1.0), (40, 0.0)])
+def test_readmission_within_30_days(relapse_days, share):
+    s = scenario({"inpatient": level(3, fixed(2), {"discharged": 1}, initial={"waitlist": 1})},
+                 relapse={"after_discharged": {"probability": 1, "time": fixed(relapse_days)},
+                          "return_to": {"inpatient": 1}}, days=200)
+    results = sim.run(s, jobs=1, progress=False)
+    assert metric(results, "all", "readmit_30d_share") == share
+
+
+def test_initial_census_is_seated_mid_stay_and_waits_are_measured_after_warmup():
+    s = scenario({"ward": level(10, fixed(8), {"discharged": 1}, initial={"census": 10, "waitlist": 5})},
+                 days=40, warmup_days=0)
+    table = episodes(s)
+    seated = table[table["wait_days"] == 0].head(10)
+    assert (seated["stay_days"] <= 8).all() and (seated["stay_days"] > 0).all()
+    waiting = table.iloc[10:15]
+    assert (waiting["admitted_day"] > 0).all()
+
+
+def test_referral_volume_growth_and_seasonality():
+    base = {"capacity": 1000, "los": exponential(1), "next": {"discharged": 1}, "referrals_per_year": 3650}
+    flat = sim.run(scenario({"ward": base}, days=3650, replications=2), jobs=1, progress=False)
+    assert metric(flat, "ward", "referrals_per_year") == pytest.approx(3650, rel=0.02)
+    grown = scenario({"ward": {**base, "referral_growth_per_year": 0.10}}, days=730, warmup_days=0)
+    table = episodes(grown)
+    year_one = (table.arrived_day < 365).sum()
+    year_two = (table.arrived_day >= 365).sum()
+    assert year_two / year_one == pytest.approx(1.10, rel=0.05)
+    season = [2] + [1] * 11
+    seasonal = scenario({"ward": {**base, "referral_seasonality": season}}, days=3650)
+    table = episodes(seasonal)
+    month = ((table.arrived_day % 365) // (365 / 12)).astype(int)
+    january = (month == 0).sum() / 10
+    others = (month != 0).sum() / 10 / 11
+    assert january / others == pytest.approx(2, rel=0.08)
+    assert len(table) / 10 == pytest.approx(3650, rel=0.03)  # the yearly total is unchanged
+
+
+def test_census_never_exceeds_capacity_without_a_cut(regional):
+    short = regional.with_changes({"run.days": 200, "run.warmup_days": 50, "run.replications": 1})
+    results = sim.run(short, jobs=1, progress=False)
+    daily = results.daily
+    assert (daily["census"] <= daily["capacity"] + 1e-9).all()
+    assert (daily["waitlist"] >= 0).all() and (daily["held"] >= 0).all()
+    assert np.isfinite(results.summary["mean"][results.summary.level != "all"]).sum() > 40
