@@ -18,8 +18,13 @@ from .scenario import ScenarioError, load_scenario, parse_assignment
 BAD_INPUT = 2
 
 
-def _load(path: str, assignments: tuple[str, ...] = ()):
-    overrides = dict(parse_assignment(text) for text in assignments)
+def _load(path: str, assignments: tuple[str, ...] = (), **settings: int | None):
+    """Load a scenario with ``--set`` assignments and run settings given as options."""
+    try:
+        overrides = dict(parse_assignment(text) for text in assignments)
+    except ScenarioError as error:
+        raise ScenarioError(f"{path} with --set", error.problems) from None
+    overrides.update({f"run.{key}": value for key, value in settings.items() if value is not None})
     return load_scenario(path, overrides)
 
 
@@ -37,8 +42,8 @@ def main() -> None:
 @main.command()
 @click.argument("scenario", metavar="SCENARIO")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder [default: results/<scenario file stem>].")
-@click.option("--replications", type=click.IntRange(min=1), help="Override run.replications.")
-@click.option("--seed", type=click.IntRange(min=0), help="Override run.seed.")
+@click.option("--replications", type=int, help="Override run.replications.")
+@click.option("--seed", type=int, help="Override run.seed.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Processes to use [default: all cores].")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override any scenario key, e.g. levels.php.capacity=30 (repeatable).")
 @click.option("--episodes", is_flag=True, help="Also write episodes.csv (one row per patient visit).")
@@ -47,9 +52,7 @@ def run(scenario: str, out_dir: str | None, replications: int | None, seed: int 
         jobs: int | None, assignments: tuple[str, ...], episodes: bool, quiet: bool) -> None:
     """Run SCENARIO (a YAML file) and write summary.csv and friends to the output folder."""
     try:
-        loaded = _load(scenario, assignments)
-        if replications is not None or seed is not None:
-            loaded = loaded.with_changes({k: v for k, v in (("run.replications", replications), ("run.seed", seed)) if v is not None})
+        loaded = _load(scenario, assignments, replications=replications, seed=seed)
     except ScenarioError as error:
         _fail(error)
     results = run_scenario(loaded, jobs=jobs, progress=not quiet, keep_episodes=episodes)

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from .distributions import Distribution
+from .distributions import Distribution, Empirical, Fixed
 
 EXITS = ("discharged", "dropped_out")
 """Destinations that leave care for the community (where relapse may bring patients back)."""
@@ -41,6 +41,14 @@ Days = Annotated[float, Field(ge=0)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class _ProblemAt(ValueError):
+    """A problem a model validator finds with one of its keys, so the message can point at it."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
 
 
 def _check_shares(shares: dict[str, float], what: str) -> None:
@@ -62,9 +70,10 @@ class RunSettings(_Model):
     @model_validator(mode="after")
     def _warmup_shorter_than_run(self) -> RunSettings:
         if self.warmup_days > self.days:
-            raise ValueError(
-                f"warmup_days ({self.warmup_days:g}) is longer than the measured period "
-                f"days ({self.days:g}); shorten the warm-up or lengthen the run"
+            raise _ProblemAt(
+                "warmup_days",
+                f"a warm-up of {self.warmup_days:g} days is longer than the measured period "
+                f"(days: {self.days:g}); shorten the warm-up or lengthen the run",
             )
         return self
 
@@ -76,15 +85,24 @@ class CapacityStep(_Model):
 
 
 def _capacity_as_schedule(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, list):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return [{"from_day": 0, "capacity": value}]
-    return value
+    raise ValueError(
+        "capacity is a whole number of places, 0 or more, or a schedule such as "
+        "[{from_day: 0, capacity: 20}, {from_day: 365, capacity: 24}]"
+    )
 
 
 def _share_as_step(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return {"share": float(value)}
-    return value
+    if isinstance(value, dict):
+        return value
+    raise ValueError(
+        "a route is a share between 0 and 1, or {share: 0.2, los: {dist: ...}} with its own stay"
+    )
 
 
 class NextStep(_Model):
@@ -138,16 +156,21 @@ class Level(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> Level:
         if self.gave_up is not None and self.patience is None:
-            raise ValueError("gave_up is set but patience is not: nobody gives up without a patience")
+            raise _ProblemAt(
+                "gave_up",
+                "needs a patience too (how long people wait before giving up, "
+                "e.g. patience: {dist: exponential, mean: 30})",
+            )
         if self.patience is not None and self.when_full == "turn_away":
-            raise ValueError("patience needs a waitlist, but when_full: turn_away has none")
+            raise _ProblemAt("patience", "needs a waitlist, but when_full: turn_away has none")
         if self.initial.census > self.capacity[0].capacity:
-            raise ValueError(
-                f"initial census {self.initial.census} is above the capacity "
-                f"{self.capacity[0].capacity} at day 0"
+            raise _ProblemAt(
+                "initial",
+                f"census {self.initial.census} is above the capacity "
+                f"{self.capacity[0].capacity} at day 0",
             )
         if self.initial.waitlist and self.when_full == "turn_away":
-            raise ValueError("initial waitlist needs a waitlist, but when_full: turn_away has none")
+            raise _ProblemAt("initial", "a waitlist needs when_full: wait, not turn_away")
         return self
 
     @field_serializer("capacity")
@@ -249,6 +272,8 @@ class ScenarioError(Exception):
 
 
 def _describe_value(value: Any) -> str:
+    if value is None:
+        return "(empty)"
     text = repr(value) if not isinstance(value, dict | list) else yaml.safe_dump(value, default_flow_style=True).strip()
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -296,32 +321,53 @@ def _clean_path(loc: tuple, data: Any) -> tuple:
     return tuple(path)
 
 
-def _lookup(data: Any, path: tuple) -> Any:
-    for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
-            data = data[part]
-        else:
-            return None
-    return data
+_PLAIN_WORDS = (
+    ("Value error, ", ""), ("Input should", "should"), ("List should", "should"),
+    ("Dictionary should", "should"), (" after validation", ""), ("a valid dictionary", "a mapping"),
+)
+"""pydantic's phrases, and the planner's words for them."""
+
+
+def _did_you_mean(name: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(name, allowed, n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
 
 
 def _problem_text(error: dict, data: Any) -> tuple[tuple, str]:
+    """The key path of one pydantic error, and the rest of its line after the path."""
     path = _clean_path(error["loc"], data)
-    kind = error["type"]
+    kind, value = error["type"], error["input"]
+    shown = _describe_value(value)
+    dists = ", ".join(_dist_names())
     if kind == "extra_forbidden":
-        model = _model_at(path[:-1])
+        # the raw location keeps the 'dist' tag, which picks the distribution's own keys
+        model = _model_at(tuple(p for p in error["loc"][:-1] if "[" not in str(p)))
         allowed = sorted(model.model_fields) if model else []
-        close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        return path, f"unknown key '{path[-1]}'{hint} Allowed here: {', '.join(allowed)}"
+        hint = _did_you_mean(str(path[-1]), allowed)
+        return path, f" is not a known key; {hint}allowed here: {', '.join(allowed)}"
     if kind == "missing":
-        return path, "is required but missing"
-    if kind == "union_tag_invalid" or kind == "union_tag_not_found":
-        return path, f"needs 'dist' set to one of: {', '.join(_dist_names())}"
-    message = error["msg"].removeprefix("Value error, ")
-    return path, f"= {_describe_value(error.get('input'))}: {message}"
+        return path, " is required but missing"
+    is_distribution = kind == "model_attributes_type" and _model_at(path) is None
+    if kind == "union_tag_not_found" or is_distribution:
+        example = "{dist: exponential, mean: 4}"
+        return path, f" = {shown}: needs a distribution like {example}, dist one of: {dists}"
+    if kind == "union_tag_invalid":
+        tag = str(error["ctx"]["tag"])
+        hint = _did_you_mean(tag, _dist_names())
+        return (*path, "dist"), f" = {tag!r}: {hint}dist is one of: {dists}"
+    if kind == "model_type":
+        model = _model_at(path)
+        keys = ", ".join(sorted(model.model_fields if model else ()))
+        return path, f" = {shown}: should be a mapping of keys ({keys})"
+    keyed = (error.get("ctx") or {}).get("error")
+    if isinstance(keyed, _ProblemAt):
+        return (*path, keyed.key), f": {keyed}"
+    message = error["msg"]
+    for pydantic_words, plain_words in _PLAIN_WORDS:
+        message = message.replace(pydantic_words, plain_words)
+    if kind == "less_than_equal" and error["ctx"]["le"] == 1 and value <= 100:
+        message += f" (shares and probabilities are fractions: {value:g}% is {value / 100:g})"
+    return path, f" = {shown}: {message}"
 
 
 def _dist_names() -> list[str]:
@@ -357,7 +403,32 @@ def _check_references(scenario: Scenario) -> list[tuple[tuple, str]]:
     if scenario.relapse is not None:
         for dest in scenario.relapse.return_to:
             check(("relapse", "return_to", dest), dest, levels)
+    for path, spec in _distributions(scenario):
+        if _max_leaves_nothing(spec):
+            message = f"max {spec.max:g} is below every value this {spec.dist} can draw"
+            problems.append((path, message))
     return problems
+
+
+def _max_leaves_nothing(spec: Any) -> bool:
+    """True when a truncated distribution could never be drawn from (its sampler would fail)."""
+    if spec.max is None or isinstance(spec, Fixed | Empirical):  # these clip or check themselves
+        return False
+    return bool(spec.frozen().cdf(spec.max) <= 0)
+
+
+def _distributions(scenario: Scenario) -> list[tuple[tuple, Any]]:
+    """Every distribution in a scenario, with its key path."""
+    found: list[tuple[tuple, Any]] = []
+    for name, level in scenario.levels.items():
+        at = ("levels", name)
+        found += [((*at, "los"), level.los), ((*at, "patience"), level.patience)]
+        found += [((*at, "next", to, "los"), step.los) for to, step in level.next.items()]
+    if scenario.relapse is not None:
+        for name in EXITS:
+            rule = scenario.relapse.rule(name)
+            found.append((("relapse", f"after_{name}", "time"), rule.time if rule else None))
+    return [(path, spec) for path, spec in found if spec is not None]
 
 
 # ---------------------------------------------------------------------------- loading
@@ -369,6 +440,10 @@ def _line_numbers(text: str) -> dict[tuple, int]:
         lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
+                if path + (key.value,) in lines:  # YAML would silently keep the last one
+                    raise yaml.MarkedYAMLError(problem=(
+                        f"{_format_path(path + (key.value,))} is given twice, "
+                        f"first on line {lines[path + (key.value,)]}"), problem_mark=key.start_mark)
                 lines[path + (key.value,)] = key.start_mark.line + 1
                 walk(value, path + (key.value,))
         elif isinstance(node, yaml.SequenceNode):
@@ -381,10 +456,10 @@ def _line_numbers(text: str) -> dict[tuple, int]:
     return lines
 
 
-def _where(path: tuple, lines: dict[tuple, int], overridden: set[str]) -> str:
+def _where(path: tuple, lines: dict[tuple, int], overridden: set[str], changed_by: str) -> str:
     dotted = _format_path(path)
     if any(dotted == key or dotted.startswith(key + ".") for key in overridden):
-        return f"{dotted} (as changed)"
+        return f"{dotted} (changed {changed_by})"
     for end in range(len(path), -1, -1):
         if path[:end] in lines:
             return f"line {lines[path[:end]]}, {dotted}"
@@ -392,19 +467,30 @@ def _where(path: tuple, lines: dict[tuple, int], overridden: set[str]) -> str:
 
 
 def validate(data: Any, source: str = "<dict>", lines: dict[tuple, int] | None = None,
-             overridden: set[str] | None = None) -> Scenario:
-    """Validate plain data as a scenario, or raise :class:`ScenarioError` listing every problem."""
+             overridden: set[str] | None = None, changed_by: str = "by with_changes") -> Scenario:
+    """Validate plain data as a scenario, or raise :class:`ScenarioError` listing every problem.
+
+    Problems at the ``overridden`` key paths say they were changed ``changed_by`` rather than
+    giving a line of the file.
+    """
     lines, overridden = lines or {}, overridden or set()
     if not isinstance(data, dict):
-        raise ScenarioError(source, [f"the file must hold a mapping of keys (name, run, levels, ...), not {type(data).__name__}"])
+        kind = "a list" if isinstance(data, list) else "a single value"
+        held = "is empty" if data is None else f"holds {kind}, {_describe_value(data)}"
+        problem = f"the file must hold keys (name, run, levels, ...), but it {held}"
+        raise ScenarioError(source, [problem])
+
+    def where(path: tuple) -> str:
+        return _where(path, lines, overridden, changed_by)
+
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
         found = [_problem_text(e, data) for e in error.errors()]
-        raise ScenarioError(source, [f"{_where(p, lines, overridden)} {m}" for p, m in found]) from None
+        raise ScenarioError(source, [f"{where(p)}{m}" for p, m in found]) from None
     problems = _check_references(scenario)
     if problems:
-        raise ScenarioError(source, [f"{_where(p, lines, overridden)}: {m}" for p, m in problems])
+        raise ScenarioError(source, [f"{where(p)}: {m}" for p, m in problems])
     scenario._source = source
     return scenario
 
@@ -417,7 +503,8 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     try:
         return key.strip(), yaml.safe_load(value)
     except yaml.YAMLError as error:
-        raise ScenarioError("--set", [f"{key}: the value '{value}' is not valid YAML ({error})"]) from None
+        problem = getattr(error, "problem", None) or "unreadable"
+        raise ScenarioError("--set", [f"{key} = {value}: not a YAML value ({problem})"]) from None
 
 
 def set_path(data: dict, dotted: str, value: Any, origin: str = "--set") -> None:
@@ -431,11 +518,18 @@ def set_path(data: dict, dotted: str, value: Any, origin: str = "--set") -> None
                 raise ScenarioError(origin, [f"{dotted}: '{part}' is not an index of a list of {len(node)}"])
             part = int(part)
         elif not isinstance(node, dict):
-            raise ScenarioError(origin, [f"{dotted}: '{'.'.join(parts[:depth])}' holds a value, not keys"])
+            held = f"{'.'.join(parts[:depth])} holds {_describe_value(node)}"
+            raise ScenarioError(origin, [f"{dotted}: {held}, not keys"])
         if last:
             node[part] = copy.deepcopy(value)
         else:
-            if isinstance(node, dict) and not isinstance(node.get(part), dict | list):
+            if isinstance(node, dict) and node.get(part) is None:
+                if parts[:depth] == ["levels"]:
+                    # a level made of one key is never meant: it is a misspelt level name
+                    hint = _did_you_mean(part, list(node))
+                    raise ScenarioError(origin, [
+                        f"{dotted}: there is no level '{part}'; {hint}levels: {', '.join(node)}"
+                    ])
                 node[part] = {}
             node = node[part]
 
@@ -469,8 +563,11 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(error, "problem", None) or str(error)
-        raise ScenarioError(source, [f"{where}not valid YAML ({problem})"]) from None
+        syntax = isinstance(error, yaml.scanner.ScannerError | yaml.parser.ParserError)
+        hint = ("; check the indentation (spaces, not tabs) and the ': ' after each key "
+                "on this line and the one above") if syntax else ""
+        raise ScenarioError(source, [f"{where}not valid YAML ({problem}){hint}"]) from None
     for key, value in (overrides or {}).items():
         if isinstance(data, dict):
-            set_path(data, key, value)
-    return validate(data, source, lines, set(overrides or {}))
+            set_path(data, key, value, origin=f"{source} with --set")
+    return validate(data, source, lines, set(overrides or {}), changed_by="on the command line")
