@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from .distributions import Distribution, Empirical, Fixed
+from .distributions import Distribution
 
 EXITS = ("discharged", "dropped_out")
 """Destinations that leave care for the community (where relapse may bring patients back)."""
@@ -403,32 +403,7 @@ def _check_references(scenario: Scenario) -> list[tuple[tuple, str]]:
     if scenario.relapse is not None:
         for dest in scenario.relapse.return_to:
             check(("relapse", "return_to", dest), dest, levels)
-    for path, spec in _distributions(scenario):
-        if _max_leaves_nothing(spec):
-            message = f"max {spec.max:g} is below every value this {spec.dist} can draw"
-            problems.append((path, message))
     return problems
-
-
-def _max_leaves_nothing(spec: Any) -> bool:
-    """True when a truncated distribution could never be drawn from (its sampler would fail)."""
-    if spec.max is None or isinstance(spec, Fixed | Empirical):  # these clip or check themselves
-        return False
-    return bool(spec.frozen().cdf(spec.max) <= 0)
-
-
-def _distributions(scenario: Scenario) -> list[tuple[tuple, Any]]:
-    """Every distribution in a scenario, with its key path."""
-    found: list[tuple[tuple, Any]] = []
-    for name, level in scenario.levels.items():
-        at = ("levels", name)
-        found += [((*at, "los"), level.los), ((*at, "patience"), level.patience)]
-        found += [((*at, "next", to, "los"), step.los) for to, step in level.next.items()]
-    if scenario.relapse is not None:
-        for name in EXITS:
-            rule = scenario.relapse.rule(name)
-            found.append((("relapse", f"after_{name}", "time"), rule.time if rule else None))
-    return [(path, spec) for path, spec in found if spec is not None]
 
 
 # ---------------------------------------------------------------------------- loading
