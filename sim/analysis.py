@@ -31,11 +31,14 @@ def t_interval(values, confidence: float = 0.95) -> tuple[float, float, float, f
 def summarise(replications: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """One row per (level, metric): mean and t interval across replications.
 
-    ``replications`` has columns ``replication, level, metric, value``; row order of levels
-    and metrics is kept as first seen.
+    ``replications`` has columns ``level, metric, value``; row order of levels and metrics is
+    kept as first seen. Every metric is a count, time or share, never negative, so the
+    interval's lower end is clipped at 0.
     """
     rows = [
         (level, metric, *t_interval(group["value"], confidence))
         for (level, metric), group in replications.groupby(["level", "metric"], sort=False)
     ]
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    summary["ci_low"] = summary["ci_low"].clip(lower=0)
+    return summary

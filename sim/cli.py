@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from .results import SYSTEM_METRICS
 from .run import run as run_scenario
 from .scenario import ScenarioError, load_scenario, parse_assignment
 
@@ -63,6 +64,7 @@ def run(scenario: str, out_dir: str | None, replications: int | None, seed: int 
                        f"{loaded.run.days} days measured after {loaded.run.warmup_days} days of warm-up "
                        "(mean, 95% interval)\n")
             click.echo(results.headline().to_string())
+            click.echo("\n" + results.headline(SYSTEM_METRICS, ["all"]).to_string())
     click.echo(f"\nResults written to {folder}/")
 
 

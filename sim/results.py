@@ -37,7 +37,9 @@ ALL_METRICS = (
     "admissions_per_year", "waitlist_mean", "blocked_days_per_year", "gave_up_per_year",
     "turned_away_per_year",
 )
-HEADLINE_METRICS = ("occupancy", "waitlist_mean", "wait_mean_days", "wait_p90_days", "blocked_days_per_year")
+HEADLINE_METRICS = ("admissions_per_year", "occupancy", "waitlist_mean", "wait_mean_days", "wait_p90_days",
+                    "blocked_days_per_year")
+SYSTEM_METRICS = ("patients_in_care_mean", "relapses_per_year", "readmit_30d_share")
 
 
 @dataclass
@@ -258,14 +260,14 @@ class Results:
             meta=meta,
         )
 
-    def headline(self) -> pd.DataFrame:
-        """A compact table for the terminal: levels as rows, headline metrics as columns."""
-        rows = self.summary[self.summary["metric"].isin(HEADLINE_METRICS)]
-        text = rows.apply(_estimate_text, axis=1)
-        table = pd.DataFrame({"level": rows["level"], "metric": rows["metric"], "text": text})
-        wide = table.pivot(index="level", columns="metric", values="text")
-        order = [m for m in HEADLINE_METRICS if m in wide.columns]
-        return wide.loc[[n for n in self.scenario.level_names if n in wide.index], order]
+    def headline(self, metrics: tuple[str, ...] = HEADLINE_METRICS, levels: list[str] | None = None) -> pd.DataFrame:
+        """A compact table for people: levels as rows, metrics as columns, ``mean (95% CI)``."""
+        levels = self.scenario.level_names if levels is None else levels
+        rows = self.summary[self.summary["metric"].isin(metrics) & self.summary["level"].isin(levels)]
+        text = pd.DataFrame({"level": rows["level"], "metric": rows["metric"],
+                             "text": rows.apply(_estimate_text, axis=1)})
+        wide = text.pivot(index="level", columns="metric", values="text")
+        return wide.loc[[n for n in levels if n in wide.index], [m for m in metrics if m in wide.columns]]
 
     def to_folder(self, path: str | Path) -> Path:
         """Write every table to ``path`` whole or not at all (a temporary folder moved into place)."""
@@ -295,11 +297,15 @@ class Results:
 
 
 def _estimate_text(row: pd.Series) -> str:
-    if not np.isfinite(row["mean"]):
+    """``mean (low-high)`` with three significant figures on the mean, the interval alike."""
+    mean, low, high = row["mean"], row["ci_low"], row["ci_high"]
+    if not np.isfinite(mean):
         return "-"
-    if not np.isfinite(row["ci_low"]):
-        return f"{row['mean']:.3g}"
-    return f"{row['mean']:.3g} ({row['ci_low']:.3g}-{row['ci_high']:.3g})"
+    magnitude = int(np.floor(np.log10(abs(mean)))) if mean else 0
+    decimals = min(3, max(0, 2 - magnitude))
+    if not np.isfinite(low):
+        return f"{mean:,.{decimals}f}"
+    return f"{mean:,.{decimals}f} ({low:,.{decimals}f}-{high:,.{decimals}f})"
 
 
 def _replace_folder(staging: Path, target: Path) -> None:
