@@ -354,8 +354,8 @@ class Model:
         rates = spec.referrals_per_year / DAYS_PER_YEAR * (1 + spec.referral_growth_per_year) ** (day / DAYS_PER_YEAR)
         if spec.referral_seasonality is not None:
             months = np.asarray(spec.referral_seasonality)
-            month = (run.start_month - 1 + (np.mod(day, DAYS_PER_YEAR) // (DAYS_PER_YEAR / 12)).astype(int)) % 12
-            rates = rates * months[month] * 12 / math.fsum(months)
+            month = (run.start_month - 1 + (np.mod(day, DAYS_PER_YEAR) / (DAYS_PER_YEAR / 12)).astype(int)) % 12
+            rates = rates * (months[month] * 12 / math.fsum(months))
         return rates
 
     def peak_rate(self, spec: LevelSpec) -> float:
