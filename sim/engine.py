@@ -1,10 +1,11 @@
 """The SimPy model: referrals, waitlists, stays, routing, bed blocking, reneging and relapse.
 
 The model is data: one generic :class:`Level` per level in the scenario, no code per care
-level. Sources of patients (referrals, capacity schedules, the daily recorder) are plain
-generator processes. A patient's path is a chain of SimPy timeouts whose callbacks move the
-patient on: an episode carries its own state, so no generator is kept alive per patient
-(the per-event cost decides the speed of everything built on this).
+level. The daily recorder and capacity schedules are plain generator processes. A patient's
+path is a chain of events on SimPy's event queue whose callbacks move the patient on; the
+stay itself is scheduled as the :class:`~sim.records.Episode` object (which carries the event
+protocol SimPy's ``step`` reads), so no generator or extra event object is kept per patient.
+The per-event cost decides the speed of everything built on this.
 
 Time is in days. Simulation time 0 is the start of the warm-up; the measured period starts
 at ``warmup_days``, which is day 0 of capacity schedules and referral growth.
@@ -15,31 +16,48 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
-from itertools import accumulate
+from collections.abc import Iterator
+from itertools import accumulate, islice, repeat
 
+import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from . import records
-from .records import DONE, GAVE_UP_WAITING, HELD, IN_CARE, TURNED_AWAY, WAITING, Episode, Recorder
+from .records import (
+    DONE, GAVE_UP_WAITING, HELD, IN_CARE, TURNED_AWAY, WAITING, DayLog, Episode, EpisodeLog,
+    SystemTally, Tally,
+)
 from .scenario import EXITS, Level as LevelSpec, Scenario
-from .streams import Draws, generator
+from .streams import BATCH, draws, generator
 
 DAYS_PER_YEAR = 365.0
+READMIT_WINDOW_DAYS = 30.0
 
 
-class Router:
-    """Picks a destination by shares, from its own uniform stream."""
+def routes(shares: dict[str, float], destinations: list[str], rng: np.random.Generator) -> Iterator[int]:
+    """Destination indices drawn by shares from their own stream: ``next()`` gives one."""
+    picks = np.array([destinations.index(name) for name in shares])
+    if len(picks) == 1:
+        return repeat(int(picks[0]))
+    cumulative = np.cumsum(list(shares.values()))
+    cumulative /= cumulative[-1]
+    return draws(rng, lambda uniforms: picks[np.minimum(np.searchsorted(cumulative, uniforms, side="right"), len(picks) - 1)])
 
-    __slots__ = ("destinations", "cumulative", "uniforms")
 
-    def __init__(self, shares: dict[str, float], destinations: list[str], uniforms: Draws):
-        self.destinations = [destinations.index(name) for name in shares]
-        self.cumulative = list(accumulate(shares.values()))
-        self.uniforms = uniforms
+class Timer:
+    """A light event carrying one value, for the many short-lived timers (patience, relapse).
 
-    def __call__(self) -> int:
-        pick = bisect.bisect_right(self.cumulative, self.uniforms() * self.cumulative[-1])
-        return self.destinations[min(pick, len(self.destinations) - 1)]
+    SimPy's ``step`` reads only ``callbacks`` and ``_ok``; a shared callbacks list is fine
+    because ``step`` never changes the list it is given.
+    """
+
+    __slots__ = ("callbacks", "_ok", "value")
+
+    def __init__(self, callbacks: list, value=None):
+        self.callbacks = callbacks
+        self._ok = True
+        self.value = value
 
 
 class Level:
@@ -47,31 +65,40 @@ class Level:
 
     def __init__(self, model: Model, index: int, name: str, spec: LevelSpec):
         self.model, self.env, self.index, self.name, self.spec = model, model.env, index, name, spec
+        self.schedule = model.env.schedule
+        self.log = model.episode_log
+        self.tally = Tally()
+        self.measure_from = model.measure_from
+        self.wait_target = model.scenario.run.wait_target_days
+        self.first = index == 0
         stream = model.streams(name)
         destinations = model.destinations
         self.capacity = spec.capacity[0].capacity
         self.census = self.held = self.waiting = 0
+        self.opened = self.closed = 0
         self.turn_away = spec.when_full == "turn_away"
         self.hold = spec.when_next_full == "hold"
         self.transfers_first = spec.waitlist == "transfers_first"
         self.waitlist: deque[Episode] = deque()
         self.transfer_waitlist: deque[Episode] = deque()
-        self.router = Router({n: s.share for n, s in spec.next.items()}, destinations, Draws(stream("routing")))
-        default_stay = Draws(stream("stays"), spec.los.sampler())
+        self.routes = routes({n: s.share for n, s in spec.next.items()}, destinations, stream("routing"))
+        default_stay = draws(stream("stays"), spec.los.sampler().from_uniforms)
         self.stays = {
-            destinations.index(name): Draws(stream(f"stays:{name}"), step.los.sampler()) if step.los else default_stay
+            destinations.index(name): draws(stream(f"stays:{name}"), step.los.sampler().from_uniforms)
+            if step.los else default_stay
             for name, step in spec.next.items()
         }
-        self.patience = Draws(stream("patience"), spec.patience.sampler()) if spec.patience else None
-        self.gave_up_router = Router(spec.gave_up_routes, destinations, Draws(stream("gave_up")))
+        self.patience = draws(stream("patience"), spec.patience.sampler().from_uniforms) if spec.patience else None
+        self.gave_up_routes = routes(spec.gave_up_routes, destinations, stream("gave_up"))
+        self.on_stay_over = [self.stay_over]
+        self.on_patience_over = [self.patience_over]
         self.last_change = 0.0
         self.census_area = self.waiting_area = self.held_area = 0.0
         self.waiting_max = 0
 
     # -- bookkeeping ----------------------------------------------------------------------
-    def touch(self) -> None:
+    def touch(self, now: float) -> None:
         """Accumulate time-weighted counts up to now (call before any count changes)."""
-        now = self.env.now
         elapsed = now - self.last_change
         if elapsed:
             self.census_area += self.census * elapsed
@@ -81,34 +108,52 @@ class Level:
 
     def day_row(self) -> list[float]:
         """Close the day: time-averaged census, waitlist, held; largest waitlist; capacity."""
-        self.touch()
+        self.touch(self.env.now)
         row = [self.census_area, self.waiting_area, self.held_area, self.waiting_max, self.capacity]
         self.census_area = self.waiting_area = self.held_area = 0.0
         self.waiting_max = self.waiting
         return row
 
+    def close(self, episode: Episode) -> None:
+        self.closed += 1
+        if self.log is not None:
+            self.log.closed(episode)
+
     # -- arriving and waiting -------------------------------------------------------------
     def arrive(self, patient: int, source: int, held_from: Episode | None = None) -> None:
         """A patient seeks a place here: referral, transfer, relapse or giving up elsewhere."""
-        episode = Episode(patient, self, source, self.env.now, held_from)
-        self.model.recorder.opened(episode)
-        if self.turn_away and self.census >= self.capacity:
-            self.turn_away_episode(episode)
+        now = self.env.now
+        episode = Episode(patient, self, source, now, held_from)
+        self.opened += 1
+        if self.log is not None:
+            self.log.opened(episode)
+        if now >= self.measure_from:
+            self.tally.arrivals += 1
+            if source == records.REFERRAL:
+                self.tally.referrals += 1
+        if self.census < self.capacity and not self.waiting:
+            self.admit(episode, now)   # a free place and nobody ahead: no wait at all
             return
-        self.touch()
-        waitlist = self.transfer_waitlist if self.transfers_first and source == records.TRANSFER else self.waitlist
-        waitlist.append(episode)
+        if self.turn_away:
+            self.turn_away_episode(episode, now)
+            return
+        self.touch(now)
+        if self.transfers_first and source == records.TRANSFER:
+            self.transfer_waitlist.append(episode)
+        else:
+            self.waitlist.append(episode)
         self.waiting += 1
         if self.waiting > self.waiting_max:
             self.waiting_max = self.waiting
         if self.patience is not None and held_from is None:
-            self.env.timeout(self.patience(), value=episode).callbacks.append(self.patience_over)
-        self.admit_waiting()
+            self.schedule(Timer(self.on_patience_over, episode), NORMAL, next(self.patience))
 
-    def admit_waiting(self) -> None:
+    def admit_waiting(self, now: float) -> None:
         """Fill free places from the waitlist (transfers first when so configured)."""
         while self.census < self.capacity and self.waiting:
-            self.admit(self.next_waiting())
+            self.touch(now)
+            self.waiting -= 1
+            self.admit(self.next_waiting(), now)
 
     def next_waiting(self) -> Episode:
         for waitlist in (self.transfer_waitlist, self.waitlist):
@@ -118,100 +163,132 @@ class Level:
                     return episode
         raise RuntimeError(f"{self.name}: waitlist count {self.waiting} but nobody waiting")
 
-    def patience_over(self, event: simpy.Event) -> None:
+    def patience_over(self, event: Timer) -> None:
         episode: Episode = event.value
         if episode.status != WAITING:
             return
-        self.touch()
+        now = self.env.now
+        self.touch(now)
         self.waiting -= 1
         episode.status = GAVE_UP_WAITING
-        episode.left = self.env.now
-        episode.route = self.gave_up_router()
-        self.model.recorder.closed(episode)
+        episode.left = now
+        episode.route = next(self.gave_up_routes)
+        if now >= self.measure_from:
+            self.tally.gave_up += 1
+        self.close(episode)
         self.model.move_on(episode.patient, episode.route)
 
-    def turn_away_episode(self, episode: Episode) -> None:
+    def turn_away_episode(self, episode: Episode, now: float) -> None:
         episode.status = TURNED_AWAY
-        episode.left = self.env.now
-        self.model.recorder.closed(episode)
+        episode.left = now
+        if now >= self.measure_from:
+            self.tally.turned_away += 1
+        self.close(episode)
         if episode.held_from is not None:
-            episode.held_from.level.leave(episode.held_from)
-        self.model.gone += 1
+            episode.held_from.level.leave(episode.held_from, now)
+        self.model.leaves_for_good(episode.patient)
 
     # -- in care --------------------------------------------------------------------------
-    def admit(self, episode: Episode, stay: float | None = None) -> None:
-        """Give the patient a place; the stay is drawn unless given (patients found mid-stay)."""
-        self.touch()
-        self.waiting -= 1
+    def admit(self, episode: Episode, now: float, stay: float | None = None) -> None:
+        """Give the patient a place; the stay is drawn unless given (patients found mid-stay).
+
+        The caller has taken the patient off the waitlist (or never put them on it).
+        """
+        self.touch(now)
         self.census += 1
         episode.status = IN_CARE
-        episode.admitted = self.env.now
-        episode.route = route = self.router()
+        episode.admitted = now
+        if now >= self.measure_from:
+            tally = self.tally
+            tally.admissions += 1
+            wait = now - episode.arrived
+            tally.waits.append(wait)
+            if wait > self.wait_target:
+                tally.waits_over_target += 1
+        if self.first:
+            self.model.first_level_admission(episode.patient, now)
+        episode.route = route = next(self.routes)
         if stay is None:
-            stay = self.stays[route]()
-        self.env.timeout(stay, value=episode).callbacks.append(self.stay_over)
+            stay = next(self.stays[route])
+        episode.callbacks = self.on_stay_over
+        self.schedule(episode, NORMAL, stay)
         if episode.held_from is not None:
-            episode.held_from.level.leave(episode.held_from)
+            episode.held_from.level.leave(episode.held_from, now)
 
-    def stay_over(self, event: simpy.Event) -> None:
+    def stay_over(self, episode: Episode) -> None:
         """The treatment stay has ended: move on, or hold the place until the next level admits."""
-        episode: Episode = event.value
-        episode.stay_ended = self.env.now
+        now = self.env.now
+        episode.stay_ended = now
+        if now >= self.measure_from:
+            self.tally.stays += 1
+            self.tally.stay_days += now - episode.admitted
         route = episode.route
         next_level = self.model.level_at(route)
         if next_level is None:
-            self.leave(episode)
+            self.leave(episode, now)
             self.model.to_community(episode.patient, route)
         elif self.hold:
-            self.touch()
+            self.touch(now)
             self.held += 1
             episode.status = HELD
             next_level.arrive(episode.patient, records.TRANSFER, held_from=episode)
         else:
-            self.leave(episode)
+            self.leave(episode, now)
             next_level.arrive(episode.patient, records.TRANSFER)
 
-    def leave(self, episode: Episode) -> None:
+    def leave(self, episode: Episode, now: float) -> None:
         """The patient gives up the place (at the end of the stay or of being held)."""
-        self.touch()
+        self.touch(now)
         self.census -= 1
         if episode.status == HELD:
             self.held -= 1
         episode.status = DONE
-        episode.left = self.env.now
-        self.model.recorder.closed(episode)
-        self.admit_waiting()
+        episode.left = now
+        if now >= self.measure_from:
+            self.tally.departures += 1
+            self.tally.place_days += now - episode.admitted
+        if self.first:
+            self.model.first_level_discharge(episode.patient, now)
+        self.close(episode)
+        if self.waiting:
+            self.admit_waiting(now)
 
     def set_capacity(self, capacity: int) -> None:
         """A new capacity takes effect; a cut evicts nobody, it only stops admissions."""
         self.capacity = capacity
-        self.admit_waiting()
+        self.admit_waiting(self.env.now)
 
 
 class Model:
-    """The care continuum for one replication: levels, the community and the recorder."""
+    """The care continuum for one replication: levels, the community and the records."""
 
-    def __init__(self, scenario: Scenario, replication: int):
+    def __init__(self, scenario: Scenario, replication: int, keep_episodes: bool = False):
         self.scenario = scenario
         self.replication = replication
         self.env = simpy.Environment()
+        run = scenario.run
+        self.measure_from = float(run.warmup_days)
+        self.horizon = float(run.warmup_days + run.days)
         self.destinations = [*scenario.level_names, *EXITS]
-        self.recorder = Recorder(len(scenario.levels))
+        self.episode_log = EpisodeLog() if keep_episodes else None
+        self.day_log = DayLog(len(scenario.levels))
+        self.system = SystemTally()
+        self.last_discharge: dict[int, float] = {}
         self.created = self.at_risk = self.gone = 0
         self.levels = [Level(self, i, name, spec) for i, (name, spec) in enumerate(scenario.levels.items())]
         self.relapse_rules = self.relapse_draws()
+        self.on_relapse = [self.relapsed]
         relapse = scenario.relapse
-        self.return_router = (
-            Router(relapse.return_to, self.destinations, Draws(self.streams("relapse")("return_to")))
-            if relapse else None
+        self.return_routes = (
+            routes(relapse.return_to, self.destinations, self.streams("relapse")("return_to")) if relapse else None
         )
 
     def streams(self, owner: str):
         seed = self.scenario.run.seed
         return lambda purpose: generator(seed, self.replication, owner, purpose)
 
-    def relapse_draws(self) -> dict[int, tuple[float, Draws, Draws]]:
-        """Per exit: (probability, chance draws, time draws)."""
+    def relapse_draws(self) -> dict[int, tuple[Iterator[bool], Iterator[float]]]:
+        """Per exit: (will this patient relapse?, after how long?) as endless draws."""
         relapse = self.scenario.relapse
         stream = self.streams("relapse")
         rules = {}
@@ -219,9 +296,8 @@ class Model:
             rule = relapse.rule(exit_name) if relapse else None
             if rule is not None and rule.probability > 0:
                 rules[self.destinations.index(exit_name)] = (
-                    rule.probability,
-                    Draws(stream(f"{exit_name}:chance")),
-                    Draws(stream(f"{exit_name}:time"), rule.time.sampler()),
+                    draws(stream(f"{exit_name}:chance"), lambda uniforms, chance=rule.probability: uniforms < chance),
+                    draws(stream(f"{exit_name}:time"), rule.time.sampler().from_uniforms),
                 )
         return rules
 
@@ -243,58 +319,99 @@ class Model:
     def to_community(self, patient: int, exit_index: int) -> None:
         """Back in the community: relapse later (and return to care) or leave for good."""
         rule = self.relapse_rules.get(exit_index)
-        if rule is not None and rule[1]() < rule[0]:
+        if rule is not None and next(rule[0]):
             self.at_risk += 1
-            self.env.timeout(rule[2](), value=patient).callbacks.append(self.relapsed)
+            self.env.schedule(Timer(self.on_relapse, patient), NORMAL, next(rule[1]))
         else:
-            self.gone += 1
+            self.leaves_for_good(patient)
 
-    def relapsed(self, event: simpy.Event) -> None:
+    def leaves_for_good(self, patient: int) -> None:
+        self.gone += 1
+        self.last_discharge.pop(patient, None)
+
+    def relapsed(self, event: Timer) -> None:
         self.at_risk -= 1
-        self.levels[self.return_router()].arrive(event.value, records.RELAPSE)
+        if self.env.now >= self.measure_from:
+            self.system.relapses += 1
+        self.levels[next(self.return_routes)].arrive(event.value, records.RELAPSE)
 
-    # -- processes ------------------------------------------------------------------------
-    def referral_rate(self, spec: LevelSpec, time: float) -> float:
-        """Referrals per day at a simulation time: growth and monthly seasonality applied."""
+    def first_level_discharge(self, patient: int, now: float) -> None:
+        """Note a discharge from the first level that can be followed up for 30 days."""
+        if self.measure_from <= now < self.horizon - READMIT_WINDOW_DAYS:
+            self.system.first_level_discharges += 1
+            self.last_discharge[patient] = now
+
+    def first_level_admission(self, patient: int, now: float) -> None:
+        discharged = self.last_discharge.pop(patient, None)
+        if discharged is not None and now - discharged <= READMIT_WINDOW_DAYS:
+            self.system.readmissions += 1
+
+    # -- sources of patients --------------------------------------------------------------
+    def referral_rates(self, spec: LevelSpec, times: np.ndarray) -> np.ndarray:
+        """Referrals per day at simulation times: growth and monthly seasonality applied."""
         run = self.scenario.run
-        day = time - run.warmup_days
-        rate = spec.referrals_per_year / DAYS_PER_YEAR * (1 + spec.referral_growth_per_year) ** (day / DAYS_PER_YEAR)
+        day = times - run.warmup_days
+        rates = spec.referrals_per_year / DAYS_PER_YEAR * (1 + spec.referral_growth_per_year) ** (day / DAYS_PER_YEAR)
         if spec.referral_seasonality is not None:
-            months = spec.referral_seasonality
-            month = (run.start_month - 1 + int((day % DAYS_PER_YEAR) / (DAYS_PER_YEAR / 12))) % 12
-            rate *= months[month] * 12 / math.fsum(months)
-        return rate
+            months = np.asarray(spec.referral_seasonality)
+            month = (run.start_month - 1 + (np.mod(day, DAYS_PER_YEAR) / (DAYS_PER_YEAR / 12)).astype(int)) % 12
+            rates = rates * (months[month] * 12 / math.fsum(months))
+        return rates
 
-    def referrals(self, level: Level):
-        """Poisson referrals, non-homogeneous by thinning against the horizon's peak rate."""
-        spec = level.spec
+    def peak_rate(self, spec: LevelSpec) -> float:
+        """The highest referral rate over the run (the thinning envelope)."""
         run = self.scenario.run
-        horizon = run.warmup_days + run.days
-        growth = max(1.0, (1 + spec.referral_growth_per_year) ** (run.days / DAYS_PER_YEAR),
-                     (1 + spec.referral_growth_per_year) ** (-run.warmup_days / DAYS_PER_YEAR))
-        season = 1.0 if spec.referral_seasonality is None else 12 * max(spec.referral_seasonality) / math.fsum(spec.referral_seasonality)
-        peak = spec.referrals_per_year / DAYS_PER_YEAR * growth * season
+        growth = 1 + spec.referral_growth_per_year
+        trend = max(growth ** (run.days / DAYS_PER_YEAR), growth ** (-run.warmup_days / DAYS_PER_YEAR))
+        months = spec.referral_seasonality
+        season = 1.0 if months is None else 12 * max(months) / math.fsum(months)
+        return spec.referrals_per_year / DAYS_PER_YEAR * trend * season
+
+    def referral_times(self, level: Level) -> Iterator[float]:
+        """Poisson referral times, non-homogeneous by thinning, drawn in batches."""
+        spec = level.spec
+        peak = self.peak_rate(spec)
         stream = self.streams(level.name)
-        gaps, accept = Draws(stream("referrals")), Draws(stream("referral_thinning"))
-        while True:
-            yield self.env.timeout(-math.log1p(-gaps()) / peak)
-            if self.env.now > horizon:
-                return
-            if accept() * peak <= self.referral_rate(spec, self.env.now):
-                level.arrive(self.new_patient(), records.REFERRAL)
+        gaps, accept = stream("referrals"), stream("referral_thinning")
+        time = 0.0
+        while time <= self.horizon:
+            times = np.cumsum(np.concatenate(([time], -np.log1p(-gaps.random(BATCH)) / peak)))[1:]
+            kept = accept.random(BATCH) * peak <= self.referral_rates(spec, times)
+            time = float(times[-1])
+            yield from times[kept & (times <= self.horizon)].tolist()
+
+    def start_referrals(self, level: Level) -> None:
+        """A chain of referral events, one pending at a time, on one reused timer."""
+        times, env = self.referral_times(level), self.env
+
+        def referral_due(_: Timer) -> None:
+            level.arrive(self.new_patient(), records.REFERRAL)
+            schedule_next()
+
+        on_referral = [referral_due]
+        clock = Timer(on_referral)
+
+        def schedule_next() -> None:
+            when = next(times, None)
+            if when is not None:
+                clock.callbacks = on_referral
+                env.schedule(clock, NORMAL, when - env.now)
+
+        schedule_next()
 
     def capacity_schedule(self, level: Level):
-        warmup = self.scenario.run.warmup_days
         for step in level.spec.capacity[1:]:
-            yield self.env.timeout(warmup + step.from_day - self.env.now)
+            yield self.env.timeout(self.measure_from + step.from_day - self.env.now)
             level.set_capacity(step.capacity)
 
     def daily(self):
         """Close each day: one row per level and a count of where every patient is."""
-        recorder, levels = self.recorder, self.levels
         while True:
             yield self.env.timeout(1)
-            recorder.day([level.day_row() for level in levels], self.patient_states())
+            self.close_day()
+
+    def close_day(self) -> None:
+        self.day_log.day([level.day_row() for level in self.levels], self.patient_states())
 
     def patient_states(self) -> tuple[int, ...]:
         """(waiting at home, in treatment, held, at risk of relapse, gone, created)."""
@@ -308,57 +425,59 @@ class Model:
         initial = level.spec.initial
         if initial.census:
             stream = self.streams(level.name)
-            stays = Draws(stream("initial"), level.spec.los.sampler())
-            for remaining in residual_stays(stays, Draws(stream("initial_residual")), initial.census):
+            stays = draws(stream("initial"), level.spec.los.sampler().from_uniforms)
+            for remaining in residual_stays(stays, draws(stream("initial_residual")), initial.census):
                 episode = Episode(self.new_patient(), level, records.INITIAL, 0.0)
-                self.recorder.opened(episode)
-                level.waiting += 1  # admit() takes the patient off the waitlist count
-                level.admit(episode, stay=remaining)
+                level.opened += 1
+                if self.episode_log is not None:
+                    self.episode_log.opened(episode)
+                level.admit(episode, 0.0, stay=remaining)
         for _ in range(initial.waitlist):
             level.arrive(self.new_patient(), records.INITIAL)
 
-    def run(self) -> Recorder:
-        """Simulate warm-up and measured period; return the records."""
+    def run(self) -> Model:
+        """Simulate warm-up and measured period; the records are left on the model."""
         for level in self.levels:
             self.start_from_today(level)
             if level.spec.referrals_per_year > 0:
-                self.env.process(self.referrals(level))
+                self.start_referrals(level)
             if len(level.spec.capacity) > 1:
                 self.env.process(self.capacity_schedule(level))
         self.env.process(self.daily())
-        self.env.run(until=self.scenario.run.warmup_days + self.scenario.run.days)
-        self.recorder.day([level.day_row() for level in self.levels], self.patient_states())
+        self.env.run(until=self.horizon)
+        self.close_day()
         self.check_conservation()
-        self.recorder.finish()
-        return self.recorder
+        return self
 
     def check_conservation(self) -> None:
         """Every patient is somewhere: fail loudly if the books do not balance."""
-        for day, states in enumerate(self.recorder.states):
-            if sum(states[:-1]) != states[-1]:
-                raise AssertionError(f"patients not conserved on day {day}: {states}")
+        states = self.day_log.state_table()
+        unbalanced = np.flatnonzero(states[:, :-1].sum(axis=1) != states[:, -1])
+        if len(unbalanced):
+            raise AssertionError(f"patients not conserved on day {unbalanced[0]}: {states[unbalanced[0]]}")
         # a held patient has two open episodes: in a place here, on a waitlist there
+        open_episodes = sum(level.opened - level.closed for level in self.levels)
         in_places = sum(level.census for level in self.levels)
         on_waitlists = sum(level.waiting for level in self.levels)
-        if len(self.recorder.open) != in_places + on_waitlists:
+        if open_episodes != in_places + on_waitlists:
             raise AssertionError(
-                f"{len(self.recorder.open)} open episodes, but {in_places} in places and {on_waitlists} on waitlists"
+                f"{open_episodes} open episodes, but {in_places} in places and {on_waitlists} on waitlists"
             )
 
 
-def residual_stays(stays: Draws, uniforms: Draws, count: int) -> list[float]:
+def residual_stays(stays: Iterator[float], uniforms: Iterator[float], count: int) -> list[float]:
     """Remaining stays of patients found mid-stay: the equilibrium residual of the stay.
 
     A patient present on a given day is more likely to have a long stay (length-biased) and
     is uniformly far through it; resampling candidate stays in proportion to their length
     gives that distribution in the limit of many candidates.
     """
-    candidates = [stays() for _ in range(max(1000, 50 * count))]
+    candidates = list(islice(stays, max(1000, 50 * count)))
     cumulative = list(accumulate(candidates))
     if cumulative[-1] == 0:
         return [0.0] * count
     picks = []
     for _ in range(count):
-        index = bisect.bisect_right(cumulative, uniforms() * cumulative[-1])
-        picks.append(candidates[min(index, len(candidates) - 1)] * uniforms())
+        index = bisect.bisect_right(cumulative, next(uniforms) * cumulative[-1])
+        picks.append(candidates[min(index, len(candidates) - 1)] * next(uniforms))
     return picks

@@ -1,11 +1,12 @@
 """The record schema, in one place: what the engine writes down as it runs.
 
-Two kinds of record:
+Three kinds of record, all of fixed size except the last:
 
-* an **episode**: one patient's visit to one level, from arriving on its waitlist to leaving
-  its place (or giving up, or being turned away). Stored column by column in compact arrays.
-* a **day**: per level, the time-averaged census, waitlist and held count over one day, the
-  day's largest waitlist and its capacity; plus where every patient was at the day's end.
+* a **tally** per level: counts and sums over the measured period (referrals, admissions,
+  waits, stays, ...), added to as events happen, so memory does not grow with patients;
+* a **day** per level: the time-averaged census, waitlist and held count over one day, the
+  day's largest waitlist and its capacity; plus where every patient was at the day's end;
+* **episodes** (only when asked for): one row per patient visit to a level, column by column.
 
 The engine only records; the results layer turns records into tables and figures.
 """
@@ -20,8 +21,9 @@ import numpy as np
 SOURCES = ("referral", "transfer", "relapse", "gave_up", "initial")
 REFERRAL, TRANSFER, RELAPSE, GAVE_UP, INITIAL = range(len(SOURCES))
 
-# Where an episode stands: the last four are final.
-WAITING, IN_CARE, HELD, DONE, GAVE_UP_WAITING, TURNED_AWAY = range(6)
+# Where an episode stands: the last three are final.
+STATUSES = ("waiting", "in_care", "held", "left", "gave_up", "turned_away")
+WAITING, IN_CARE, HELD, DONE, GAVE_UP_WAITING, TURNED_AWAY = range(len(STATUSES))
 
 EPISODE_TIMES = ("arrived", "admitted", "stay_ended", "left")
 DAY_FIELDS = ("census", "waitlist", "held", "waitlist_max", "capacity")
@@ -29,10 +31,14 @@ STATE_FIELDS = ("waiting", "in_treatment", "held", "at_risk", "gone", "created")
 
 
 class Episode:
-    """One patient's visit to one level. Times are simulation days (NaN: not reached)."""
+    """One patient's visit to one level. Times are simulation days (NaN: not reached).
+
+    An episode is also the SimPy event that ends its stay: it carries the ``callbacks`` and
+    ``_ok`` that ``Environment.step`` reads, so no separate event object is made per stay.
+    """
 
     __slots__ = ("patient", "level", "source", "arrived", "admitted", "stay_ended", "left",
-                 "route", "status", "held_from")
+                 "route", "status", "held_from", "callbacks", "_ok")
 
     def __init__(self, patient: int, level, source: int, arrived: float, held_from=None):
         self.patient = patient
@@ -43,13 +49,36 @@ class Episode:
         self.route = -1
         self.status = WAITING
         self.held_from = held_from
+        self._ok = True
 
 
-class Recorder:
-    """Collects episodes (columnar) and daily rows for one replication."""
+class Tally:
+    """Counts and sums for one level over the measured period."""
 
-    def __init__(self, level_count: int):
-        self.level_count = level_count
+    __slots__ = ("referrals", "arrivals", "admissions", "gave_up", "turned_away", "waits",
+                 "waits_over_target", "stays", "stay_days", "departures", "place_days")
+
+    def __init__(self):
+        self.referrals = self.arrivals = self.admissions = self.gave_up = self.turned_away = 0
+        self.waits = array("d")          # waits of admissions (for the percentiles)
+        self.waits_over_target = 0
+        self.stays = self.departures = 0
+        self.stay_days = self.place_days = 0.0
+
+
+class SystemTally:
+    """Counts over the measured period that belong to no single level."""
+
+    __slots__ = ("relapses", "first_level_discharges", "readmissions")
+
+    def __init__(self):
+        self.relapses = self.first_level_discharges = self.readmissions = 0
+
+
+class EpisodeLog:
+    """Every episode, column by column (kept only when episode tables are asked for)."""
+
+    def __init__(self):
         self.patient = array("q")
         self.level = array("h")
         self.source = array("b")
@@ -57,8 +86,6 @@ class Recorder:
         self.status = array("b")
         self.times = {name: array("d") for name in EPISODE_TIMES}
         self.open: dict[int, Episode] = {}
-        self.days: list[list[float]] = []
-        self.states: list[tuple[int, ...]] = []
 
     def opened(self, episode: Episode) -> None:
         self.open[id(episode)] = episode
@@ -73,39 +100,42 @@ class Recorder:
         self.source.append(episode.source)
         self.route.append(episode.route)
         self.status.append(episode.status)
-        times = self.times
-        times["arrived"].append(episode.arrived)
-        times["admitted"].append(episode.admitted)
-        times["stay_ended"].append(episode.stay_ended)
-        times["left"].append(episode.left)
+        for name, column in self.times.items():
+            column.append(getattr(episode, name))
 
-    def finish(self) -> None:
-        """Write the episodes still open when the run ends (waiting, in care or held)."""
+    def finish(self) -> dict[str, np.ndarray]:
+        """Write the episodes still open (waiting, in care or held) and return the columns."""
         for episode in self.open.values():
             self._write(episode)
         self.open.clear()
+        columns = {
+            "patient": np.array(self.patient, dtype=np.int64),
+            "level": np.array(self.level, dtype=np.int16),
+            "source": np.array(self.source, dtype=np.int8),
+            "route": np.array(self.route, dtype=np.int16),
+            "status": np.array(self.status, dtype=np.int8),
+        }
+        columns.update({name: np.array(values, dtype=float) for name, values in self.times.items()})
+        return columns
+
+
+class DayLog:
+    """Daily rows per level and the patient states at each day's end, in flat arrays."""
+
+    def __init__(self, level_count: int):
+        self.level_count = level_count
+        self.days = array("d")
+        self.states = array("q")
 
     def day(self, rows: list[list[float]], states: tuple[int, ...]) -> None:
-        """One row per level for the day just ended, and the patient states at its end."""
-        self.days.extend(rows)
-        self.states.append(states)
-
-    def episode_columns(self) -> dict[str, np.ndarray]:
-        """The episodes as numpy columns (times in simulation days)."""
-        columns = {
-            "patient": np.frombuffer(self.patient, dtype=np.int64).copy(),
-            "level": np.frombuffer(self.level, dtype=np.int16).copy(),
-            "source": np.frombuffer(self.source, dtype=np.int8).copy(),
-            "route": np.frombuffer(self.route, dtype=np.int16).copy(),
-            "status": np.frombuffer(self.status, dtype=np.int8).copy(),
-        }
-        columns.update({name: np.frombuffer(values, dtype=float).copy() for name, values in self.times.items()})
-        return columns
+        for row in rows:
+            self.days.extend(row)
+        self.states.extend(states)
 
     def day_table(self) -> np.ndarray:
         """Daily rows, shape (days, levels, len(DAY_FIELDS))."""
-        return np.asarray(self.days, dtype=float).reshape(-1, self.level_count, len(DAY_FIELDS))
+        return np.array(self.days, dtype=float).reshape(-1, self.level_count, len(DAY_FIELDS))
 
     def state_table(self) -> np.ndarray:
         """Patient states at each day's end, shape (days, len(STATE_FIELDS))."""
-        return np.asarray(self.states, dtype=np.int64).reshape(-1, len(STATE_FIELDS))
+        return np.array(self.states, dtype=np.int64).reshape(-1, len(STATE_FIELDS))

@@ -20,11 +20,10 @@ import pandas as pd
 
 from . import records
 from .analysis import summarise
-from .records import DAY_FIELDS, STATE_FIELDS
+from .records import DAY_FIELDS, STATE_FIELDS, SystemTally, Tally
 from .scenario import EXITS, Scenario
 
 DAYS_PER_YEAR = 365.0
-READMIT_WINDOW_DAYS = 30.0
 
 LEVEL_METRICS = (
     "referrals_per_year", "arrivals_per_year", "admissions_per_year", "census_mean", "occupancy",
@@ -54,96 +53,60 @@ class ReplicationOutput:
 
 
 # ---------------------------------------------------------------------------- metrics
-class Window:
-    """The measured period in simulation time, and masks over it."""
-
-    def __init__(self, scenario: Scenario):
-        self.start = float(scenario.run.warmup_days)
-        self.end = self.start + scenario.run.days
-        self.years = scenario.run.days / DAYS_PER_YEAR
-        self.day_slice = slice(scenario.run.warmup_days, scenario.run.warmup_days + scenario.run.days)
-
-    def inside(self, times: np.ndarray) -> np.ndarray:
-        return (times >= self.start) & (times < self.end)
-
-    def per_year(self, mask: np.ndarray) -> float:
-        return float(np.count_nonzero(mask)) / self.years
+def _per_year(count: int, years: float) -> float:
+    return count / years
 
 
-def _mean(values: np.ndarray) -> float:
-    return float(values.mean()) if len(values) else np.nan
+def _ratio(total: float, count: int) -> float:
+    return total / count if count else np.nan
 
 
 def _quantile(values: np.ndarray, q: float) -> float:
     return float(np.quantile(values, q)) if len(values) else np.nan
 
 
-def level_metrics(episodes: dict[str, np.ndarray], days: np.ndarray, window: Window,
-                  wait_target_days: float) -> dict[str, float]:
-    """The per-level metrics from one level's episodes and daily rows."""
-    arrived_in = window.inside(episodes["arrived"])
-    admitted_in = window.inside(episodes["admitted"])
-    left_in = window.inside(episodes["left"])
-    status = episodes["status"]
-    waits = (episodes["admitted"] - episodes["arrived"])[admitted_in]
-    stays = (episodes["stay_ended"] - episodes["admitted"])[window.inside(episodes["stay_ended"])]
-    in_place = (episodes["left"] - episodes["admitted"])[left_in & (status == records.DONE)]
-    measured = days[window.day_slice]
-    census, capacity = measured[:, DAY_FIELDS.index("census")], measured[:, DAY_FIELDS.index("capacity")]
+def level_metrics(tally: Tally, days: np.ndarray, years: float) -> dict[str, float]:
+    """The per-level metrics from one level's tally and its measured daily rows."""
+    waits = np.frombuffer(tally.waits, dtype=float) if len(tally.waits) else np.empty(0)
+    census, capacity = days[:, DAY_FIELDS.index("census")], days[:, DAY_FIELDS.index("capacity")]
     capacity_mean = float(capacity.mean())
     return {
-        "referrals_per_year": window.per_year(arrived_in & (episodes["source"] == records.REFERRAL)),
-        "arrivals_per_year": window.per_year(arrived_in),
-        "admissions_per_year": window.per_year(admitted_in),
+        "referrals_per_year": _per_year(tally.referrals, years),
+        "arrivals_per_year": _per_year(tally.arrivals, years),
+        "admissions_per_year": _per_year(tally.admissions, years),
         "census_mean": float(census.mean()),
         "occupancy": float(census.mean()) / capacity_mean if capacity_mean > 0 else np.nan,
-        "waitlist_mean": float(measured[:, DAY_FIELDS.index("waitlist")].mean()),
-        "waitlist_max": float(measured[:, DAY_FIELDS.index("waitlist_max")].max()),
-        "wait_mean_days": _mean(waits),
+        "waitlist_mean": float(days[:, DAY_FIELDS.index("waitlist")].mean()),
+        "waitlist_max": float(days[:, DAY_FIELDS.index("waitlist_max")].max()),
+        "wait_mean_days": _ratio(float(waits.sum()), len(waits)),
         "wait_p50_days": _quantile(waits, 0.5),
         "wait_p90_days": _quantile(waits, 0.9),
-        "wait_over_target_share": _mean(waits > wait_target_days),
-        "blocked_days_per_year": float(measured[:, DAY_FIELDS.index("held")].sum()) / window.years,
-        "los_mean_days": _mean(stays),
-        "gave_up_per_year": window.per_year(left_in & (status == records.GAVE_UP_WAITING)),
-        "turned_away_per_year": window.per_year(left_in & (status == records.TURNED_AWAY)),
+        "wait_over_target_share": _ratio(tally.waits_over_target, tally.admissions),
+        "blocked_days_per_year": float(days[:, DAY_FIELDS.index("held")].sum()) / years,
+        "los_mean_days": _ratio(tally.stay_days, tally.stays),
+        "gave_up_per_year": _per_year(tally.gave_up, years),
+        "turned_away_per_year": _per_year(tally.turned_away, years),
         "capacity_mean": capacity_mean,
-        "time_in_place_mean_days": _mean(in_place),
+        "time_in_place_mean_days": _ratio(tally.place_days, tally.departures),
     }
 
 
-def readmit_share(episodes: dict[str, np.ndarray], window: Window, level: int = 0) -> float:
-    """Share of discharges from ``level`` (in the measured period, early enough to follow up
-    for 30 days) followed by the same patient's admission to ``level`` within 30 days."""
-    admitted = np.isfinite(episodes["admitted"]) & (episodes["level"] == level)
-    patient = episodes["patient"][admitted]
-    start, left = episodes["admitted"][admitted], episodes["left"][admitted]
-    order = np.lexsort((start, patient))
-    patient, start, left = patient[order], start[order], left[order]
-    next_same = np.append(patient[1:] == patient[:-1], False)
-    next_start = np.append(start[1:], np.inf)
-    discharged = (left >= window.start) & (left < window.end - READMIT_WINDOW_DAYS)
-    if not discharged.any():
-        return np.nan
-    readmitted = next_same & (next_start - left <= READMIT_WINDOW_DAYS)
-    return float(readmitted[discharged].mean())
-
-
-def replication_metrics(scenario: Scenario, episodes: dict[str, np.ndarray], days: np.ndarray) -> list[tuple[str, str, float]]:
+def replication_metrics(scenario: Scenario, tallies: list[Tally], system: SystemTally,
+                        days: np.ndarray) -> list[tuple[str, str, float]]:
     """Every metric of one replication as (level, metric, value)."""
-    window = Window(scenario)
+    run = scenario.run
+    years = run.days / DAYS_PER_YEAR
+    measured = days[run.warmup_days: run.warmup_days + run.days]
     rows: list[tuple[str, str, float]] = []
     per_level = []
-    for index, name in enumerate(scenario.level_names):
-        mine = episodes["level"] == index
-        values = level_metrics({k: v[mine] for k, v in episodes.items()}, days[:, index], window,
-                               scenario.run.wait_target_days)
+    for index, (name, tally) in enumerate(zip(scenario.level_names, tallies, strict=True)):
+        values = level_metrics(tally, measured[:, index], years)
         per_level.append(values)
         rows += [(name, metric, values[metric]) for metric in LEVEL_METRICS]
     totals = {
-        "relapses_per_year": window.per_year(window.inside(episodes["arrived"]) & (episodes["source"] == records.RELAPSE)),
-        "readmit_30d_share": readmit_share(episodes, window),
-        "patients_in_care_mean": float(days[window.day_slice, :, DAY_FIELDS.index("census")].sum(axis=1).mean()),
+        "relapses_per_year": _per_year(system.relapses, years),
+        "readmit_30d_share": _ratio(system.readmissions, system.first_level_discharges),
+        "patients_in_care_mean": float(measured[:, :, DAY_FIELDS.index("census")].sum(axis=1).mean()),
     }
     for metric in ALL_METRICS:
         if metric not in totals:
@@ -198,7 +161,7 @@ def episodes_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.D
         return None
     names = [*scenario.level_names, *EXITS]
     warmup = scenario.run.warmup_days
-    status_names = np.array(["waiting", "in_care", "held", "left", "gave_up", "turned_away"])
+    status_names = np.asarray(records.STATUSES)
     frames = []
     for out in kept:
         cols = out.episodes

@@ -22,15 +22,14 @@ def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = 
     Pure and top-level (picklable): the same scenario and replication number always give
     the same output, in this process or any other.
     """
-    recorder = Model(scenario, replication).run()
-    episodes = recorder.episode_columns()
-    days = recorder.day_table()
+    model = Model(scenario, replication, keep_episodes).run()
+    days = model.day_log.day_table()
     return ReplicationOutput(
         replication=replication,
-        metrics=replication_metrics(scenario, episodes, days),
+        metrics=replication_metrics(scenario, [level.tally for level in model.levels], model.system, days),
         days=days,
-        states=recorder.state_table(),
-        episodes=episodes if keep_episodes else None,
+        states=model.day_log.state_table(),
+        episodes=model.episode_log.finish() if keep_episodes else None,
     )
 
 

@@ -8,10 +8,10 @@ another stream (common random numbers across scenarios, exact reproducibility).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
+from itertools import chain
 
 import numpy as np
-
-from .distributions import Sampler
 
 BATCH = 1024
 
@@ -29,26 +29,18 @@ def generator(seed: int, replication: int, owner: str, purpose: str) -> np.rando
     return np.random.Generator(np.random.PCG64(sequence))
 
 
-class Draws:
-    """Values from a sampler, drawn from its own stream in batches and handed out one by one.
+def draws(rng: np.random.Generator, transform: Callable[[np.ndarray], np.ndarray] | None = None) -> Iterator:
+    """An endless iterator of values drawn from ``rng`` in batches: take one with ``next()``.
 
-    The sequence of values does not depend on the batch size, only on the stream.
+    ``transform`` maps a batch of uniforms in [0, 1) to values (a sampler's inverse CDF, or a
+    router's choice of destination); without it the values are the uniforms. The sequence of
+    values does not depend on the batch size, only on the stream. (A ``chain`` over batches
+    makes each ``next()`` a C call: the engine takes several per patient.)
     """
 
-    __slots__ = ("_rng", "_sampler", "_values", "_next")
+    def batches() -> Iterator[list]:
+        while True:
+            uniforms = rng.random(BATCH)
+            yield (uniforms if transform is None else transform(uniforms)).tolist()
 
-    def __init__(self, rng: np.random.Generator, sampler: Sampler | None = None):
-        self._rng = rng
-        self._sampler = sampler
-        self._values: list[float] = []
-        self._next = 0
-
-    def __call__(self) -> float:
-        if self._next == len(self._values):
-            uniforms = self._rng.random(BATCH)
-            batch = uniforms if self._sampler is None else self._sampler.from_uniforms(uniforms)
-            self._values = batch.tolist()
-            self._next = 0
-        value = self._values[self._next]
-        self._next += 1
-        return value
+    return chain.from_iterable(batches())

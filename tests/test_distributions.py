@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from scipy import special, stats
 from sim import streams
 from sim.distributions import DIST_NAMES, Distribution
-from sim.streams import Draws, generator
+from sim.streams import generator
 
 SPECS = TypeAdapter(Distribution)
 LAST_UNIFORM = 1 - 2**-53
@@ -266,13 +266,13 @@ def test_invalid_specs_are_rejected(fields, words):
 
 
 # ---------------------------------------------------------------------------
-# Named streams and Draws
+# Named streams and draws
 # ---------------------------------------------------------------------------
 
 
 def first_values(seed=7, replication=0, owner="inpatient", purpose="stays", dist=None, count=3000):
-    take = Draws(generator(seed, replication, owner, purpose), dist)
-    return [take() for _ in range(count)]
+    take = streams.draws(generator(seed, replication, owner, purpose), dist.from_uniforms if dist else None)
+    return [next(take) for _ in range(count)]
 
 
 @pytest.mark.parametrize("dist", [None, sampler(dist="lognormal", median=7.0, p90=18.0)])
@@ -304,16 +304,16 @@ def test_owner_and_purpose_are_not_interchangeable():
 def test_stream_unaffected_by_streams_made_or_used_before_it():
     alone = first_values(owner="iop", purpose="stays", count=500)
     others = [
-        Draws(generator(7, 0, level, purpose))
+        streams.draws(generator(7, 0, level, purpose))
         for level in ("inpatient", "php")
         for purpose in ("stays", "referrals")
     ]
-    late = Draws(generator(7, 0, "iop", "stays"))
+    late = streams.draws(generator(7, 0, "iop", "stays"))
     interleaved = []
     for _ in range(500):
         for other in others:
-            other()
-        interleaved.append(late())
+            next(other)
+        interleaved.append(next(late))
     assert interleaved == alone
 
 

@@ -1,0 +1,5 @@
+"""``python -m sim`` runs the ``continuum`` command."""
+
+from .cli import main
+
+main()
