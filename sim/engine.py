@@ -151,9 +151,7 @@ class Level:
     def admit_waiting(self, now: float) -> None:
         """Fill free places from the waitlist (transfers first when so configured)."""
         while self.census < self.capacity and self.waiting:
-            self.touch(now)
-            self.waiting -= 1
-            self.admit(self.next_waiting(), now)
+            self.admit(self.next_waiting(), now, waited=True)
 
     def next_waiting(self) -> Episode:
         for waitlist in (self.transfer_waitlist, self.waitlist):
@@ -189,12 +187,14 @@ class Level:
         self.model.leaves_for_good(episode.patient)
 
     # -- in care --------------------------------------------------------------------------
-    def admit(self, episode: Episode, now: float, stay: float | None = None) -> None:
+    def admit(self, episode: Episode, now: float, stay: float | None = None, waited: bool = False) -> None:
         """Give the patient a place; the stay is drawn unless given (patients found mid-stay).
 
-        The caller has taken the patient off the waitlist (or never put them on it).
+        ``waited``: the patient was taken from the waitlist (else never put on it).
         """
         self.touch(now)
+        if waited:
+            self.waiting -= 1
         self.census += 1
         episode.status = IN_CARE
         episode.admitted = now
@@ -223,7 +223,7 @@ class Level:
             self.tally.stays += 1
             self.tally.stay_days += now - episode.admitted
         route = episode.route
-        next_level = self.model.level_at(route)
+        next_level = self.model.level_by_destination[route]
         if next_level is None:
             self.leave(episode, now)
             self.model.to_community(episode.patient, route)
@@ -276,6 +276,7 @@ class Model:
         self.last_discharge: dict[int, float] = {}
         self.created = self.at_risk = self.gone = 0
         self.levels = [Level(self, i, name, spec) for i, (name, spec) in enumerate(scenario.levels.items())]
+        self.level_by_destination: list[Level | None] = [*self.levels, *(None for _ in EXITS)]
         self.relapse_rules = self.relapse_draws()
         self.on_relapse = [self.relapsed]
         relapse = scenario.relapse
@@ -301,16 +302,13 @@ class Model:
                 )
         return rules
 
-    def level_at(self, destination: int) -> Level | None:
-        return self.levels[destination] if destination < len(self.levels) else None
-
     # -- moving between levels and the community ------------------------------------------
     def new_patient(self) -> int:
         self.created += 1
         return self.created
 
     def move_on(self, patient: int, destination: int) -> None:
-        level = self.level_at(destination)
+        level = self.level_by_destination[destination]
         if level is None:
             self.to_community(patient, destination)
         else:
