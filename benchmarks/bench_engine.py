@@ -65,7 +65,7 @@ class Network:
     def referrals_per_day(self) -> float:
         """Referrals putting the busiest level at 85% occupancy (every level is visited
         1 / (1 - reenter_share) times per patient)."""
-        busiest_load = max(stay / places for stay, places in zip(MEAN_STAY_DAYS, PLACES))
+        busiest_load = max(stay / places for stay, places in zip(MEAN_STAY_DAYS, PLACES, strict=True))
         return BUSIEST_OCCUPANCY * (1 - self.reenter_share) / busiest_load
 
     @property
@@ -103,7 +103,7 @@ def continuum_scenario(network: Network, days: int) -> sim.Scenario:
             "next": {names[index + 1]: 1} if index + 1 < len(names) else last_exit,
             "when_next_full": "release",
         }
-        for index, (name, places, stay) in enumerate(zip(names, PLACES, MEAN_STAY_DAYS))
+        for index, (name, places, stay) in enumerate(zip(names, PLACES, MEAN_STAY_DAYS, strict=True))
     }
     levels[names[0]]["referrals_per_year"] = network.referrals_per_day * 365
     return sim.validate({

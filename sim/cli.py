@@ -42,11 +42,13 @@ def main() -> None:
 
 @main.command()
 @click.argument("scenario", metavar="SCENARIO")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder [default: results/<scenario file stem>].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Output folder [default: results/<scenario file stem>].")
 @click.option("--replications", type=int, help="Override run.replications.")
 @click.option("--seed", type=int, help="Override run.seed.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Processes to use [default: all cores].")
-@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override any scenario key, e.g. levels.php.capacity=30 (repeatable).")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="Override any scenario key, e.g. levels.php.capacity=30 (repeatable).")
 @click.option("--episodes", is_flag=True, help="Also write episodes.csv (one row per patient visit).")
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def run(scenario: str, out_dir: str | None, replications: int | None, seed: int | None,
@@ -70,7 +72,8 @@ def run(scenario: str, out_dir: str | None, replications: int | None, seed: int 
 
 @main.command()
 @click.argument("scenario", metavar="SCENARIO")
-@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override any scenario key before checking.")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="Override any scenario key before checking.")
 def validate(scenario: str, assignments: tuple[str, ...]) -> None:
     """Check SCENARIO without running it."""
     try:

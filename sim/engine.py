@@ -25,10 +25,20 @@ from simpy.events import NORMAL
 
 from . import records
 from .records import (
-    DONE, GAVE_UP_WAITING, HELD, IN_CARE, TURNED_AWAY, WAITING, DayLog, Episode, EpisodeLog,
-    SystemTally, Tally,
+    DONE,
+    GAVE_UP_WAITING,
+    HELD,
+    IN_CARE,
+    TURNED_AWAY,
+    WAITING,
+    DayLog,
+    Episode,
+    EpisodeLog,
+    SystemTally,
+    Tally,
 )
-from .scenario import EXITS, Level as LevelSpec, Scenario
+from .scenario import EXITS, Scenario
+from .scenario import Level as LevelSpec
 from .streams import BATCH, draws, generator
 
 DAYS_PER_YEAR = 365.0
@@ -42,7 +52,8 @@ def routes(shares: dict[str, float], destinations: list[str], rng: np.random.Gen
         return repeat(int(picks[0]))
     cumulative = np.cumsum(list(shares.values()))
     cumulative /= cumulative[-1]
-    return draws(rng, lambda uniforms: picks[np.minimum(np.searchsorted(cumulative, uniforms, side="right"), len(picks) - 1)])
+    last = len(picks) - 1
+    return draws(rng, lambda uniforms: picks[np.minimum(np.searchsorted(cumulative, uniforms, side="right"), last)])
 
 
 class Timer:

@@ -36,6 +36,7 @@ RESERVED_NAMES = (*EXITS, "all")
 SHARE_TOLERANCE = 1e-6
 
 Share = Annotated[float, Field(ge=0, le=1)]
+Positive = Annotated[float, Field(gt=0)]
 Days = Annotated[float, Field(ge=0)]
 
 
@@ -122,7 +123,7 @@ class Level(_Model):
     next: dict[str, Annotated[NextStep, BeforeValidator(_share_as_step)]]
     referrals_per_year: Days = 0
     referral_growth_per_year: Annotated[float, Field(gt=-1)] = 0
-    referral_seasonality: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=12, max_length=12)] | None = None
+    referral_seasonality: Annotated[list[Positive], Field(min_length=12, max_length=12)] | None = None
     when_full: Literal["wait", "turn_away"] = "wait"
     when_next_full: Literal["hold", "release"] = "hold"
     waitlist: Literal["fifo", "transfers_first"] = "fifo"
@@ -301,7 +302,8 @@ def _model_at(path: tuple) -> type[BaseModel] | None:
             elif isinstance(kind, type) and issubclass(kind, BaseModel) and "dist" in kind.model_fields:
                 found.append(kind)  # the discriminator tag in the path: stay on this model
         models = [k for k in found if isinstance(k, type) and issubclass(k, BaseModel)]
-        tagged = [m for m in models if "dist" in m.model_fields and part in typing.get_args(m.model_fields["dist"].annotation)]
+        tagged = [m for m in models
+                  if "dist" in m.model_fields and part in typing.get_args(m.model_fields["dist"].annotation)]
         candidates = tagged or found
     models = [k for k in candidates if isinstance(k, type) and issubclass(k, BaseModel)]
     return models[0] if len(models) == 1 else None

@@ -7,11 +7,11 @@ import json
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import SCENARIOS
 
 import sim
 from sim.cli import main
 from sim.results import ALL_METRICS, LEVEL_METRICS
-from conftest import SCENARIOS
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,8 @@ def output(tmp_path_factory):
 
 def test_run_writes_every_file_with_the_promised_columns(output):
     out, _ = output
-    assert sorted(p.name for p in out.iterdir()) == ["daily.csv", "replications.csv", "run.json", "scenario.yaml", "summary.csv"]
+    files = ["daily.csv", "replications.csv", "run.json", "scenario.yaml", "summary.csv"]
+    assert sorted(p.name for p in out.iterdir()) == files
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.columns) == ["level", "metric", "mean", "ci_low", "ci_high", "std", "replications"]
     assert set(summary.query("level == 'ward'")["metric"]) == set(LEVEL_METRICS)
@@ -35,7 +36,8 @@ def test_run_writes_every_file_with_the_promised_columns(output):
     assert list(replications.columns) == ["replication", "level", "metric", "value"]
     assert sorted(replications["replication"].unique()) == [0, 1, 2]
     daily = pd.read_csv(out / "daily.csv")
-    assert list(daily.columns) == ["replication", "day", "level", "period", "census", "waitlist", "held", "waitlist_max", "capacity"]
+    assert list(daily.columns) == ["replication", "day", "level", "period", "census", "waitlist", "held",
+                                   "waitlist_max", "capacity"]
     assert len(daily) == 3 * (200 + 300)
     meta = json.loads((out / "run.json").read_text())
     assert meta["seed"] == 42 and meta["replications"] == 3 and meta["version"] == sim.__version__

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 from scipy import special, stats
+
 from sim import streams
 from sim.distributions import DIST_NAMES, Distribution
 from sim.streams import generator

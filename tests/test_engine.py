@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import sim
 from conftest import exponential, fixed, level, scenario
 
+import sim
 
-def episodes(s: sim.Scenario) -> "pd.DataFrame":  # noqa: F821
+
+def episodes(s: sim.Scenario) -> pd.DataFrame:  # noqa: F821
     return sim.run(s, jobs=1, progress=False, keep_episodes=True).episodes
 
 

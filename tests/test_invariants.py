@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from conftest import scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
-from conftest import scenario
 
 STAYS = st.sampled_from([
     {"dist": "exponential", "mean": 3},

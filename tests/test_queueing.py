@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import SCENARIOS, exponential, level, scenario
 
 import sim
-from conftest import SCENARIOS, exponential, level, scenario
 
 
 def estimate(results: sim.Results, level_name: str, metric: str):
@@ -15,7 +15,8 @@ def estimate(results: sim.Results, level_name: str, metric: str):
 
 def assert_within_interval(results, level_name, metric, expected):
     mean, low, high = estimate(results, level_name, metric)
-    assert low <= expected <= high, f"{level_name}.{metric}: theory {expected:.4g}, simulated {mean:.4g} ({low:.4g}-{high:.4g})"
+    simulated = f"simulated {mean:.4g} ({low:.4g}-{high:.4g})"
+    assert low <= expected <= high, f"{level_name}.{metric}: theory {expected:.4g}, {simulated}"
 
 
 @pytest.mark.parametrize("servers", [20, 24])   # occupancy 0.90 and 0.75

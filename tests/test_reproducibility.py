@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas.testing as pdt
 import pytest
+from conftest import SCENARIOS
 
 import sim
-from conftest import SCENARIOS
 
 
 @pytest.fixture(scope="module")
