@@ -11,7 +11,8 @@ Load a scenario, run replications, read tidy tables::
 from importlib.metadata import PackageNotFoundError, version
 
 from . import theory
-from .analysis import t_interval
+from .analysis import mser5_warmup, paired_difference, replications_needed, t_interval, welch_difference
+from .compare import compare
 from .results import Results
 from .run import run, run_replication
 from .scenario import Scenario, ScenarioError, load_scenario, validate
@@ -26,10 +27,15 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "__version__",
+    "compare",
     "load_scenario",
+    "mser5_warmup",
+    "paired_difference",
+    "replications_needed",
     "run",
     "run_replication",
     "t_interval",
     "theory",
     "validate",
+    "welch_difference",
 ]

@@ -42,3 +42,72 @@ def summarise(replications: pd.DataFrame, confidence: float = 0.95) -> pd.DataFr
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     summary["ci_low"] = summary["ci_low"].clip(lower=0)
     return summary
+
+
+def paired_difference(base, alternative, confidence: float = 0.95) -> tuple[float, float, float, float, int]:
+    """Mean difference ``alternative - base`` with a paired Student-t interval.
+
+    Replication ``r`` of both scenarios used the same random numbers (common random numbers),
+    so the differences vary far less than either scenario does, and the interval is narrow.
+    Pairs where either value is undefined are dropped.
+    """
+    base, alternative = np.asarray(base, dtype=float), np.asarray(alternative, dtype=float)
+    return t_interval(alternative - base, confidence)
+
+
+def welch_difference(base, alternative, confidence: float = 0.95) -> tuple[float, float, float, float, int]:
+    """Mean difference ``alternative - base`` with Welch's interval, for independent runs."""
+    a = np.asarray(base, dtype=float)
+    b = np.asarray(alternative, dtype=float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if len(a) < 2 or len(b) < 2:
+        return float(b.mean() - a.mean()) if len(a) and len(b) else np.nan, np.nan, np.nan, np.nan, min(len(a), len(b))
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    difference, spread = float(b.mean() - a.mean()), float(np.sqrt(va + vb))
+    if spread == 0:
+        return difference, difference, difference, 0.0, min(len(a), len(b))
+    freedom = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, freedom)) * spread
+    return difference, difference - half, difference + half, spread, min(len(a), len(b))
+
+
+def mser5_warmup(series, batch: int = 5) -> int:
+    """MSER-5 truncation point of an output series (e.g. daily census), in series steps.
+
+    The series is averaged in batches of ``batch``; for each truncation ``d`` (in batches, at
+    most half of them) MSER is the variance of the remaining batch means divided by the number
+    remaining, and the ``d`` that minimises it is the warm-up (White, 1997; the rule behind
+    most automatic warm-up detection). Returns ``d * batch``.
+    """
+    data = np.asarray(series, dtype=float)
+    count = len(data) // batch
+    if count < 4:
+        return 0
+    means = data[: count * batch].reshape(count, batch).mean(axis=1)
+    tail_sum = np.cumsum(means[::-1])[::-1]             # sum of means[d:]
+    tail_square = np.cumsum((means**2)[::-1])[::-1]
+    remaining = count - np.arange(count)
+    variance = tail_square / remaining - (tail_sum / remaining) ** 2
+    mser = variance / remaining
+    return int(np.argmin(mser[: count // 2 + 1])) * batch
+
+
+def replications_needed(values, precision: float, confidence: float = 0.95) -> int:
+    """Replications for a ``confidence`` interval's half-width to be within ``precision`` x mean.
+
+    From the spread of the replications so far (the usual sequential estimate
+    ``n = (t s / (precision * mean))^2``). A metric that is exactly 0 in every replication
+    needs no more; one with mean 0 but some spread can never meet a relative precision and
+    returns a very large number.
+    """
+    data = np.asarray(values, dtype=float)
+    data = data[np.isfinite(data)]
+    if len(data) < 2:
+        return 2
+    mean, std = abs(float(data.mean())), float(data.std(ddof=1))
+    if std == 0:
+        return len(data)
+    if mean == 0:
+        return 10**9
+    t = float(stats.t.ppf(0.5 + confidence / 2, len(data) - 1))
+    return max(len(data), int(np.ceil((t * std / (precision * mean)) ** 2)))

@@ -1,0 +1,97 @@
+"""Scenario comparison: each metric's difference from a base, with paired intervals (CRN)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .analysis import paired_difference, welch_difference
+from .results import Results
+from .run import run
+from .scenario import Scenario, load_scenario
+
+COMPARISON_COLUMNS = ["scenario", "level", "metric", "base", "alternative", "difference", "ci_low", "ci_high",
+                      "relative_change", "clear", "replications", "method"]
+
+
+def _as_scenario(item: Scenario | str | Path) -> Scenario:
+    return item if isinstance(item, Scenario) else load_scenario(item)
+
+
+def _label(scenario: Scenario, taken: set[str]) -> str:
+    """A short unique name for a scenario: its name, or its file stem when names repeat."""
+    label = scenario.name
+    if label in taken and scenario.source != "<dict>":
+        label = Path(scenario.source).stem
+    while label in taken:
+        label += "'"
+    taken.add(label)
+    return label
+
+
+def comparison_table(base: Results, alternatives: dict[str, Results], paired: bool = True,
+                     confidence: float = 0.95) -> pd.DataFrame:
+    """Each alternative's difference from ``base`` per level and metric, with an interval.
+
+    ``paired``: replication ``r`` of every scenario used the same random numbers, so the
+    interval comes from the per-replication differences (narrow); otherwise Welch's interval
+    for independent runs. ``clear`` is True when the interval excludes 0.
+    """
+    difference = paired_difference if paired else welch_difference
+    method = "paired (common random numbers)" if paired else "independent (Welch)"
+    base_values = base.replications.pivot_table(index="replication", columns=["level", "metric"],
+                                                values="value", dropna=False, sort=False)
+    rows = []
+    for label, results in alternatives.items():
+        alt_values = results.replications.pivot_table(index="replication", columns=["level", "metric"],
+                                                      values="value", dropna=False, sort=False)
+        for level, metric in base_values.columns:
+            before, after = base_values[(level, metric)].to_numpy(), alt_values[(level, metric)].to_numpy()
+            mean, low, high, _, count = difference(before, after, confidence)
+            base_mean, alt_mean = np.nanmean(before) if count else np.nan, np.nanmean(after) if count else np.nan
+            relative = mean / base_mean if base_mean else np.nan
+            clear = bool(np.isfinite(low) and (low > 0 or high < 0))
+            rows.append((label, level, metric, base_mean, alt_mean, mean, low, high, relative, clear, count, method))
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def run_all(base: Scenario | str | Path, *alternatives: Scenario | str | Path, replications: int | None = None,
+            seed: int | None = None, common_random_numbers: bool = True, progress: bool = True,
+            **run_options: Any) -> dict[str, Results]:
+    """Run the base and every alternative on the same replications; the base comes first.
+
+    With ``common_random_numbers`` every scenario runs on the base's seed (or ``seed``), so
+    replication ``r`` sees the same patients everywhere; without it each alternative gets a
+    seed of its own (independent runs, for teaching what CRN buys).
+    """
+    scenarios = [_as_scenario(item) for item in (base, *alternatives)]
+    seed = scenarios[0].run.seed if seed is None else seed
+    replications = scenarios[0].run.replications if replications is None else replications
+    taken: set[str] = set()
+    results = {}
+    for index, scenario in enumerate(scenarios):
+        own_seed = seed if common_random_numbers or index == 0 else int(
+            np.random.SeedSequence([seed, index]).generate_state(1)[0])
+        results[_label(scenario, taken)] = run(scenario, replications=replications, seed=own_seed,
+                                               progress=progress, **run_options)
+    return results
+
+
+def compare(base: Scenario | str | Path, *alternatives: Scenario | str | Path, replications: int | None = None,
+            seed: int | None = None, common_random_numbers: bool = True, progress: bool = True,
+            **run_options: Any) -> pd.DataFrame:
+    """Compare scenarios (objects or files) with a base, on common random numbers.
+
+    Returns one row per alternative, level and metric: ``scenario, level, metric, base,
+    alternative, difference, ci_low, ci_high, relative_change, clear, replications, method``.
+    ``difference`` is alternative minus base; ``ci_low``/``ci_high`` a 95% paired interval;
+    ``clear`` marks differences whose interval excludes zero (clearly real).
+    """
+    results = run_all(base, *alternatives, replications=replications, seed=seed,
+                      common_random_numbers=common_random_numbers, progress=progress, **run_options)
+    base_label, *others = results
+    return comparison_table(results[base_label], {label: results[label] for label in others},
+                            paired=common_random_numbers)

@@ -1,0 +1,77 @@
+"""Scenario comparison on common random numbers, and the output-analysis pieces behind it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import sim
+from conftest import SCENARIOS
+from sim.analysis import mser5_warmup, paired_difference, replications_needed, welch_difference
+
+
+@pytest.fixture(scope="module")
+def base():
+    return sim.load_scenario(SCENARIOS / "teaching_mmc.yaml").with_changes(
+        {"run.days": 400, "run.warmup_days": 50, "run.replications": 8})
+
+
+def row(table, metric, level="ward"):
+    return table.query("level == @level and metric == @metric").iloc[0]
+
+
+def test_more_places_clearly_shorten_waits_and_leave_referrals_alone(base):
+    table = sim.compare(base, base.with_changes({"levels.ward.capacity": 22}), progress=False, jobs=1)
+    wait = row(table, "wait_mean_days")
+    assert wait["difference"] < 0 and wait["ci_high"] < 0 and wait["clear"]
+    assert wait["difference"] == pytest.approx(wait["alternative"] - wait["base"])
+    referrals = row(table, "referrals_per_year")      # the same patients arrive in both
+    assert (referrals["difference"], referrals["ci_low"], referrals["ci_high"]) == (0, 0, 0)
+    assert not referrals["clear"]
+    assert set(table["method"]) == {"paired (common random numbers)"}
+
+
+def test_common_random_numbers_narrow_the_interval(base):
+    alternative = base.with_changes({"levels.ward.capacity": 21})
+    paired = row(sim.compare(base, alternative, progress=False, jobs=1), "wait_mean_days")
+    independent = row(sim.compare(base, alternative, common_random_numbers=False, progress=False, jobs=1),
+                      "wait_mean_days")
+    assert independent["method"] == "independent (Welch)"
+    assert paired["ci_high"] - paired["ci_low"] < 0.8 * (independent["ci_high"] - independent["ci_low"])
+
+
+def test_compare_takes_files_and_names_each_scenario(tmp_path, base):
+    alternative = tmp_path / "bigger.yaml"
+    alternative.write_text(base.with_changes({"levels.ward.capacity": 24, "name": "Bigger ward"}).to_yaml())
+    table = sim.compare(SCENARIOS / "teaching_mmc.yaml", alternative, replications=3,
+                        progress=False, jobs=1)
+    assert set(table["scenario"]) == {"Bigger ward"}
+    assert (table["replications"] <= 3).all()
+
+
+def test_paired_and_welch_intervals_by_hand():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(10, 2, 12), rng.normal(11, 3, 15)
+    mean, low, high, _, _ = welch_difference(a, b)
+    expected = stats.ttest_ind(b, a, equal_var=False).confidence_interval(0.95)
+    assert (low, high) == pytest.approx((expected.low, expected.high))
+    assert mean == pytest.approx(b.mean() - a.mean())
+    mean, low, high, _, count = paired_difference([1, 2, 3], [2, 4, 6])
+    assert (mean, count) == (2, 3)
+    assert (low, high) == pytest.approx((2 - 4.302653 * 1 / np.sqrt(3), 2 + 4.302653 / np.sqrt(3)))
+
+
+def test_mser5_finds_the_end_of_a_ramp():
+    rng = np.random.default_rng(1)
+    series = np.concatenate([np.linspace(0, 100, 300), 100 + rng.normal(0, 5, 1200)])
+    assert 250 <= mser5_warmup(series) <= 330
+    assert mser5_warmup(100 + rng.normal(0, 5, 1000)) <= 100   # nothing to cut, little is cut
+
+
+def test_replications_needed_by_hand():
+    values = [9.0, 10.0, 11.0, 10.0]        # mean 10, sd 0.8165
+    t = stats.t.ppf(0.975, 3)
+    assert replications_needed(values, 0.05) == int(np.ceil((t * 0.8165 / 0.5) ** 2))
+    assert replications_needed([0.0, 0.0, 0.0], 0.05) == 3
+    assert replications_needed([10.0] * 5 + [10.001], 0.05) == 6
