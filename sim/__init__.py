@@ -16,6 +16,7 @@ from .compare import compare
 from .results import Results
 from .run import run, run_replication
 from .scenario import Scenario, ScenarioError, load_scenario, validate
+from .sweep import SweepFolderError, sweep
 
 try:
     __version__ = version("continuum")
@@ -26,6 +27,7 @@ __all__ = [
     "Results",
     "Scenario",
     "ScenarioError",
+    "SweepFolderError",
     "__version__",
     "compare",
     "load_scenario",
@@ -34,6 +36,7 @@ __all__ = [
     "replications_needed",
     "run",
     "run_replication",
+    "sweep",
     "t_interval",
     "theory",
     "validate",
