@@ -1,17 +1,15 @@
-"""Running replications: one pure function per replication, mapped serially or over processes."""
+"""Running replications: one pure function per replication, mapped by an executor (serial, processes, Dask)."""
 
 from __future__ import annotations
 
-import os
 import platform
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from .engine import Model
+from .executors import map_ordered, resolve_backend
 from .results import ReplicationOutput, Results, replication_metrics
 from .scenario import Scenario
 
@@ -33,30 +31,9 @@ def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = 
     )
 
 
-def default_jobs(replications: int) -> int:
-    """All cores, but never more processes than replications."""
-    return max(1, min(os.cpu_count() or 1, replications))
-
-
-def _map(scenario: Scenario, count: int, jobs: int, keep_episodes: bool, progress: bool) -> list[ReplicationOutput]:
-    bar = tqdm(total=count, desc=f"{scenario.name[:40]}", unit="rep", disable=None if progress else True)
-    with bar:
-        if jobs == 1:
-            outputs = []
-            for replication in range(count):
-                outputs.append(run_replication(scenario, replication, keep_episodes))
-                bar.update()
-            return outputs
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            outputs = []
-            for output in pool.map(run_replication, [scenario] * count, range(count), [keep_episodes] * count):
-                outputs.append(output)
-                bar.update()
-            return outputs
-
-
 def run(scenario: Scenario, replications: int | None = None, seed: int | None = None,
-        jobs: int | None = None, progress: bool = True, keep_episodes: bool = False) -> Results:
+        jobs: int | None = None, progress: bool = True, keep_episodes: bool = False,
+        executor: str = "processes", address: str | None = None) -> Results:
     """Run a scenario's replications and gather the results.
 
     Parameters
@@ -66,11 +43,21 @@ def run(scenario: Scenario, replications: int | None = None, seed: int | None = 
     replications, seed
         Override the scenario's ``run.replications`` and ``run.seed``.
     jobs
-        Processes to use; default all cores. Results are identical whatever the number.
+        Processes (or local Dask workers) to use; default all cores; 1 runs serially.
+        Results are identical whatever the number and whichever executor.
     progress
         Show a progress bar (only when writing to a terminal or notebook).
     keep_episodes
         Also return one row per episode in ``Results.episodes`` (large for long runs).
+    executor, address
+        ``"processes"`` (default), ``"serial"`` or ``"dask"``; with Dask, ``address`` is the
+        scheduler of an existing cluster, or ``None`` for a local one. See
+        :func:`sim.executors.map_ordered`; ``run.json`` records which ran.
+
+    Raises
+    ------
+    sim.executors.ExecutorUnavailable
+        ``executor="dask"`` without the optional ``dask`` extra installed.
     """
     changes: dict[str, Any] = {}
     if replications is not None:
@@ -80,9 +67,10 @@ def run(scenario: Scenario, replications: int | None = None, seed: int | None = 
     if changes:
         scenario = scenario.with_changes(changes)
     count = scenario.run.replications
-    jobs = default_jobs(count) if jobs is None else max(1, min(jobs, count))
+    backend = resolve_backend(count, jobs=jobs, executor=executor, address=address)
     started = time.perf_counter()
-    outputs = _map(scenario, count, jobs, keep_episodes, progress)
+    outputs = map_ordered(partial(run_replication, scenario, keep_episodes=keep_episodes), range(count),
+                          **backend, progress=progress, description=scenario.name[:40], unit="rep")
     meta = {
         "package": "continuum",
         "version": _version(),
@@ -92,7 +80,7 @@ def run(scenario: Scenario, replications: int | None = None, seed: int | None = 
         "replications": count,
         "warmup_days": scenario.run.warmup_days,
         "days": scenario.run.days,
-        "jobs": jobs,
+        **backend,
         "wall_time_seconds": round(time.perf_counter() - started, 3),
         "python": sys.version.split()[0],
         "platform": platform.platform(),

@@ -1,0 +1,177 @@
+"""Mapping a picklable function over items, in order, with a progress bar: serially, over local
+processes or on a Dask cluster.
+
+Whichever backend runs the map, the result is ``[function(item) for item in items]``: the
+function must be pure for the backends to agree, and top-level (picklable) for the parallel
+ones. Dask is optional (``pip install 'continuum[dask]'``) and imported only when asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from tqdm.auto import tqdm
+
+Item = TypeVar("Item")
+Output = TypeVar("Output")
+
+EXECUTORS = ("serial", "processes", "dask")
+DASK_INSTALL = "pip install 'continuum[dask]' (or, in a clone, pip install -e '.[dask]')"
+
+
+class ExecutorUnavailable(RuntimeError):
+    """The chosen executor cannot run here, e.g. Dask without the optional ``dask`` extra."""
+
+
+def local_workers(jobs: int | None, count: int) -> int:
+    """Workers for a local pool: ``jobs``, by default all cores, never more than the items."""
+    wanted = (os.cpu_count() or 1) if jobs is None else jobs
+    return max(1, min(wanted, count))
+
+
+def resolve_backend(count: int, *, jobs: int | None = None, executor: str = "processes",
+                    address: str | None = None) -> dict[str, Any]:
+    """How :func:`map_ordered` will run ``count`` items, as recorded in ``run.json``.
+
+    Returns ``{"executor": ..., "jobs": ..., "address": ...}``: a process pool of one is
+    ``"serial"``; ``jobs`` is ``None`` on an existing Dask cluster (its workers decide).
+
+    Raises
+    ------
+    ValueError
+        For an unknown executor, an address without Dask, or ``jobs`` with an address.
+    """
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
+    if address is not None and executor != "dask":
+        raise ValueError(f"an address applies to the dask executor only, not to {executor!r}")
+    if address is not None:
+        if jobs is not None:
+            raise ValueError("jobs does not apply to an existing Dask cluster: its workers decide")
+        return {"executor": "dask", "jobs": None, "address": address}
+    workers = 1 if executor == "serial" else local_workers(jobs, count)
+    if executor == "processes" and workers == 1:
+        executor = "serial"
+    return {"executor": executor, "jobs": workers, "address": None}
+
+
+def map_ordered(function: Callable[[Item], Output], items: Iterable[Item], *, jobs: int | None = None,
+                executor: str = "processes", address: str | None = None, progress: bool = True,
+                description: str = "", unit: str = "item") -> list[Output]:
+    """``[function(item) for item in items]``, computed by the chosen backend.
+
+    Parameters
+    ----------
+    function
+        A pure, picklable (top-level, or a ``functools.partial`` of one) function of one item.
+    items
+        The inputs; the outputs come back in their order whatever order they finish in.
+    jobs
+        Local workers: processes in the pool, or workers of a local Dask cluster. Default all
+        cores, never more than the items. With ``executor="processes"``, ``jobs=1`` runs
+        serially in this process.
+    executor
+        ``"processes"`` (a local process pool, the default), ``"serial"`` or ``"dask"``.
+    address
+        With ``"dask"``: the scheduler of an existing cluster (e.g. ``"tcp://10.0.0.5:8786"``),
+        whose workers must have ``continuum`` installed. Without it, a local cluster of
+        ``jobs`` single-threaded worker processes is started and closed again.
+    progress
+        Show a progress bar as items finish (only when writing to a terminal or notebook).
+    description, unit
+        The progress bar's label and what it counts.
+
+    Raises
+    ------
+    ExecutorUnavailable
+        ``executor="dask"`` but Dask's distributed scheduler is not installed.
+    """
+    items = list(items)
+    backend = resolve_backend(len(items), jobs=jobs, executor=executor, address=address)
+    distributed = _import_distributed() if backend["executor"] == "dask" else None
+    bar = tqdm(total=len(items), desc=description, unit=unit, disable=None if progress else True)
+    with bar:
+        if backend["executor"] == "serial":
+            return [_counted(function(item), bar) for item in items]
+        if backend["executor"] == "processes":
+            return _pool_map(function, items, backend["jobs"], bar)
+        return _dask_map(distributed, function, items, backend["jobs"], backend["address"], bar)
+
+
+def _counted(output: Output, bar: tqdm) -> Output:
+    bar.update()
+    return output
+
+
+def _in_order(futures: Sequence[Any], finished: Iterator[Any], bar: tqdm) -> list[Any]:
+    """Each future's result in submission order, ticking the bar as they finish in any order."""
+    position = {id(future): index for index, future in enumerate(futures)}
+    outputs: list[Any] = [None] * len(futures)
+    for future in finished:
+        outputs[position[id(future)]] = future.result()
+        bar.update()
+    return outputs
+
+
+def _pool_map(function: Callable[[Item], Output], items: list[Item], jobs: int, bar: tqdm) -> list[Output]:
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures: list[Future[Output]] = [pool.submit(function, item) for item in items]
+        try:
+            return _in_order(futures, as_completed(futures), bar)
+        finally:  # after a failure, do not wait for the rest
+            for future in futures:
+                future.cancel()
+
+
+def _dask_map(distributed: Any, function: Callable[[Item], Output], items: list[Item], jobs: int | None,
+              address: str | None, bar: tqdm) -> list[Output]:
+    with _dask_client(distributed, jobs, address) as client:
+        # pure=False: every item is its own task even when two items are equal
+        futures = client.map(function, items, pure=False)
+        return _in_order(futures, distributed.as_completed(futures), bar)
+
+
+@contextmanager
+def local_dask_cluster(jobs: int | None = None) -> Iterator[str]:
+    """A quiet local Dask cluster of ``jobs`` single-threaded worker processes (default all cores).
+
+    Yields the scheduler's address, to pass as ``address`` to many runs (a sweep, say) so they
+    share one cluster instead of starting their own; the cluster is closed on leaving the block.
+
+    Raises
+    ------
+    ExecutorUnavailable
+        Dask's distributed scheduler is not installed.
+    """
+    distributed = _import_distributed()
+    # No dashboard; the scheduler's HTTP health checks go to any free port, not to a 8787 another cluster may hold
+    quiet = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"},
+             "silence_logs": logging.ERROR}
+    with distributed.LocalCluster(n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                                  **quiet) as cluster:
+        yield cluster.scheduler_address
+
+
+@contextmanager
+def _dask_client(distributed: Any, jobs: int | None, address: str | None) -> Iterator[Any]:
+    """A client of the cluster at ``address``, or of a local cluster started and closed here."""
+    if address is not None:
+        with distributed.Client(address) as client:
+            yield client
+        return
+    with local_dask_cluster(jobs) as local_address, distributed.Client(local_address) as client:
+        yield client
+
+
+def _import_distributed() -> Any:
+    try:
+        return importlib.import_module("dask.distributed")
+    except ImportError as error:
+        raise ExecutorUnavailable(f"the dask executor needs Dask's distributed scheduler, which is not "
+                                  f"installed ({error}); install it with {DASK_INSTALL}") from None
