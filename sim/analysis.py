@@ -111,3 +111,32 @@ def replications_needed(values, precision: float, confidence: float = 0.95) -> i
         return 10**9
     t = float(stats.t.ppf(0.5 + confidence / 2, len(data) - 1))
     return max(len(data), int(np.ceil((t * std / (precision * mean)) ** 2)))
+
+
+def precision_scale(metric: str, mean: float) -> float:
+    """What a relative precision is relative to: the mean, but at least one unit (a day, a
+    person, a patient a year) for counts and times, so a wait of 0.003 days counts as precise
+    when its interval is a small fraction of a day. Shares and occupancy stay purely relative."""
+    if metric == "occupancy" or metric.endswith("_share"):
+        return abs(mean)
+    return max(abs(mean), 1.0)
+
+
+def precision_shortfalls(replications: pd.DataFrame, metrics: tuple[str, ...], precision: float,
+                         confidence: float = 0.95) -> pd.DataFrame:
+    """The metrics whose interval half-width is still above ``precision`` x their scale.
+
+    ``replications`` has columns ``level, metric, value`` (one row per replication); the scale
+    is :func:`precision_scale`. Returns ``level, metric, mean, half_width, needed`` for each
+    metric that falls short, ``needed`` being the estimated replications that would meet it.
+    """
+    rows = []
+    chosen = replications[replications["metric"].isin(metrics)]
+    for (level, metric), group in chosen.groupby(["level", "metric"], sort=False):
+        mean, low, high, _, _ = t_interval(group["value"], confidence)
+        half = (high - low) / 2 if np.isfinite(low) else np.inf
+        scale = precision_scale(metric, mean) if np.isfinite(mean) else np.nan
+        if np.isfinite(mean) and half > precision * scale:
+            needed = replications_needed(group["value"], precision * scale / max(abs(mean), 1e-300), confidence)
+            rows.append((level, metric, mean, half, needed))
+    return pd.DataFrame(rows, columns=["level", "metric", "mean", "half_width", "needed"])

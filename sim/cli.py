@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import pandas as pd
 
+from .compare import comparison_table, run_all, write_comparison
 from .executors import ExecutorUnavailable
-from .results import SYSTEM_METRICS
+from .results import HEADLINE_METRICS, SYSTEM_METRICS, Results
 from .run import run as run_scenario
 from .scenario import ScenarioError, load_scenario, parse_assignment
+from .sweep import SweepFolderError, parse_grid, sweep_headline
+from .sweep import sweep as sweep_scenario
 
 BAD_INPUT = 2
 
@@ -30,7 +34,7 @@ def _load(path: str, assignments: tuple[str, ...] = (), **settings: int | None):
     return load_scenario(path, overrides)
 
 
-def _fail(error: ScenarioError | ExecutorUnavailable) -> None:
+def _fail(error: ScenarioError | ExecutorUnavailable | SweepFolderError) -> NoReturn:
     click.echo(f"error: {error}", err=True)
     sys.exit(BAD_INPUT)
 
@@ -54,10 +58,15 @@ def main() -> None:
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Override any scenario key, e.g. levels.php.capacity=30 (repeatable).")
 @click.option("--episodes", is_flag=True, help="Also write episodes.csv (one row per patient visit).")
+@click.option("--precision", type=click.FloatRange(min=0, min_open=True, max=1),
+              help="Add replications until every headline metric's 95%% half-width is within this share "
+                   "of its mean (e.g. 0.05), or --max-replications is reached.")
+@click.option("--max-replications", type=click.IntRange(min=1), default=200, show_default=True,
+              help="The cap for --precision.")
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def run(scenario: str, out_dir: str | None, replications: int | None, seed: int | None,
         jobs: int | None, dask_address: str | None, assignments: tuple[str, ...], episodes: bool,
-        quiet: bool) -> None:
+        precision: float | None, max_replications: int, quiet: bool) -> None:
     """Run SCENARIO (a YAML file) and write summary.csv and friends to the output folder."""
     if dask_address and jobs is not None:
         raise click.UsageError("--jobs does not apply to --dask ADDRESS: the cluster's workers decide.")
@@ -68,18 +77,40 @@ def run(scenario: str, out_dir: str | None, replications: int | None, seed: int 
     executor = "processes" if dask_address is None else "dask"
     try:
         results = run_scenario(loaded, jobs=jobs, progress=not quiet, keep_episodes=episodes, executor=executor,
-                               address=dask_address or None)
+                               address=dask_address or None, precision=precision,
+                               max_replications=max_replications)
     except ExecutorUnavailable as error:
         _fail(error)
     folder = results.to_folder(out_dir or Path("results") / Path(scenario).stem)
     if not quiet:
-        with pd.option_context("display.width", 200, "display.max_columns", 20):
-            click.echo(f"\n{loaded.name}: {results.meta['replications']} replications, "
-                       f"{loaded.run.days} days measured after {loaded.run.warmup_days} days of warm-up "
-                       "(mean, 95% interval)\n")
-            click.echo(results.headline().to_string())
-            click.echo("\n" + results.headline(SYSTEM_METRICS, ["all"]).to_string())
+        _print_results(results)
     click.echo(f"\nResults written to {folder}/")
+
+
+def _print_results(results: Results) -> None:
+    chosen = results.scenario
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        click.echo(f"\n{chosen.name}: {chosen.run.replications} replications, "
+                   f"{chosen.run.days} days measured after {chosen.run.warmup_days} days of warm-up "
+                   "(mean, 95% interval)")
+        if "warmup" in results.meta:
+            pilot = results.meta["warmup"]
+            click.echo(f"Warm-up chosen by MSER-5 from a pilot of {pilot['pilot_replications']} replications: "
+                       f"{pilot['chosen_days']} days")
+        if "precision" in results.meta:
+            click.echo(_precision_text(results.meta["precision"]))
+        click.echo("\n" + results.headline().to_string())
+        click.echo("\n" + results.headline(SYSTEM_METRICS, ["all"]).to_string())
+
+
+def _precision_text(note: dict) -> str:
+    target = f"{note['target']:.0%}"
+    if note["met"]:
+        return f"Precision: every headline metric within {target} of its mean after {note['replications']} replications"
+    short = "; ".join(f"{row['level']} {row['metric']} {row['mean']:.3g} +/- {row['half_width']:.2g}"
+                      for row in note["short"][:6])
+    return (f"Precision NOT met: {note['replications']} replications (the cap) leave these wider than "
+            f"{target} of their mean: {short}")
 
 
 @main.command()
@@ -94,3 +125,78 @@ def validate(scenario: str, assignments: tuple[str, ...]) -> None:
         _fail(error)
     levels = ", ".join(f"{name} ({spec.capacity[0].capacity} places)" for name, spec in loaded.levels.items())
     click.echo(f"{scenario}: valid. {loaded.name}: {levels}")
+
+
+@main.command()
+@click.argument("base", metavar="BASE")
+@click.argument("alternatives", metavar="ALT...", nargs=-1, required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Output folder [default: results/compare_<base file stem>].")
+@click.option("--replications", type=int, help="Replications for every scenario [default: the base's].")
+@click.option("--seed", type=int, help="Seed for every scenario [default: the base's].")
+@click.option("--jobs", type=click.IntRange(min=1), help="Processes to use [default: all cores].")
+@click.option("--quiet", is_flag=True, help="No progress bar or table.")
+def compare(base: str, alternatives: tuple[str, ...], out_dir: str | None, replications: int | None,
+            seed: int | None, jobs: int | None, quiet: bool) -> None:
+    """Compare scenario files ALT... with BASE on common random numbers.
+
+    Writes comparison.csv (each metric's difference from BASE with a paired 95% interval and a
+    'clear' flag) and one results folder per scenario.
+    """
+    try:
+        scenarios = [_load(path, replications=replications, seed=seed) for path in (base, *alternatives)]
+        results = run_all(*scenarios, progress=not quiet, jobs=jobs)
+    except (ScenarioError, ExecutorUnavailable) as error:
+        _fail(error)
+    base_label, *others = results
+    table = comparison_table(results[base_label], {label: results[label] for label in others})
+    folder = Path(out_dir) if out_dir else Path("results") / f"compare_{Path(base).stem}"
+    write_comparison(folder, table, results, [base, *alternatives])
+    if not quiet:
+        _print_comparison(table, base_label)
+    click.echo(f"\nResults written to {folder}/ (comparison.csv, and one folder per scenario)")
+
+
+def _print_comparison(table: pd.DataFrame, base_label: str) -> None:
+    shown = table[table["metric"].isin(HEADLINE_METRICS) & (table["level"] != "all")].copy()
+    shown["difference (95% CI)"] = shown.apply(
+        lambda row: f"{row['difference']:+.3g} ({row['ci_low']:.3g} to {row['ci_high']:.3g})"
+        + (" *" if row["clear"] else ""), axis=1)
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 500):
+        for label, rows in shown.groupby("scenario", sort=False):
+            click.echo(f"\n{label} minus {base_label} (paired, common random numbers; * = clearly real)\n")
+            click.echo(rows.pivot(index="level", columns="metric", values="difference (95% CI)")
+                       .reindex(index=rows["level"].unique(), columns=[m for m in HEADLINE_METRICS])
+                       .to_string())
+
+
+@main.command()
+@click.argument("scenario", metavar="SCENARIO")
+@click.option("--grid", "grid_options", multiple=True, required=True, metavar="KEY=V1,V2,...",
+              help="A scenario key and the values to try, read as YAML, e.g. levels.php.capacity=10,20,30 "
+                   "(repeatable: every combination runs).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Output folder; running the same sweep into it again skips the finished points "
+                   "[default: results/<scenario file stem>_sweep].")
+@click.option("--replications", type=int, help="Override run.replications.")
+@click.option("--seed", type=int, help="Override run.seed (the same for every point).")
+@click.option("--jobs", type=click.IntRange(min=1), help="Processes to use [default: all cores].")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="Override any scenario key before sweeping (repeatable).")
+@click.option("--quiet", is_flag=True, help="No progress bar or table.")
+def sweep(scenario: str, grid_options: tuple[str, ...], out_dir: str | None, replications: int | None,
+          seed: int | None, jobs: int | None, assignments: tuple[str, ...], quiet: bool) -> None:
+    """Run SCENARIO at every combination of --grid values, all on the same random numbers."""
+    folder = Path(out_dir) if out_dir else Path("results") / f"{Path(scenario).stem}_sweep"
+    try:
+        loaded = _load(scenario, assignments, replications=replications, seed=seed)
+        table = sweep_scenario(loaded, parse_grid(grid_options), out=folder, jobs=jobs, progress=not quiet)
+    except (ScenarioError, SweepFolderError, ExecutorUnavailable) as error:
+        _fail(error)
+    if not quiet:
+        with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 1000):
+            click.echo(f"\n{loaded.name}: {table['point'].nunique()} points x {loaded.run.replications} "
+                       f"replications on common random numbers (seed {loaded.run.seed}); mean (95% interval)\n")
+            click.echo(sweep_headline(table).to_string())
+            click.echo("\n" + sweep_headline(table, SYSTEM_METRICS, ["all"]).to_string())
+    click.echo(f"\nResults written to {folder}/ (sweep.csv: one row per point, level and metric)")

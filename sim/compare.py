@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis import paired_difference, welch_difference
-from .results import Results
+from .results import Results, replace_folder
 from .run import run
 from .scenario import Scenario, load_scenario
 
@@ -32,6 +34,13 @@ def _label(scenario: Scenario, taken: set[str]) -> str:
     return label
 
 
+def _by_metric(results: Results) -> dict[tuple[str, str], pd.Series]:
+    """Each (level, metric)'s values indexed by replication, in the results' own order."""
+    table = results.replications
+    return {key: group.set_index("replication")["value"]
+            for key, group in table.groupby(["level", "metric"], sort=False)}
+
+
 def comparison_table(base: Results, alternatives: dict[str, Results], paired: bool = True,
                      confidence: float = 0.95) -> pd.DataFrame:
     """Each alternative's difference from ``base`` per level and metric, with an interval.
@@ -42,16 +51,15 @@ def comparison_table(base: Results, alternatives: dict[str, Results], paired: bo
     """
     difference = paired_difference if paired else welch_difference
     method = "paired (common random numbers)" if paired else "independent (Welch)"
-    base_values = base.replications.pivot_table(index="replication", columns=["level", "metric"],
-                                                values="value", dropna=False, sort=False)
+    base_values = _by_metric(base)
     rows = []
     for label, results in alternatives.items():
-        alt_values = results.replications.pivot_table(index="replication", columns=["level", "metric"],
-                                                      values="value", dropna=False, sort=False)
-        for level, metric in base_values.columns:
-            before, after = base_values[(level, metric)].to_numpy(), alt_values[(level, metric)].to_numpy()
-            mean, low, high, _, count = difference(before, after, confidence)
-            base_mean, alt_mean = np.nanmean(before) if count else np.nan, np.nanmean(after) if count else np.nan
+        alt_values = _by_metric(results)
+        for (level, metric), before in base_values.items():
+            after = alt_values[(level, metric)].reindex(before.index).to_numpy()
+            mean, low, high, _, count = difference(before.to_numpy(), after, confidence)
+            base_mean = float(np.nanmean(before)) if before.notna().any() else np.nan
+            alt_mean = float(np.nanmean(after)) if np.isfinite(after).any() else np.nan
             relative = mean / base_mean if base_mean else np.nan
             clear = bool(np.isfinite(low) and (low > 0 or high < 0))
             rows.append((label, level, metric, base_mean, alt_mean, mean, low, high, relative, clear, count, method))
@@ -95,3 +103,27 @@ def compare(base: Scenario | str | Path, *alternatives: Scenario | str | Path, r
     base_label, *others = results
     return comparison_table(results[base_label], {label: results[label] for label in others},
                             paired=common_random_numbers)
+
+
+def write_comparison(folder: str | Path, table: pd.DataFrame, results: dict[str, Results],
+                     sources: list[str | Path]) -> Path:
+    """Write ``comparison.csv`` and each scenario's results folder, whole or not at all."""
+    target = Path(folder)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        table.to_csv(staging / "comparison.csv", index=False)
+        names = [_folder_name(source, outcome) for source, outcome in zip(sources, results.values(), strict=True)]
+        for index, (name, outcome) in enumerate(zip(names, results.values(), strict=True)):
+            outcome.to_folder(staging / (name if names.count(name) == 1 else f"{index}_{name}"))
+        replace_folder(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _folder_name(source: str | Path, outcome: Results) -> str:
+    if isinstance(source, str | Path) and Path(source).suffix in (".yaml", ".yml"):
+        return Path(source).stem
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in outcome.scenario.name)[:60]

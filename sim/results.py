@@ -239,7 +239,7 @@ class Results:
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
             self._write(staging)
-            _replace_folder(staging, target)
+            replace_folder(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -271,7 +271,7 @@ def _estimate_text(row: pd.Series) -> str:
     return f"{mean:,.{decimals}f} ({low:,.{decimals}f}-{high:,.{decimals}f})"
 
 
-def _replace_folder(staging: Path, target: Path) -> None:
+def replace_folder(staging: Path, target: Path) -> None:
     """Move a finished folder into place, replacing any earlier one at the last moment."""
     if target.exists():
         retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))

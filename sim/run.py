@@ -8,9 +8,13 @@ import time
 from functools import partial
 from typing import Any
 
+import numpy as np
+
+from .analysis import mser5_warmup, precision_shortfalls
 from .engine import Model
 from .executors import map_ordered, resolve_backend
-from .results import ReplicationOutput, Results, replication_metrics
+from .records import DAY_FIELDS
+from .results import HEADLINE_METRICS, ReplicationOutput, Results, metrics_table, replication_metrics
 from .scenario import Scenario
 
 
@@ -31,15 +35,20 @@ def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = 
     )
 
 
+PILOT_REPLICATIONS = 5
+
+
 def run(scenario: Scenario, replications: int | None = None, seed: int | None = None,
         jobs: int | None = None, progress: bool = True, keep_episodes: bool = False,
-        executor: str = "processes", address: str | None = None) -> Results:
+        executor: str = "processes", address: str | None = None, precision: float | None = None,
+        max_replications: int = 200) -> Results:
     """Run a scenario's replications and gather the results.
 
     Parameters
     ----------
     scenario
-        A validated scenario (see :func:`sim.load_scenario`).
+        A validated scenario (see :func:`sim.load_scenario`). With ``run.warmup_days: auto`` a
+        pilot run picks the warm-up first (MSER-5 on the daily census).
     replications, seed
         Override the scenario's ``run.replications`` and ``run.seed``.
     jobs
@@ -53,39 +62,87 @@ def run(scenario: Scenario, replications: int | None = None, seed: int | None = 
         ``"processes"`` (default), ``"serial"`` or ``"dask"``; with Dask, ``address`` is the
         scheduler of an existing cluster, or ``None`` for a local one. See
         :func:`sim.executors.map_ordered`; ``run.json`` records which ran.
+    precision, max_replications
+        Keep adding replications until every headline metric's 95% half-width is within
+        ``precision`` x its mean (e.g. 0.05), or ``max_replications`` is reached;
+        ``Results.meta["precision"]`` says which metrics fell short.
 
     Raises
     ------
     sim.executors.ExecutorUnavailable
         ``executor="dask"`` without the optional ``dask`` extra installed.
     """
-    changes: dict[str, Any] = {}
-    if replications is not None:
-        changes["run.replications"] = replications
-    if seed is not None:
-        changes["run.seed"] = seed
-    if changes:
-        scenario = scenario.with_changes(changes)
-    count = scenario.run.replications
-    backend = resolve_backend(count, jobs=jobs, executor=executor, address=address)
+    scenario = with_run_settings(scenario, replications, seed)
     started = time.perf_counter()
-    outputs = map_ordered(partial(run_replication, scenario, keep_episodes=keep_episodes), range(count),
-                          **backend, progress=progress, description=scenario.name[:40], unit="rep")
+
+    def simulate(chosen: Scenario, numbers: range) -> list[ReplicationOutput]:
+        backend = resolve_backend(len(numbers), jobs=jobs, executor=executor, address=address)
+        return map_ordered(partial(run_replication, chosen, keep_episodes=keep_episodes), numbers,
+                           **backend, progress=progress, description=chosen.name[:40], unit="rep")
+
+    notes: dict[str, Any] = {}
+    if scenario.run.warmup_days == "auto":
+        scenario, notes["warmup"] = choose_warmup(scenario, simulate)
+    outputs = simulate(scenario, range(scenario.run.replications))
+    if precision is not None:
+        scenario, outputs, notes["precision"] = add_until_precise(
+            scenario, outputs, simulate, precision, max(max_replications, scenario.run.replications))
     meta = {
         "package": "continuum",
         "version": _version(),
         "scenario": scenario.name,
         "scenario_file": scenario.source,
         "seed": scenario.run.seed,
-        "replications": count,
+        "replications": scenario.run.replications,
         "warmup_days": scenario.run.warmup_days,
         "days": scenario.run.days,
-        **backend,
+        **resolve_backend(scenario.run.replications, jobs=jobs, executor=executor, address=address),
+        **notes,
         "wall_time_seconds": round(time.perf_counter() - started, 3),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
     }
     return Results.from_outputs(scenario, outputs, meta)
+
+
+def with_run_settings(scenario: Scenario, replications: int | None, seed: int | None) -> Scenario:
+    """The scenario with ``run.replications`` and ``run.seed`` replaced where given."""
+    changes = {key: value for key, value in (("run.replications", replications), ("run.seed", seed))
+               if value is not None}
+    return scenario.with_changes(changes) if changes else scenario
+
+
+def choose_warmup(scenario: Scenario, simulate) -> tuple[Scenario, dict[str, Any]]:
+    """Pick the warm-up by MSER-5 from a pilot run that starts measuring at once.
+
+    The pilot simulates twice the measured period from the scenario's starting state, with a
+    few replications (the first ones of the real run); MSER-5 is applied to each level's daily
+    census averaged over them, and the longest truncation wins (at most the measured period).
+    """
+    pilot = scenario.with_changes({"run.warmup_days": 0, "run.days": 2 * scenario.run.days,
+                                   "run.replications": min(PILOT_REPLICATIONS, scenario.run.replications)})
+    outputs = simulate(pilot, range(pilot.run.replications))
+    census = np.mean([out.days[:, :, DAY_FIELDS.index("census")] for out in outputs], axis=0)
+    warmup = min(scenario.run.days, max(mser5_warmup(census[:, level]) for level in range(census.shape[1])))
+    note = {"method": "MSER-5 on the daily census of each level", "pilot_replications": pilot.run.replications,
+            "pilot_days": pilot.run.days, "chosen_days": warmup}
+    return scenario.with_changes({"run.warmup_days": warmup}), note
+
+
+def add_until_precise(scenario: Scenario, outputs: list[ReplicationOutput], simulate, precision: float,
+                      cap: int) -> tuple[Scenario, list[ReplicationOutput], dict[str, Any]]:
+    """Add replications until every headline metric is within ``precision`` of its mean, or the cap."""
+    while True:
+        short = precision_shortfalls(metrics_table(outputs), HEADLINE_METRICS, precision)
+        count = len(outputs)
+        if short.empty or count >= cap:
+            break
+        target = int(min(cap, max(count + 2, short["needed"].max())))
+        outputs = outputs + simulate(scenario.with_changes({"run.replications": target}), range(count, target))
+    scenario = scenario.with_changes({"run.replications": len(outputs)})
+    note = {"target": precision, "met": bool(short.empty), "replications": len(outputs), "cap": cap,
+            "short": short.round(6).to_dict("records")}
+    return scenario, outputs, note
 
 
 def _version() -> str:

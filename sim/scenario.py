@@ -20,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     PrivateAttr,
     ValidationError,
     field_serializer,
@@ -60,8 +61,14 @@ def _check_shares(shares: dict[str, float], what: str) -> None:
 
 
 # ---------------------------------------------------------------------------- run settings
+def _warmup_days(value: Any) -> int | str:
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise ValueError("warmup_days is a whole number of days, 0 or more, or auto (chosen by MSER-5)")
+
+
 class RunSettings(_Model):
-    warmup_days: Annotated[int, Field(ge=0)] = 365
+    warmup_days: Annotated[int | Literal["auto"], PlainValidator(_warmup_days)] = 365
     days: Annotated[int, Field(gt=0)] = 1825
     replications: Annotated[int, Field(ge=1, le=100_000)] = 20
     seed: Annotated[int, Field(ge=0)] = 1
@@ -70,7 +77,7 @@ class RunSettings(_Model):
 
     @model_validator(mode="after")
     def _warmup_shorter_than_run(self) -> RunSettings:
-        if self.warmup_days > self.days:
+        if self.warmup_days != "auto" and self.warmup_days > self.days:
             raise _ProblemAt(
                 "warmup_days",
                 f"a warm-up of {self.warmup_days:g} days is longer than the measured period "

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import SCENARIOS
 from scipy import stats
 
 import sim
-from conftest import SCENARIOS
 from sim.analysis import mser5_warmup, paired_difference, replications_needed, welch_difference
 
 
