@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import theory
 from .analysis import mser5_warmup, paired_difference, replications_needed, t_interval, welch_difference
 from .compare import compare
+from .executors import ExecutorUnavailable, local_dask_cluster
 from .results import Results
 from .run import run, run_replication
 from .scenario import Scenario, ScenarioError, load_scenario, validate
@@ -24,6 +25,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 __all__ = [
+    "ExecutorUnavailable",
     "Results",
     "Scenario",
     "ScenarioError",
@@ -31,6 +33,7 @@ __all__ = [
     "__version__",
     "compare",
     "load_scenario",
+    "local_dask_cluster",
     "mser5_warmup",
     "paired_difference",
     "replications_needed",

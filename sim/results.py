@@ -7,6 +7,7 @@ definition is in ``scenarios/README.md``.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -255,8 +256,13 @@ class Results:
         (folder / "run.json").write_text(json.dumps(self.meta, indent=2) + "\n", encoding="utf-8")
 
     def _repr_html_(self) -> str:
-        return (f"<h4>{self.scenario.name}</h4><p>{self.meta.get('replications')} replications, "
-                f"seed {self.meta.get('seed')}</p>" + self.headline().to_html())
+        """What a notebook shows: the run in a sentence and the headline table with intervals."""
+        run = self.scenario.run
+        lines = [f"<h4>{html.escape(self.scenario.name)}</h4>",
+                 f"<p>{run.replications} replications, {run.days} days measured after {run.warmup_days} days "
+                 f"of warm-up, seed {run.seed}. Mean (95% interval); every metric in <code>.summary</code>, "
+                 "per replication in <code>.replications</code>, per day in <code>.daily</code>.</p>"]
+        return "\n".join([*lines, self.headline().to_html(), self.headline(SYSTEM_METRICS, ["all"]).to_html()])
 
 
 def _estimate_text(row: pd.Series) -> str:

@@ -234,6 +234,11 @@ class Scenario(_Model):
 
     _source: str = PrivateAttr(default="<dict>")
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> Scenario:
+        """Build a scenario in code from plain data, validated exactly like a file."""
+        return validate(data, source=source)
+
     @property
     def source(self) -> str:
         """Where the scenario came from (a file path, or ``<dict>``)."""

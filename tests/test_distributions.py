@@ -403,4 +403,5 @@ def test_samples_are_non_negative_and_within_max(fields, seed):
 def test_from_uniforms_is_monotone(fields, points):
     ordered = np.sort(np.array([0.0, *points, LAST_UNIFORM]))
     values = sampler(**fields).from_uniforms(ordered)
-    assert np.all(np.diff(values) >= 0)
+    # scipy's inverse CDFs can step back by an ulp right at the top of a truncation
+    assert np.all(np.diff(values) >= -1e-12 * np.maximum(1.0, np.abs(values[1:])))

@@ -132,3 +132,10 @@ def test_cli_refuses_jobs_for_an_existing_cluster(tmp_path):
     result = CliRunner().invoke(main, ["run", str(SCENARIOS / "teaching_mmc.yaml"), "--dask", "tcp://scheduler:8786",
                                        "--jobs", "2", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "--jobs does not apply" in result.output
+
+
+def test_a_sweep_on_dask_gives_the_process_pool_numbers(short_mmc, address, tmp_path):
+    grid = {"levels.ward.capacity": [19, 22]}
+    on_pool = sim.sweep(short_mmc, grid, jobs=2, progress=False)
+    on_dask = sim.sweep(short_mmc, grid, out=tmp_path / "sweep", executor="dask", address=address, progress=False)
+    pdt.assert_frame_equal(on_pool, on_dask, check_exact=True)
