@@ -39,6 +39,21 @@ def _fail(error: ScenarioError | ExecutorUnavailable | SweepFolderError) -> NoRe
     sys.exit(BAD_INPUT)
 
 
+dask_option = click.option(
+    "--dask", "dask_address", is_flag=False, flag_value="", default=None, metavar="[ADDRESS]",
+    help="Run on Dask: the cluster whose scheduler is at ADDRESS, or without one a local cluster "
+         "of --jobs workers (give it after the scenario files). Needs the dask extra.")
+
+
+def _backend(jobs: int | None, dask_address: str | None) -> dict:
+    """Run options for the executor the command line asked for."""
+    if dask_address and jobs is not None:
+        raise click.UsageError("--jobs does not apply to --dask ADDRESS: the cluster's workers decide.")
+    if dask_address is None:
+        return {"jobs": jobs}
+    return {"jobs": jobs, "executor": "dask", "address": dask_address or None}
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="continuum")
 def main() -> None:
@@ -52,9 +67,7 @@ def main() -> None:
 @click.option("--replications", type=int, help="Override run.replications.")
 @click.option("--seed", type=int, help="Override run.seed.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Processes to use [default: all cores].")
-@click.option("--dask", "dask_address", is_flag=False, flag_value="", default=None, metavar="[ADDRESS]",
-              help="Run on Dask: the cluster whose scheduler is at ADDRESS, or without one a local cluster "
-                   "of --jobs workers (give it after SCENARIO). Needs the dask extra.")
+@dask_option
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Override any scenario key, e.g. levels.php.capacity=30 (repeatable).")
 @click.option("--episodes", is_flag=True, help="Also write episodes.csv (one row per patient visit).")
@@ -68,17 +81,14 @@ def run(scenario: str, out_dir: str | None, replications: int | None, seed: int 
         jobs: int | None, dask_address: str | None, assignments: tuple[str, ...], episodes: bool,
         precision: float | None, max_replications: int, quiet: bool) -> None:
     """Run SCENARIO (a YAML file) and write summary.csv and friends to the output folder."""
-    if dask_address and jobs is not None:
-        raise click.UsageError("--jobs does not apply to --dask ADDRESS: the cluster's workers decide.")
+    backend = _backend(jobs, dask_address)
     try:
         loaded = _load(scenario, assignments, replications=replications, seed=seed)
     except ScenarioError as error:
         _fail(error)
-    executor = "processes" if dask_address is None else "dask"
     try:
-        results = run_scenario(loaded, jobs=jobs, progress=not quiet, keep_episodes=episodes, executor=executor,
-                               address=dask_address or None, precision=precision,
-                               max_replications=max_replications)
+        results = run_scenario(loaded, progress=not quiet, keep_episodes=episodes, precision=precision,
+                               max_replications=max_replications, **backend)
     except ExecutorUnavailable as error:
         _fail(error)
     folder = results.to_folder(out_dir or Path("results") / Path(scenario).stem)
@@ -135,9 +145,10 @@ def validate(scenario: str, assignments: tuple[str, ...]) -> None:
 @click.option("--replications", type=int, help="Replications for every scenario [default: the base's].")
 @click.option("--seed", type=int, help="Seed for every scenario [default: the base's].")
 @click.option("--jobs", type=click.IntRange(min=1), help="Processes to use [default: all cores].")
+@dask_option
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def compare(base: str, alternatives: tuple[str, ...], out_dir: str | None, replications: int | None,
-            seed: int | None, jobs: int | None, quiet: bool) -> None:
+            seed: int | None, jobs: int | None, dask_address: str | None, quiet: bool) -> None:
     """Compare scenario files ALT... with BASE on common random numbers.
 
     Writes comparison.csv (each metric's difference from BASE with a paired 95% interval and a
@@ -145,7 +156,7 @@ def compare(base: str, alternatives: tuple[str, ...], out_dir: str | None, repli
     """
     try:
         scenarios = [_load(path, replications=replications, seed=seed) for path in (base, *alternatives)]
-        results = run_all(*scenarios, progress=not quiet, jobs=jobs)
+        results = run_all(*scenarios, progress=not quiet, **_backend(jobs, dask_address))
     except (ScenarioError, ExecutorUnavailable) as error:
         _fail(error)
     base_label, *others = results
@@ -183,14 +194,17 @@ def _print_comparison(table: pd.DataFrame, base_label: str) -> None:
 @click.option("--jobs", type=click.IntRange(min=1), help="Processes to use [default: all cores].")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Override any scenario key before sweeping (repeatable).")
+@dask_option
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def sweep(scenario: str, grid_options: tuple[str, ...], out_dir: str | None, replications: int | None,
-          seed: int | None, jobs: int | None, assignments: tuple[str, ...], quiet: bool) -> None:
+          seed: int | None, jobs: int | None, assignments: tuple[str, ...], dask_address: str | None,
+          quiet: bool) -> None:
     """Run SCENARIO at every combination of --grid values, all on the same random numbers."""
     folder = Path(out_dir) if out_dir else Path("results") / f"{Path(scenario).stem}_sweep"
     try:
         loaded = _load(scenario, assignments, replications=replications, seed=seed)
-        table = sweep_scenario(loaded, parse_grid(grid_options), out=folder, jobs=jobs, progress=not quiet)
+        table = sweep_scenario(loaded, parse_grid(grid_options), out=folder, progress=not quiet,
+                               **_backend(jobs, dask_address))
     except (ScenarioError, SweepFolderError, ExecutorUnavailable) as error:
         _fail(error)
     if not quiet:

@@ -229,7 +229,7 @@ class Results:
         levels = self.scenario.level_names if levels is None else levels
         rows = self.summary[self.summary["metric"].isin(metrics) & self.summary["level"].isin(levels)]
         text = pd.DataFrame({"level": rows["level"], "metric": rows["metric"],
-                             "text": rows.apply(_estimate_text, axis=1)})
+                             "text": rows.apply(estimate_text, axis=1)})
         wide = text.pivot(index="level", columns="metric", values="text")
         return wide.loc[[n for n in levels if n in wide.index], [m for m in metrics if m in wide.columns]]
 
@@ -265,7 +265,7 @@ class Results:
         return "\n".join([*lines, self.headline().to_html(), self.headline(SYSTEM_METRICS, ["all"]).to_html()])
 
 
-def _estimate_text(row: pd.Series) -> str:
+def estimate_text(row: pd.Series) -> str:
     """``mean (low-high)`` with three significant figures on the mean, the interval alike."""
     mean, low, high = row["mean"], row["ci_low"], row["ci_high"]
     if not np.isfinite(mean):

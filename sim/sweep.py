@@ -23,7 +23,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,9 @@ import yaml
 from tqdm.auto import tqdm
 
 from .analysis import SUMMARY_COLUMNS
-from .results import HEADLINE_METRICS, _estimate_text
-from .run import run
+from .executors import local_dask_cluster
+from .results import HEADLINE_METRICS, estimate_text
+from .run import run, with_run_settings
 from .scenario import Scenario, ScenarioError
 
 # A point id is its ``key=value,...`` label when that is made of these characters alone
@@ -86,14 +88,14 @@ def sweep(scenario: Scenario, grid: dict[str, Iterable[Any]], *, out: str | Path
         ``point`` (0, 1, ... in grid order) and the summary columns ``level, metric, mean,
         ci_low, ci_high, std, replications``.
     """
-    base = _with_run_settings(scenario, replications, seed)
+    base = with_run_settings(scenario, replications, seed)
     points = grid_points(grid)
     scenarios = _point_scenarios(base, points)
     ids = point_ids(points)
     folder = None if out is None else _open_folder(Path(out), base, grid, points, ids)
     summaries, per_replication = [], []
     bar = tqdm(total=len(points), desc="sweep", unit="point", disable=None if progress else True)
-    with bar:
+    with bar, _shared_dask_cluster(run_options) as run_options:
         for index, (point, point_scenario, point_id) in enumerate(zip(points, scenarios, ids, strict=True)):
             bar.set_postfix_str(point_id[:60])
             point_folder = None if folder is None else folder / "points" / point_id
@@ -106,12 +108,6 @@ def sweep(scenario: Scenario, grid: dict[str, Iterable[Any]], *, out: str | Path
         _write_csv(table, folder / "sweep.csv")
         _write_csv(pd.concat(per_replication, ignore_index=True), folder / "sweep_replications.csv")
     return table
-
-
-def _with_run_settings(scenario: Scenario, replications: int | None, seed: int | None) -> Scenario:
-    changes = {key: value for key, value in (("run.replications", replications), ("run.seed", seed))
-               if value is not None}
-    return scenario.with_changes(changes) if changes else scenario
 
 
 def _point_tables(scenario: Scenario, point: dict[str, Any], folder: Path | None,
@@ -137,6 +133,16 @@ def _tag(table: pd.DataFrame, index: int, point: dict[str, Any]) -> pd.DataFrame
 
 
 # ---------------------------------------------------------------------------- the grid
+@contextmanager
+def _shared_dask_cluster(run_options: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """On Dask without an address, one local cluster for every point rather than one each."""
+    if run_options.get("executor") != "dask" or run_options.get("address"):
+        yield run_options
+        return
+    with local_dask_cluster(run_options.get("jobs")) as address:
+        yield {**run_options, "address": address, "jobs": None}
+
+
 def grid_points(grid: dict[str, Iterable[Any]]) -> list[dict[str, Any]]:
     """Every combination of the grid's values, in order (the first key varies slowest).
 
@@ -365,7 +371,7 @@ def sweep_headline(table: pd.DataFrame, metrics: tuple[str, ...] = HEADLINE_METR
     if levels is None:
         levels = [level for level in table["level"].unique() if level != "all"]
     rows = table[table["metric"].isin(metrics) & table["level"].isin(levels)]
-    text = rows.assign(text=[_estimate_text(row) for _, row in rows.iterrows()])
+    text = rows.assign(text=[estimate_text(row) for _, row in rows.iterrows()])
     wide = text.pivot_table(index=["point", *keys, "level"], columns="metric", values="text",
                             aggfunc="first", sort=False)
     return wide.droplevel("point")[[metric for metric in metrics if metric in wide.columns]]
