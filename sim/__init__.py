@@ -14,6 +14,7 @@ from . import theory
 from .analysis import mser5_warmup, paired_difference, replications_needed, t_interval, welch_difference
 from .compare import compare
 from .executors import ExecutorUnavailable, local_dask_cluster
+from .planning import Plan, Target, plan
 from .results import Results
 from .run import run, run_replication
 from .scenario import Scenario, ScenarioError, load_scenario, validate
@@ -26,9 +27,11 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "ExecutorUnavailable",
+    "Plan",
     "Results",
     "Scenario",
     "ScenarioError",
+    "Target",
     "SweepFolderError",
     "__version__",
     "compare",
@@ -36,6 +39,7 @@ __all__ = [
     "local_dask_cluster",
     "mser5_warmup",
     "paired_difference",
+    "plan",
     "replications_needed",
     "run",
     "run_replication",

@@ -15,6 +15,8 @@ import pandas as pd
 
 from .compare import comparison_table, run_all, write_comparison
 from .executors import ExecutorUnavailable
+from .planning import parse_target, write_plan
+from .planning import plan as plan_capacity
 from .results import HEADLINE_METRICS, SYSTEM_METRICS, Results
 from .run import run as run_scenario
 from .scenario import ScenarioError, load_scenario, parse_assignment
@@ -214,3 +216,37 @@ def sweep(scenario: str, grid_options: tuple[str, ...], out_dir: str | None, rep
             click.echo(sweep_headline(table).to_string())
             click.echo("\n" + sweep_headline(table, SYSTEM_METRICS, ["all"]).to_string())
     click.echo(f"\nResults written to {folder}/ (sweep.csv: one row per point, level and metric)")
+
+
+@main.command()
+@click.argument("scenario", metavar="SCENARIO")
+@click.option("--target", "target_texts", multiple=True, required=True, metavar="METRIC<=VALUE",
+              help="A target every planned level must meet with 95% confidence, e.g. wait_p90_days<=14 "
+                   "or occupancy<=0.9 (repeatable).")
+@click.option("--levels", help="Comma-separated levels to plan [default: all].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Output folder [default: results/<scenario file stem>_plan].")
+@click.option("--replications", type=int, help="Override run.replications.")
+@click.option("--seed", type=int, help="Override run.seed.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Processes to use [default: all cores].")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="Override any scenario key before planning (repeatable).")
+@click.option("--quiet", is_flag=True, help="No table.")
+def plan(scenario: str, target_texts: tuple[str, ...], levels: str | None, out_dir: str | None,
+         replications: int | None, seed: int | None, jobs: int | None, assignments: tuple[str, ...],
+         quiet: bool) -> None:
+    """Find the fewest places per level that meet every --target (theory first, then simulation)."""
+    try:
+        loaded = _load(scenario, assignments, replications=replications, seed=seed)
+        targets = [parse_target(text) for text in target_texts]
+        chosen = [name.strip() for name in levels.split(",")] if levels else None
+        found = plan_capacity(loaded, targets, chosen, jobs=jobs)
+    except ScenarioError as error:
+        _fail(error)
+    folder = write_plan(found, Path(out_dir) if out_dir else Path("results") / f"{Path(scenario).stem}_plan")
+    if not quiet:
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            click.echo(f"\n{loaded.name}: targets {', '.join(map(str, targets))} with 95% confidence, "
+                       f"{loaded.run.replications} replications on common random numbers\n")
+            click.echo(found.capacities.to_string(index=False))
+    click.echo(f"\nResults written to {folder}/ (plan.csv, plan_curve.csv, planned/)")
