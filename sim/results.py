@@ -23,6 +23,7 @@ from . import records
 from .analysis import summarise
 from .records import DAY_FIELDS, STATE_FIELDS, SystemTally, Tally
 from .scenario import EXITS, Scenario
+from .staffing import staffing_table
 
 DAYS_PER_YEAR = 365.0
 
@@ -201,6 +202,9 @@ class Results:
         relapse, gone, and created so far.
     episodes
         One row per episode when the run kept them, else ``None``.
+    staffing
+        FTE and cost per level, role and census basis (mean, 90th percentile, capacity) with 95%
+        intervals (``sim.staffing.COLUMNS``); ``None`` when no level has staff.
     """
 
     scenario: Scenario
@@ -209,18 +213,21 @@ class Results:
     daily: pd.DataFrame
     patients: pd.DataFrame
     episodes: pd.DataFrame | None = None
+    staffing: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_outputs(cls, scenario: Scenario, outputs: list[ReplicationOutput], meta: dict[str, Any]) -> Results:
         table = metrics_table(outputs)
+        daily = daily_table(outputs, scenario)
         return cls(
             scenario=scenario,
             summary=summarise(table.drop(columns="replication")),
             replications=table,
-            daily=daily_table(outputs, scenario),
+            daily=daily,
             patients=states_table(outputs, scenario),
             episodes=episodes_table(outputs, scenario),
+            staffing=staffing_table(scenario, daily),
             meta=meta,
         )
 
@@ -252,6 +259,8 @@ class Results:
         self.daily.to_csv(folder / "daily.csv", index=False)
         if self.episodes is not None:
             self.episodes.to_csv(folder / "episodes.csv", index=False)
+        if self.staffing is not None:
+            self.staffing.to_csv(folder / "staffing.csv", index=False)
         (folder / "scenario.yaml").write_text(self.scenario.to_yaml(), encoding="utf-8")
         (folder / "run.json").write_text(json.dumps(self.meta, indent=2) + "\n", encoding="utf-8")
 

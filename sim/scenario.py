@@ -46,11 +46,15 @@ class _Model(BaseModel):
 
 
 class _ProblemAt(ValueError):
-    """A problem a model validator finds with one of its keys, so the message can point at it."""
+    """A problem a model validator finds with one of its keys, so the message can point at it.
 
-    def __init__(self, key: str, message: str):
+    ``key`` is a key of the model, a path below it (``("staff", 0, "per_group")``), or ``()``
+    for the model as a whole.
+    """
+
+    def __init__(self, key: str | tuple[str | int, ...], message: str):
         super().__init__(message)
-        self.key = key
+        self.key = key if isinstance(key, tuple) else (key,)
 
 
 def _check_shares(shares: dict[str, float], what: str) -> None:
@@ -124,6 +128,95 @@ class Initial(_Model):
     waitlist: Annotated[int, Field(ge=0)] = 0
 
 
+class GroupSize(_Model):
+    min: Annotated[int, Field(ge=1)]
+    max: Annotated[int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _max_not_below_min(self) -> GroupSize:
+        if self.max < self.min:
+            raise _ProblemAt("max", f"max {self.max} is below min {self.min}")
+        return self
+
+
+class CohortIntake(_Model):
+    cohort_every_days: Annotated[int, Field(gt=0)]
+
+
+INTAKE_FORMS = "rolling (patients join any day) or {cohort_every_days: N} (a new group every N days)"
+
+
+def _intake(value: Any) -> Any:
+    # checked by hand: pydantic would report the union's every member, twice as long and less clear
+    if value == "rolling":
+        return value
+    every = value.get("cohort_every_days") if isinstance(value, dict) else None
+    if isinstance(value, dict) and set(value) == {"cohort_every_days"} and isinstance(every, int) \
+            and not isinstance(every, bool) and every > 0:
+        return value
+    raise ValueError(f"intake is {INTAKE_FORMS}, N a whole number of days > 0")
+
+
+class Program(_Model):
+    """A group program's timetable: when it meets, and how its groups are formed."""
+
+    days_per_week: Annotated[float, Field(gt=0, le=7)]
+    hours_per_day: Annotated[float, Field(gt=0, le=24)]
+    group_size: GroupSize | None = None
+    intake: Annotated[Literal["rolling"] | CohortIntake, BeforeValidator(_intake)] = "rolling"
+
+    @model_validator(mode="after")
+    def _intake_implemented(self) -> Program:
+        if isinstance(self.intake, CohortIntake):
+            raise _ProblemAt("intake", "cohort intake is not implemented yet: the simulation admits patients "
+                                       "to a program any day; use intake: rolling")
+        return self
+
+
+STAFF_BASES = ("patients_per_staff", "per_group", "caseload")
+"""The ways a role's staff follow the census: a ratio on duty, staff per running group, a caseload."""
+
+SHIFT_KEYS = ("hours_per_day", "days_per_week")
+
+
+class StaffRole(_Model):
+    """One role at a level, on exactly one basis (see :data:`STAFF_BASES`)."""
+
+    role: Annotated[str, Field(min_length=1)]
+    patients_per_staff: Positive | None = None
+    hours_per_day: Annotated[float, Field(gt=0, le=24)] | None = None
+    days_per_week: Annotated[float, Field(gt=0, le=7)] | None = None
+    per_group: Positive | None = None
+    caseload: Positive | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shift_defaults(cls, data: Any) -> Any:
+        # a ratio is on duty around the clock unless told otherwise; the other bases have no shift
+        if isinstance(data, dict) and "patients_per_staff" in data:
+            return {"hours_per_day": 24, "days_per_week": 7, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _one_basis(self) -> StaffRole:
+        given = [basis for basis in STAFF_BASES if getattr(self, basis) is not None]
+        if len(given) != 1:
+            found = f"{len(given)} ({', '.join(given)})" if given else "none"
+            raise _ProblemAt((), f"a role needs exactly one basis, this one has {found}: patients_per_staff "
+                                 "(patients per person on duty), per_group (staff per running group) or "
+                                 "caseload (clients per full-time clinician)")
+        for key in SHIFT_KEYS:
+            if getattr(self, key) is not None and given[0] != "patients_per_staff":
+                raise _ProblemAt(key, f"applies to patients_per_staff only; a {given[0]} role's hours come from "
+                                      + ("the level's program" if given[0] == "per_group" else "its caseload"))
+        return self
+
+    @property
+    def basis(self) -> str:
+        """Which of :data:`STAFF_BASES` this role uses."""
+        return next(basis for basis in STAFF_BASES if getattr(self, basis) is not None)
+
+
 class Level(_Model):
     capacity: Annotated[list[CapacityStep], BeforeValidator(_capacity_as_schedule), Field(min_length=1)]
     los: Distribution
@@ -137,6 +230,8 @@ class Level(_Model):
     patience: Distribution | None = None
     gave_up: dict[str, Share] | None = None
     initial: Initial = Initial()
+    program: Program | None = None
+    staff: list[StaffRole] | None = None
 
     @field_validator("capacity")
     @classmethod
@@ -179,6 +274,11 @@ class Level(_Model):
             )
         if self.initial.waitlist and self.when_full == "turn_away":
             raise _ProblemAt("initial", "a waitlist needs when_full: wait, not turn_away")
+        for index, role in enumerate(self.staff or ()):
+            if role.per_group is not None and (self.program is None or self.program.group_size is None):
+                raise _ProblemAt(("staff", index, "per_group"), (
+                    "needs the level's program with a group_size, e.g. program: {days_per_week: 3, "
+                    "hours_per_day: 3, group_size: {min: 6, max: 12}}"))
         return self
 
     @field_serializer("capacity")
@@ -222,6 +322,15 @@ class Relapse(_Model):
         return getattr(self, f"after_{exit_name}")
 
 
+# ---------------------------------------------------------------------------- staffing
+class Staffing(_Model):
+    """How staffed hours become full-time equivalents, and what a full-time post costs."""
+
+    fte_hours_per_week: Annotated[float, Field(gt=0, le=168)] = 40
+    productive_share: Annotated[float, Field(gt=0, le=1)] = 0.85
+    cost_per_fte_per_year: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+
+
 # ---------------------------------------------------------------------------- scenario
 class Scenario(_Model):
     """A validated, frozen scenario. Make variants with :meth:`with_changes`."""
@@ -231,6 +340,7 @@ class Scenario(_Model):
     run: RunSettings = RunSettings()
     levels: Annotated[dict[str, Level], Field(min_length=1)]
     relapse: Relapse | None = None
+    staffing: Staffing = Staffing()
 
     _source: str = PrivateAttr(default="<dict>")
 
@@ -375,7 +485,7 @@ def _problem_text(error: dict, data: Any) -> tuple[tuple, str]:
         return path, f" = {shown}: should be a mapping of keys ({keys})"
     keyed = (error.get("ctx") or {}).get("error")
     if isinstance(keyed, _ProblemAt):
-        return (*path, keyed.key), f": {keyed}"
+        return (*path, *keyed.key), f": {keyed}"
     message = error["msg"]
     for pydantic_words, plain_words in _PLAIN_WORDS:
         message = message.replace(pydantic_words, plain_words)
@@ -417,6 +527,13 @@ def _check_references(scenario: Scenario) -> list[tuple[tuple, str]]:
     if scenario.relapse is not None:
         for dest in scenario.relapse.return_to:
             check(("relapse", "return_to", dest), dest, levels)
+    roles = list(dict.fromkeys(role.role for level in scenario.levels.values() for role in level.staff or ()))
+    for role in scenario.staffing.cost_per_fte_per_year:
+        if role not in roles:
+            hint = _did_you_mean(role, roles)
+            listed = ", ".join(roles) or "none (no level has staff)"
+            problems.append((("staffing", "cost_per_fte_per_year", role),
+                             f"'{role}' is not a role in any level's staff; {hint}roles: {listed}"))
     return problems
 
 
