@@ -113,6 +113,10 @@ def _print_results(results: Results) -> None:
             click.echo(_precision_text(results.meta["precision"]))
         click.echo("\n" + results.headline().to_string())
         click.echo("\n" + results.headline(SYSTEM_METRICS, ["all"]).to_string())
+        staffing = results.staffing_headline()
+        if staffing is not None:
+            click.echo("\nStaff needed (FTE, mean and 95% interval)\n")
+            click.echo(staffing.to_string())
 
 
 def _precision_text(note: dict) -> str:
@@ -249,4 +253,8 @@ def plan(scenario: str, target_texts: tuple[str, ...], levels: str | None, out_d
             click.echo(f"\n{loaded.name}: targets {', '.join(map(str, targets))} with 95% confidence, "
                        f"{loaded.run.replications} replications on common random numbers\n")
             click.echo(found.capacities.to_string(index=False))
+            staffing = found.results.staffing_headline()
+            if staffing is not None:
+                click.echo("\nStaff the planned capacities need (FTE, mean and 95% interval)\n")
+                click.echo(staffing.to_string())
     click.echo(f"\nResults written to {folder}/ (plan.csv, plan_curve.csv, planned/)")

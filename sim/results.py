@@ -240,6 +240,20 @@ class Results:
         wide = text.pivot(index="level", columns="metric", values="text")
         return wide.loc[[n for n in levels if n in wide.index], [m for m in metrics if m in wide.columns]]
 
+    def staffing_headline(self) -> pd.DataFrame | None:
+        """FTE by level and role at the mean census, its 90th percentile and full capacity, and
+        the yearly cost at the mean: ``mean (95% interval)``. None without staff in the scenario."""
+        if self.staffing is None or self.staffing.empty:
+            return None
+        table = self.staffing.rename(columns={"fte": "mean", "fte_ci_low": "ci_low", "fte_ci_high": "ci_high"})
+        table["text"] = table.apply(estimate_text, axis=1)
+        wide = table.pivot(index=["level", "role"], columns="census_basis", values="text")
+        wide = wide.reindex(columns=["mean", "p90", "capacity"]).add_prefix("fte_at_")
+        cost = self.staffing[self.staffing["census_basis"] == "mean"].set_index(["level", "role"])["cost_per_year"]
+        wide["cost_per_year_at_mean"] = cost.map(lambda value: "-" if pd.isna(value) else f"${value:,.0f}")
+        order = list(dict.fromkeys(zip(self.staffing["level"], self.staffing["role"], strict=True)))
+        return wide.loc[order]
+
     def to_folder(self, path: str | Path) -> Path:
         """Write every table to ``path`` whole or not at all (a temporary folder moved into place)."""
         target = Path(path)
