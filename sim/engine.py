@@ -39,6 +39,7 @@ from .records import (
 )
 from .scenario import EXITS, Scenario
 from .scenario import Level as LevelSpec
+from .staffing import usable_capacity
 from .streams import BATCH, draws, generator
 
 DAYS_PER_YEAR = 365.0
@@ -84,7 +85,10 @@ class Level:
         self.first = index == 0
         stream = model.streams(name)
         destinations = model.destinations
-        self.capacity = spec.capacity[0].capacity
+        self.capacity_steps = usable_capacity(spec, model.scenario.staffing)
+        _, self.capacity, self.places = self.capacity_steps[0]
+        self.cohort_every = spec.program.cohort_every_days if spec.program else None
+        self.admits_any_day = self.cohort_every is None   # else only when a cohort starts
         self.census = self.held = self.waiting = 0
         self.opened = self.closed = 0
         self.turn_away = spec.when_full == "turn_away"
@@ -105,6 +109,7 @@ class Level:
         self.on_patience_over = [self.patience_over]
         self.last_change = 0.0
         self.census_area = self.waiting_area = self.held_area = 0.0
+        self.capacity_area = self.places_area = self.capacity_since = 0.0
         self.waiting_max = 0
 
     # -- bookkeeping ----------------------------------------------------------------------
@@ -120,8 +125,10 @@ class Level:
     def day_row(self) -> list[float]:
         """Close the day: time-averaged census, waitlist, held; largest waitlist; capacity."""
         self.touch(self.env.now)
-        row = [self.census_area, self.waiting_area, self.held_area, self.waiting_max, self.capacity]
-        self.census_area = self.waiting_area = self.held_area = 0.0
+        self.capacity_changed(self.env.now)
+        row = [self.census_area, self.waiting_area, self.held_area, self.waiting_max, self.capacity_area,
+               self.places_area]
+        self.census_area = self.waiting_area = self.held_area = self.capacity_area = self.places_area = 0.0
         self.waiting_max = self.waiting
         return row
 
@@ -142,7 +149,7 @@ class Level:
             self.tally.arrivals += 1
             if source == records.REFERRAL:
                 self.tally.referrals += 1
-        if self.census < self.capacity and not self.waiting:
+        if self.admits_any_day and self.census < self.capacity and not self.waiting:
             self.admit(episode, now)   # a free place and nobody ahead: no wait at all
             return
         if self.turn_away:
@@ -261,13 +268,22 @@ class Level:
         if self.first:
             self.model.first_level_discharge(episode.patient, now)
         self.close(episode)
-        if self.waiting:
+        if self.waiting and self.admits_any_day:
             self.admit_waiting(now)
 
-    def set_capacity(self, capacity: int) -> None:
+    def capacity_changed(self, now: float) -> None:
+        """Accumulate time-weighted capacity and places up to now (they change rarely: off the hot path)."""
+        elapsed = now - self.capacity_since
+        self.capacity_area += self.capacity * elapsed
+        self.places_area += self.places * elapsed
+        self.capacity_since = now
+
+    def set_capacity(self, capacity: int, places: int) -> None:
         """A new capacity takes effect; a cut evicts nobody, it only stops admissions."""
-        self.capacity = capacity
-        self.admit_waiting(self.env.now)
+        self.capacity_changed(self.env.now)
+        self.capacity, self.places = capacity, places
+        if self.admits_any_day:
+            self.admit_waiting(self.env.now)
 
 
 class Model:
@@ -409,9 +425,19 @@ class Model:
         schedule_next()
 
     def capacity_schedule(self, level: Level):
-        for step in level.spec.capacity[1:]:
-            yield self.env.timeout(self.measure_from + step.from_day - self.env.now)
-            level.set_capacity(step.capacity)
+        """Places and the staff to run them change on their days (from day 0 of the measured period)."""
+        for from_day, usable, places in level.capacity_steps[1:]:
+            yield self.env.timeout(self.measure_from + from_day - self.env.now)
+            level.set_capacity(usable, places)
+
+    def cohorts(self, level: Level):
+        """A program with cohort intake admits only when a cohort starts: every N days from day 0."""
+        every = level.cohort_every
+        first = self.measure_from % every
+        yield self.env.timeout(first)
+        while True:
+            level.admit_waiting(self.env.now)
+            yield self.env.timeout(every)
 
     def daily(self):
         """Close each day: one row per level and a count of where every patient is."""
@@ -450,8 +476,10 @@ class Model:
             self.start_from_today(level)
             if level.spec.referrals_per_year > 0:
                 self.start_referrals(level)
-            if len(level.spec.capacity) > 1:
+            if len(level.capacity_steps) > 1:
                 self.env.process(self.capacity_schedule(level))
+            if level.cohort_every:
+                self.env.process(self.cohorts(level))
         self.env.process(self.daily())
         self.env.run(until=self.horizon)
         self.close_day()

@@ -5,7 +5,8 @@ Three kinds of record, all of fixed size except the last:
 * a **tally** per level: counts and sums over the measured period (referrals, admissions,
   waits, stays, ...), added to as events happen, so memory does not grow with patients;
 * a **day** per level: the time-averaged census, waitlist and held count over one day, the
-  day's largest waitlist and its capacity; plus where every patient was at the day's end;
+  day's largest waitlist, its usable capacity and its places (more than the capacity when there are
+  not enough staff to run them all); plus where every patient was at the day's end;
 * **episodes** (only when asked for): one row per patient visit to a level, column by column.
 
 The engine only records; the results layer turns records into tables and figures.
@@ -26,7 +27,7 @@ STATUSES = ("waiting", "in_care", "held", "left", "gave_up", "turned_away")
 WAITING, IN_CARE, HELD, DONE, GAVE_UP_WAITING, TURNED_AWAY = range(len(STATUSES))
 
 EPISODE_TIMES = ("arrived", "admitted", "stay_ended", "left")
-DAY_FIELDS = ("census", "waitlist", "held", "waitlist_max", "capacity")
+DAY_FIELDS = ("census", "waitlist", "held", "waitlist_max", "capacity", "places")
 STATE_FIELDS = ("waiting", "in_treatment", "held", "at_risk", "gone", "created")
 
 

@@ -31,7 +31,7 @@ LEVEL_METRICS = (
     "referrals_per_year", "arrivals_per_year", "admissions_per_year", "census_mean", "occupancy",
     "waitlist_mean", "waitlist_max", "wait_mean_days", "wait_p50_days", "wait_p90_days",
     "wait_over_target_share", "blocked_days_per_year", "los_mean_days", "gave_up_per_year",
-    "turned_away_per_year", "capacity_mean", "time_in_place_mean_days",
+    "turned_away_per_year", "capacity_mean", "time_in_place_mean_days", "closed_places_mean",
 )
 ALL_METRICS = (
     "relapses_per_year", "readmit_30d_share", "patients_in_care_mean", "referrals_per_year",
@@ -89,6 +89,7 @@ def level_metrics(tally: Tally, days: np.ndarray, years: float) -> dict[str, flo
         "gave_up_per_year": _per_year(tally.gave_up, years),
         "turned_away_per_year": _per_year(tally.turned_away, years),
         "capacity_mean": capacity_mean,
+        "closed_places_mean": float((days[:, DAY_FIELDS.index("places")] - capacity).mean()),
         "time_in_place_mean_days": _ratio(tally.place_days, tally.departures),
     }
 
@@ -125,9 +126,9 @@ def metrics_table(outputs: list[ReplicationOutput]) -> pd.DataFrame:
 
 
 def daily_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.DataFrame:
-    """Per replication, day and level: time-averaged census, waitlist and held; the day's
-    largest waitlist; capacity. ``day`` counts from the start of the measured period, so
-    warm-up days are negative (``period`` says which)."""
+    """Per replication, day and level: time-averaged census, waitlist, held, usable capacity,
+    places and closed places (places without the staff to run them); the day's largest waitlist. ``day`` counts from the start of the measured period, so warm-up days are
+    negative (``period`` says which)."""
     levels = scenario.level_names
     frames = []
     for out in outputs:
@@ -140,8 +141,8 @@ def daily_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.Data
         frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
     table.insert(3, "period", np.where(table["day"] < 0, "warm-up", "measured"))
-    for column in ("waitlist_max", "capacity"):
-        table[column] = table[column].astype(np.int64)
+    table["waitlist_max"] = table["waitlist_max"].astype(np.int64)
+    table["closed_places"] = table["places"] - table["capacity"]
     return table
 
 

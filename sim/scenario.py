@@ -165,12 +165,10 @@ class Program(_Model):
     group_size: GroupSize | None = None
     intake: Annotated[Literal["rolling"] | CohortIntake, BeforeValidator(_intake)] = "rolling"
 
-    @model_validator(mode="after")
-    def _intake_implemented(self) -> Program:
-        if isinstance(self.intake, CohortIntake):
-            raise _ProblemAt("intake", "cohort intake is not implemented yet: the simulation admits patients "
-                                       "to a program any day; use intake: rolling")
-        return self
+    @property
+    def cohort_every_days(self) -> int | None:
+        """Days between cohort starts, or None when patients join any day."""
+        return self.intake.cohort_every_days if isinstance(self.intake, CohortIntake) else None
 
 
 STAFF_BASES = ("patients_per_staff", "per_group", "caseload")
@@ -217,6 +215,21 @@ class StaffRole(_Model):
         return next(basis for basis in STAFF_BASES if getattr(self, basis) is not None)
 
 
+class StaffStep(_Model):
+    from_day: Days
+    fte: Annotated[float, Field(ge=0)]
+
+
+def _fte_as_schedule(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return [{"from_day": 0, "fte": value}]
+    return value
+
+
+StaffSchedule = Annotated[list[StaffStep], BeforeValidator(_fte_as_schedule), Field(min_length=1)]
+"""FTE on hand: a number, or a hiring plan ``[{from_day: 0, fte: 100}, {from_day: 365, fte: 120}]``."""
+
+
 class Level(_Model):
     capacity: Annotated[list[CapacityStep], BeforeValidator(_capacity_as_schedule), Field(min_length=1)]
     los: Distribution
@@ -232,6 +245,7 @@ class Level(_Model):
     initial: Initial = Initial()
     program: Program | None = None
     staff: list[StaffRole] | None = None
+    staff_available: dict[str, StaffSchedule] | None = None
 
     @field_validator("capacity")
     @classmethod
@@ -274,6 +288,18 @@ class Level(_Model):
             )
         if self.initial.waitlist and self.when_full == "turn_away":
             raise _ProblemAt("initial", "a waitlist needs when_full: wait, not turn_away")
+        if self.program is not None and self.program.cohort_every_days and self.when_full == "turn_away":
+            raise _ProblemAt(("program", "intake"), "cohorts need a waitlist to gather in: use when_full: wait")
+        roles = sorted({role.role for role in self.staff or ()})
+        for name, steps in (self.staff_available or {}).items():
+            if name not in roles:
+                hint = _did_you_mean(name, roles)
+                raise _ProblemAt(("staff_available", name), f"'{name}' is not a role in this level's staff; "
+                                 f"{hint}roles: {', '.join(roles) or 'none (add staff first)'}")
+            days = [step.from_day for step in steps]
+            if days[0] != 0 or any(b <= a for a, b in zip(days, days[1:], strict=False)):
+                raise _ProblemAt(("staff_available", name), f"a hiring plan starts at from_day 0 and its days "
+                                 f"increase (got {days})")
         for index, role in enumerate(self.staff or ()):
             if role.per_group is not None and (self.program is None or self.program.group_size is None):
                 raise _ProblemAt(("staff", index, "per_group"), (

@@ -2,7 +2,8 @@
 
 Pure functions of the daily census (``Results.daily``, measured period only) and the scenario's
 ``staff``, ``program`` and ``staffing`` keys; the exact definitions are in ``scenarios/README.md``
-("Staffing"). Nothing here changes the simulation: staff follow the census, they do not limit it.
+("Staffing"). Staff follow the census, except where a level gives the staff it actually has
+(``staff_available``): then :func:`usable_capacity` turns that into the places it can safely run.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis import t_interval
-from .scenario import Program, Scenario, Staffing, StaffRole
+from .scenario import Level, Program, Scenario, Staffing, StaffRole
 
 CENSUS_BASES = ("mean", "p90", "capacity")
 """The census each FTE figure is computed at: the mean, the 90th percentile of daily census, full capacity."""
@@ -151,3 +152,43 @@ def staffing_table(scenario: Scenario, daily: pd.DataFrame, confidence: float = 
     for column in ("fte_ci_low", "cost_ci_low"):
         table[column] = table[column].clip(lower=0)
     return table
+
+
+def places_covered(level: Level, role: str, fte: float, staffing: Staffing, places: int) -> int:
+    """The most patients (up to ``places``) that ``fte`` of ``role`` can safely look after here.
+
+    The role's entries at this level (e.g. a day and a night ratio) together may need no more
+    FTE than are on hand; the FTE needed never falls as the census grows, so a bisection finds it.
+    """
+    entries = [entry for entry in level.staff or () if entry.role == role]
+
+    def affordable(census: int) -> bool:
+        return sum(fte_needed(entry, census, level.program, staffing) for entry in entries) <= fte + ROUNDING
+
+    low, high = 0, places
+    if affordable(high):
+        return high
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if affordable(middle) else (low, middle)
+    return low
+
+
+def usable_capacity(level: Level, staffing: Staffing) -> list[tuple[float, int, int]]:
+    """``(from_day, usable places, places)`` steps: the lesser of places and what staff can cover.
+
+    Without ``staff_available`` the usable capacity is the place schedule itself. Change days are
+    those of the place schedule and of every role's hiring plan.
+    """
+    plans = level.staff_available or {}
+    days = sorted({step.from_day for step in level.capacity} | {s.from_day for steps in plans.values() for s in steps})
+    schedule = []
+    for day in days:
+        places = [step.capacity for step in level.capacity if step.from_day <= day][-1]
+        usable = places
+        for role, steps in plans.items():
+            fte = [step.fte for step in steps if step.from_day <= day][-1]
+            usable = min(usable, places_covered(level, role, fte, staffing, places))
+        if not schedule or schedule[-1][1:] != (usable, places):
+            schedule.append((day, usable, places))
+    return schedule

@@ -281,6 +281,6 @@ def test_real_process_reports_on_stderr(scenario_file, tmp_path):
         "  - line 11, levels.ward.referals_per_year is not a known key; "
         "did you mean 'referrals_per_year'? allowed here: capacity, gave_up, initial, los, next, "
         "patience, program, referral_growth_per_year, referral_seasonality, referrals_per_year, staff, "
-        "waitlist, when_full, when_next_full\n"
+        "staff_available, waitlist, when_full, when_next_full\n"
     )
     assert not out.exists()

@@ -37,7 +37,7 @@ def test_run_writes_every_file_with_the_promised_columns(output):
     assert sorted(replications["replication"].unique()) == [0, 1, 2]
     daily = pd.read_csv(out / "daily.csv")
     assert list(daily.columns) == ["replication", "day", "level", "period", "census", "waitlist", "held",
-                                   "waitlist_max", "capacity"]
+                                   "waitlist_max", "capacity", "places", "closed_places"]
     assert len(daily) == 3 * (200 + 300)
     meta = json.loads((out / "run.json").read_text())
     assert meta["seed"] == 42 and meta["replications"] == 3 and meta["version"] == sim.__version__

@@ -149,3 +149,30 @@ def test_census_never_exceeds_capacity_without_a_cut(regional):
     assert (daily["census"] <= daily["capacity"] + 1e-9).all()
     assert (daily["waitlist"] >= 0).all() and (daily["held"] >= 0).all()
     assert np.isfinite(results.summary["mean"][results.summary.level != "all"]).sum() > 40
+
+
+def test_cohort_intake_admits_only_when_a_cohort_starts():
+    s = scenario({
+        "acute": level(5, fixed(1), {"iop": 1}, initial={"waitlist": 3}, when_next_full="release"),
+        "iop": level(10, fixed(20), {"discharged": 1}, program={
+            "days_per_week": 3, "hours_per_day": 3, "intake": {"cohort_every_days": 7}}),
+    }, days=30)
+    table = episodes(s)
+    iop = table[table.level == "iop"]
+    assert iop["arrived_day"].tolist() == [1, 1, 1]
+    assert iop["admitted_day"].tolist() == [7, 7, 7]          # the next cohort, not the next free place
+
+
+def test_staff_on_hand_limit_the_places_in_use_and_a_hiring_plan_opens_them():
+    # 2 patients per nurse around the clock: 10 FTE cover 4 patients, 15 FTE cover 6 (40 h x 0.85 a week)
+    s = scenario({"ward": level(10, fixed(50), {"discharged": 1}, initial={"waitlist": 8},
+                                staff=[{"role": "nurse", "patients_per_staff": 2}],
+                                staff_available={"nurse": [{"from_day": 0, "fte": 10},
+                                                           {"from_day": 5, "fte": 15}]})}, days=20)
+    results = sim.run(s, jobs=1, progress=False, keep_episodes=True)
+    admitted = results.episodes["admitted_day"].dropna().tolist()
+    assert admitted == [0, 0, 0, 0, 5, 5]
+    daily = results.daily.set_index("day")
+    assert (daily.loc[0, "capacity"], daily.loc[0, "places"], daily.loc[0, "closed_places"]) == (4, 10, 6)
+    assert (daily.loc[10, "capacity"], daily.loc[10, "closed_places"]) == (6, 4)
+    assert metric(results, "ward", "closed_places_mean") == pytest.approx((5 * 6 + 15 * 4) / 20)

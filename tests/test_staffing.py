@@ -251,9 +251,12 @@ BAD = {
     "per_group without program": (
         ("    program: {days_per_week: 3, hours_per_day: 3, group_size: {min: 6, max: 12}, intake: rolling}\n", ""),
         ["line 7", "levels.iop.staff.0.per_group", "needs the level's program with a group_size"]),
-    "cohort intake": (
-        ("intake: rolling", "intake: {cohort_every_days: 14}"),
-        ["line 6", "levels.iop.program.intake", "cohort intake is not implemented yet", "intake: rolling"]),
+    "cohort intake without a waitlist": (
+        ("intake: rolling}", "intake: {cohort_every_days: 14}}\n    when_full: turn_away"),
+        ["levels.iop.program.intake", "cohorts need a waitlist", "when_full: wait"]),
+    "hiring plan for a role the level lacks": (
+        ("staffing:", "    staff_available: {therapists: 3}\nstaffing:"),
+        ["levels.iop.staff_available.therapists", "did you mean 'therapist'?"]),
     "intake misspelt": (
         ("intake: rolling", "intake: weekly"),
         ["line 6", "levels.iop.program.intake = 'weekly'", "cohort_every_days"]),
