@@ -127,7 +127,8 @@ def metrics_table(outputs: list[ReplicationOutput]) -> pd.DataFrame:
 
 def daily_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.DataFrame:
     """Per replication, day and level: time-averaged census, waitlist, held, usable capacity,
-    places and closed places (places without the staff to run them); the day's largest waitlist. ``day`` counts from the start of the measured period, so warm-up days are
+    places and closed places (places without the staff to run them); the day's largest
+    waitlist. ``day`` counts from the start of the measured period, so warm-up days are
     negative (``period`` says which)."""
     levels = scenario.level_names
     frames = []
