@@ -431,12 +431,18 @@ class Model:
             level.set_capacity(usable, places)
 
     def cohorts(self, level: Level):
-        """A program with cohort intake admits only when a cohort starts: every N days from day 0."""
+        """A program with cohort intake admits only when a cohort starts: every N days from day 0.
+
+        A cohort needs the program's smallest group (``group_size.min``) waiting; short of that
+        nobody starts and they wait for the next start with whoever joins them.
+        """
         every = level.cohort_every
-        first = self.measure_from % every
-        yield self.env.timeout(first)
+        group = level.spec.program.group_size
+        smallest = group.min if group else 1
+        yield self.env.timeout(self.measure_from % every)
         while True:
-            level.admit_waiting(self.env.now)
+            if level.waiting >= smallest:
+                level.admit_waiting(self.env.now)
             yield self.env.timeout(every)
 
     def daily(self):

@@ -176,3 +176,16 @@ def test_staff_on_hand_limit_the_places_in_use_and_a_hiring_plan_opens_them():
     assert (daily.loc[0, "capacity"], daily.loc[0, "places"], daily.loc[0, "closed_places"]) == (4, 10, 6)
     assert (daily.loc[10, "capacity"], daily.loc[10, "closed_places"]) == (6, 4)
     assert metric(results, "ward", "closed_places_mean") == pytest.approx((5 * 6 + 15 * 4) / 20)
+
+
+def test_a_cohort_short_of_the_smallest_group_waits_for_the_next_start():
+    s = scenario({
+        "acute": level(5, fixed(1), {"iop": 1}, initial={"waitlist": 2}, when_next_full="release"),
+        "late": level(5, fixed(10), {"iop": 1}, initial={"waitlist": 1}, when_next_full="release"),
+        "iop": level(10, fixed(20), {"discharged": 1}, program={
+            "days_per_week": 3, "hours_per_day": 3, "group_size": {"min": 3, "max": 10},
+            "intake": {"cohort_every_days": 7}}),
+    }, days=40)
+    iop = episodes(s).query("level == 'iop'")
+    # two are waiting at day 7, too few for a group; the third arrives on day 10: all start on day 14
+    assert iop["admitted_day"].tolist() == [14, 14, 14]
