@@ -79,7 +79,7 @@ class Level:
         self.model, self.env, self.index, self.name, self.spec = model, model.env, index, name, spec
         self.schedule = model.env.schedule
         self.log = model.episode_log
-        self.tally = Tally()
+        self.tally = Tally(len(model.destinations))
         self.measure_from = model.measure_from
         self.wait_target = model.scenario.run.wait_target_days
         self.first = index == 0
@@ -237,10 +237,11 @@ class Level:
         """The treatment stay has ended: move on, or hold the place until the next level admits."""
         now = self.env.now
         episode.stay_ended = now
+        route = episode.route
         if now >= self.measure_from:
             self.tally.stays += 1
             self.tally.stay_days += now - episode.admitted
-        route = episode.route
+            self.tally.routes[route] += 1
         next_level = self.model.level_by_destination[route]
         if next_level is None:
             self.leave(episode, now)
@@ -299,7 +300,7 @@ class Model:
         self.destinations = [*scenario.level_names, *EXITS]
         self.episode_log = EpisodeLog() if keep_episodes else None
         self.day_log = DayLog(len(scenario.levels))
-        self.system = SystemTally()
+        self.system = SystemTally(len(scenario.levels))
         self.last_discharge: dict[int, float] = {}
         self.created = self.at_risk = self.gone = 0
         self.levels = [Level(self, i, name, spec) for i, (name, spec) in enumerate(scenario.levels.items())]
@@ -356,9 +357,11 @@ class Model:
 
     def relapsed(self, event: Timer) -> None:
         self.at_risk -= 1
+        level = next(self.return_routes)
         if self.env.now >= self.measure_from:
             self.system.relapses += 1
-        self.levels[next(self.return_routes)].arrive(event.value, records.RELAPSE)
+            self.system.relapses_to[level] += 1
+        self.levels[level].arrive(event.value, records.RELAPSE)
 
     def first_level_discharge(self, patient: int, now: float) -> None:
         """Note a discharge from the first level that can be followed up for 30 days."""

@@ -57,23 +57,25 @@ class Tally:
     """Counts and sums for one level over the measured period."""
 
     __slots__ = ("referrals", "arrivals", "admissions", "gave_up", "turned_away", "waits",
-                 "waits_over_target", "stays", "stay_days", "departures", "place_days")
+                 "waits_over_target", "stays", "stay_days", "departures", "place_days", "routes")
 
-    def __init__(self):
+    def __init__(self, destinations: int):
         self.referrals = self.arrivals = self.admissions = self.gave_up = self.turned_away = 0
         self.waits = array("d")          # waits of admissions (for the percentiles)
         self.waits_over_target = 0
         self.stays = self.departures = 0
         self.stay_days = self.place_days = 0.0
+        self.routes = [0] * destinations   # stays ended, by where the patient went next
 
 
 class SystemTally:
     """Counts over the measured period that belong to no single level."""
 
-    __slots__ = ("relapses", "first_level_discharges", "readmissions")
+    __slots__ = ("relapses", "first_level_discharges", "readmissions", "relapses_to")
 
-    def __init__(self):
+    def __init__(self, levels: int):
         self.relapses = self.first_level_discharges = self.readmissions = 0
+        self.relapses_to = [0] * levels
 
 
 class EpisodeLog:

@@ -38,6 +38,9 @@ ALL_METRICS = (
     "admissions_per_year", "waitlist_mean", "blocked_days_per_year", "gave_up_per_year",
     "turned_away_per_year",
 )
+QUANTILES = np.round(np.linspace(0, 1, 101), 2)
+"""Where the quantile function of waits is kept: every percentile."""
+
 HEADLINE_METRICS = ("admissions_per_year", "occupancy", "waitlist_mean", "wait_mean_days", "wait_p90_days",
                     "blocked_days_per_year")
 SYSTEM_METRICS = ("patients_in_care_mean", "relapses_per_year", "readmit_30d_share")
@@ -52,6 +55,8 @@ class ReplicationOutput:
     days: np.ndarray          # (days, levels, DAY_FIELDS), simulation days from 0
     states: np.ndarray        # (days, STATE_FIELDS)
     episodes: dict[str, np.ndarray] | None = None
+    wait_quantiles: np.ndarray | None = None   # (levels, len(QUANTILES)) waits of measured admissions
+    flows: list[tuple[str, str, float]] = field(default_factory=list)   # (source, target, per year)
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -118,6 +123,29 @@ def replication_metrics(scenario: Scenario, tallies: list[Tally], system: System
     return rows
 
 
+def wait_quantiles(tallies: list[Tally]) -> np.ndarray:
+    """Per level, the waits of measured admissions at every percentile (NaN without admissions)."""
+    rows = []
+    for tally in tallies:
+        waits = np.frombuffer(tally.waits, dtype=float) if len(tally.waits) else np.empty(0)
+        rows.append(np.quantile(waits, QUANTILES) if len(waits) else np.full(len(QUANTILES), np.nan))
+    return np.asarray(rows)
+
+
+def flows(scenario: Scenario, tallies: list[Tally], system: SystemTally) -> list[tuple[str, str, float]]:
+    """Yearly volumes between the community, the levels and the exits, in the measured period."""
+    years = scenario.run.days / DAYS_PER_YEAR
+    destinations = [*scenario.level_names, *EXITS]
+    rows = []
+    for name, tally in zip(scenario.level_names, tallies, strict=True):
+        rows.append(("community", name, tally.referrals / years))
+        rows += [(name, to, count / years) for to, count in zip(destinations, tally.routes, strict=True) if count]
+        rows += [(name, "gave_up", tally.gave_up / years), (name, "turned_away", tally.turned_away / years)]
+    rows += [("relapse", name, count / years) for name, count in zip(scenario.level_names, system.relapses_to,
+                                                                       strict=True)]
+    return [row for row in rows if row[2] > 0]
+
+
 # ---------------------------------------------------------------------------- tables
 def metrics_table(outputs: list[ReplicationOutput]) -> pd.DataFrame:
     """One row per replication, level and metric."""
@@ -145,6 +173,25 @@ def daily_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.Data
     table["waitlist_max"] = table["waitlist_max"].astype(np.int64)
     table["closed_places"] = table["places"] - table["capacity"]
     return table
+
+
+def wait_quantile_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.DataFrame:
+    """``replication, level, quantile, wait_days``: each replication's quantile function of waits."""
+    frames = [pd.DataFrame({"replication": out.replication,
+                            "level": np.repeat(scenario.level_names, len(QUANTILES)),
+                            "quantile": np.tile(QUANTILES, len(scenario.level_names)),
+                            "wait_days": out.wait_quantiles.ravel()})
+              for out in outputs if out.wait_quantiles is not None]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["replication", "level", "quantile", "wait_days"])
+
+
+def flow_table(outputs: list[ReplicationOutput]) -> pd.DataFrame:
+    """``source, target, per_year``: mean yearly volumes across replications (0 where one had none)."""
+    rows = [(out.replication, *flow) for out in outputs for flow in out.flows]
+    table = pd.DataFrame(rows, columns=["replication", "source", "target", "per_year"])
+    totals = table.groupby(["source", "target"], sort=False)["per_year"].sum() / max(1, len(outputs))
+    return totals.reset_index()
 
 
 def states_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.DataFrame:
@@ -207,6 +254,12 @@ class Results:
     staffing
         FTE and cost per level, role and census basis (mean, 90th percentile, capacity) with 95%
         intervals (``sim.staffing.COLUMNS``); ``None`` when no level has staff.
+    wait_quantiles
+        ``replication, level, quantile, wait_days``: every percentile of the waits of admissions
+        in the measured period (for wait curves).
+    flows
+        ``source, target, per_year``: yearly volumes from the community into each level, between
+        levels, to the exits, given up, turned away, and back by relapse (mean over replications).
     """
 
     scenario: Scenario
@@ -217,6 +270,8 @@ class Results:
     episodes: pd.DataFrame | None = None
     staffing: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    wait_quantiles: pd.DataFrame | None = None
+    flows: pd.DataFrame | None = None
 
     @classmethod
     def from_outputs(cls, scenario: Scenario, outputs: list[ReplicationOutput], meta: dict[str, Any]) -> Results:
@@ -231,6 +286,8 @@ class Results:
             episodes=episodes_table(outputs, scenario),
             staffing=staffing_table(scenario, daily),
             meta=meta,
+            wait_quantiles=wait_quantile_table(outputs, scenario),
+            flows=flow_table(outputs),
         )
 
     def headline(self, metrics: tuple[str, ...] = HEADLINE_METRICS, levels: list[str] | None = None) -> pd.DataFrame:

@@ -14,7 +14,9 @@ from .analysis import mser5_warmup, precision_shortfalls
 from .engine import Model
 from .executors import map_ordered, resolve_backend
 from .records import DAY_FIELDS
-from .results import HEADLINE_METRICS, ReplicationOutput, Results, metrics_table, replication_metrics
+from .results import (
+    HEADLINE_METRICS, ReplicationOutput, Results, flows, metrics_table, replication_metrics, wait_quantiles,
+)
 from .scenario import Scenario
 
 
@@ -26,12 +28,15 @@ def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = 
     """
     model = Model(scenario, replication, keep_episodes).run()
     days = model.day_log.day_table()
+    tallies = [level.tally for level in model.levels]
     return ReplicationOutput(
         replication=replication,
-        metrics=replication_metrics(scenario, [level.tally for level in model.levels], model.system, days),
+        metrics=replication_metrics(scenario, tallies, model.system, days),
         days=days,
         states=model.day_log.state_table(),
         episodes=model.episode_log.finish() if keep_episodes else None,
+        wait_quantiles=wait_quantiles(tallies),
+        flows=flows(scenario, tallies, model.system),
     )
 
 
