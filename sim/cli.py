@@ -78,10 +78,11 @@ def main() -> None:
                    "of its mean (e.g. 0.05), or --max-replications is reached.")
 @click.option("--max-replications", type=click.IntRange(min=1), default=200, show_default=True,
               help="The cap for --precision.")
+@click.option("--no-report", is_flag=True, help="Skip the figures and report.html (faster).")
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def run(scenario: str, out_dir: str | None, replications: int | None, seed: int | None,
         jobs: int | None, dask_address: str | None, assignments: tuple[str, ...], episodes: bool,
-        precision: float | None, max_replications: int, quiet: bool) -> None:
+        precision: float | None, max_replications: int, no_report: bool, quiet: bool) -> None:
     """Run SCENARIO (a YAML file) and write summary.csv and friends to the output folder."""
     backend = _backend(jobs, dask_address)
     try:
@@ -93,10 +94,11 @@ def run(scenario: str, out_dir: str | None, replications: int | None, seed: int 
                                max_replications=max_replications, **backend)
     except ExecutorUnavailable as error:
         _fail(error)
-    folder = results.to_folder(out_dir or Path("results") / Path(scenario).stem)
+    folder = results.to_folder(out_dir or Path("results") / Path(scenario).stem, report=not no_report)
     if not quiet:
         _print_results(results)
-    click.echo(f"\nResults written to {folder}/")
+    report = " (open report.html for the figures and findings)" if not no_report else ""
+    click.echo(f"\nResults written to {folder}/{report}")
 
 
 def _print_results(results: Results) -> None:

@@ -115,7 +115,7 @@ def write_comparison(folder: str | Path, table: pd.DataFrame, results: dict[str,
         table.to_csv(staging / "comparison.csv", index=False)
         names = [_folder_name(source, outcome) for source, outcome in zip(sources, results.values(), strict=True)]
         for index, (name, outcome) in enumerate(zip(names, results.values(), strict=True)):
-            outcome.to_folder(staging / (name if names.count(name) == 1 else f"{index}_{name}"))
+            outcome.to_folder(staging / (name if names.count(name) == 1 else f"{index}_{name}"), report=True)
         replace_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -212,7 +212,7 @@ def write_plan(found: Plan, folder: str | Path) -> Path:
     try:
         found.capacities.to_csv(staging / "plan.csv", index=False)
         found.curve.to_csv(staging / "plan_curve.csv", index=False)
-        found.results.to_folder(staging / "planned")
+        found.results.to_folder(staging / "planned", report=True)
         replace_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -313,13 +313,20 @@ class Results:
         order = list(dict.fromkeys(zip(self.staffing["level"], self.staffing["role"], strict=True)))
         return wide.loc[order]
 
-    def to_folder(self, path: str | Path) -> Path:
-        """Write every table to ``path`` whole or not at all (a temporary folder moved into place)."""
+    def to_folder(self, path: str | Path, report: bool = False) -> Path:
+        """Write every table to ``path`` whole or not at all (a temporary folder moved into place).
+
+        ``report``: also the figures (``figures/*.png|svg``) and ``report.html``.
+        """
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
             self._write(staging)
+            if report:
+                from .report import write_report  # the report draws on plots, which draw on results
+
+                write_report(self, staging)
             replace_folder(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

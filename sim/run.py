@@ -15,7 +15,13 @@ from .engine import Model
 from .executors import map_ordered, resolve_backend
 from .records import DAY_FIELDS
 from .results import (
-    HEADLINE_METRICS, ReplicationOutput, Results, flows, metrics_table, replication_metrics, wait_quantiles,
+    HEADLINE_METRICS,
+    ReplicationOutput,
+    Results,
+    flows,
+    metrics_table,
+    replication_metrics,
+    wait_quantiles,
 )
 from .scenario import Scenario
 

@@ -25,7 +25,7 @@ def output(tmp_path_factory):
 
 def test_run_writes_every_file_with_the_promised_columns(output):
     out, _ = output
-    files = ["daily.csv", "replications.csv", "run.json", "scenario.yaml", "summary.csv"]
+    files = ["daily.csv", "figures", "replications.csv", "report.html", "run.json", "scenario.yaml", "summary.csv"]
     assert sorted(p.name for p in out.iterdir()) == files
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.columns) == ["level", "metric", "mean", "ci_low", "ci_high", "std", "replications"]

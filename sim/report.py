@@ -1,0 +1,178 @@
+"""The report: one self-contained HTML file a planner can hand to a board.
+
+Built from a :class:`~sim.results.Results` only (never the model): headline findings in plain
+sentences generated from the numbers, the tables with intervals, the figures embedded as
+images, a STRESS-DES checklist filled from the scenario, and the scenario as run.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from . import plots
+from .results import SYSTEM_METRICS, Results
+
+ENVIRONMENT = jinja2.Environment(loader=jinja2.PackageLoader("sim", "templates"),
+                                 autoescape=jinja2.select_autoescape(["html"]))
+
+
+def _value(results: Results, level: str, metric: str) -> tuple[float, float, float]:
+    row = results.summary[(results.summary["level"] == level) & (results.summary["metric"] == metric)]
+    if row.empty:
+        return np.nan, np.nan, np.nan
+    return float(row["mean"].iloc[0]), float(row["ci_low"].iloc[0]), float(row["ci_high"].iloc[0])
+
+
+def _days(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def findings(results: Results) -> list[str]:
+    """Plain sentences about each level and the system, with their intervals."""
+    sentences = []
+    target = results.scenario.run.wait_target_days
+    for level in results.scenario.level_names:
+        p90, low, high = _value(results, level, "wait_p90_days")
+        waitlist = _value(results, level, "waitlist_mean")[0]
+        occupancy = _value(results, level, "occupancy")[0]
+        over = _value(results, level, "wait_over_target_share")[0]
+        blocked = _value(results, level, "blocked_days_per_year")[0]
+        text = (f"{level}: 90% of patients start within {_days(p90)} days ({_days(low)}-{_days(high)}); "
+                f"the waitlist averages {waitlist:.0f} people and places are {occupancy:.0%} full")
+        if np.isfinite(over) and over > 0.005:
+            text += f"; {over:.0%} wait longer than {target:g} days"
+        if np.isfinite(blocked) and blocked >= 1:
+            text += f"; patients ready to move on spend {blocked:,.0f} days a year held here"
+        sentences.append(text + ".")
+    readmit, low, high = _value(results, "all", "readmit_30d_share")
+    if np.isfinite(readmit):
+        first = results.scenario.level_names[0]
+        sentences.append(f"{readmit:.1%} ({low:.1%}-{high:.1%}) of {first} discharges are readmitted to {first} "
+                         "within 30 days.")
+    relapses = _value(results, "all", "relapses_per_year")[0]
+    if relapses > 0:
+        sentences.append(f"{relapses:,.0f} people a year come back into care after leaving it (relapse).")
+    return sentences
+
+
+def checklist(results: Results) -> list[tuple[str, str]]:
+    """STRESS-DES items (Monks et al. 2019), filled from the scenario and the run."""
+    scenario, run, meta = results.scenario, results.scenario.run, results.meta
+    stays = "; ".join(f"{name}: {spec.los.dist}" for name, spec in scenario.levels.items())
+    warmup = (f"{run.warmup_days} days, chosen by MSER-5 from a pilot run" if "warmup" in meta
+              else f"{run.warmup_days} days")
+    return [
+        ("1.1 Purpose", scenario.description.strip() or scenario.name),
+        ("1.2 Outputs", "Per level: referrals, arrivals, admissions, census, occupancy, waitlist, waits (mean, median, "
+                        "90th percentile, share over target), blocked days, stays, gave up, turned away; system: "
+                        "relapses, 30-day readmission, patients in care; staff FTE and cost where staff are given."),
+        ("1.3 Experimentation", f"{run.replications} independent replications of one scenario; comparisons and "
+                                "sweeps use common random numbers."),
+        ("2.1 Model overview", f"{len(scenario.levels)} levels of care ({', '.join(scenario.level_names)}), each with "
+                               "places, a waitlist and a stay; patients move on by shares, may be held in place when "
+                               "the next level is full, may give up waiting, and may relapse back into care."),
+        ("2.2 Modelling approach", "Discrete-event simulation in SimPy; time in days, continuous."),
+        ("3.1 Data sources", "See the comments in the scenario file (figures from the project's domain notes, each "
+                             "graded as sourced, partial or assumed)."),
+        ("3.2 Input parameters", f"Stay distributions: {stays}."),
+        ("4.1 Initialisation", f"Warm-up {warmup}, not measured; starting state: "
+                               + ("today's numbers (initial census and waitlist)"
+                                  if any(spec.initial.census or spec.initial.waitlist for spec in
+                                         scenario.levels.values()) else "empty")),
+        ("4.2 Run length", f"{run.days} measured days per replication."),
+        ("4.3 Estimation", "Mean across replications with a 95% Student-t confidence interval."),
+        ("5.1 Software", f"continuum {meta.get('version', '')} (Python {meta.get('python', '')}, SimPy, NumPy)."),
+        ("5.2 Random sampling", f"NumPy PCG64, one stream per (seed {run.seed}, replication, level, purpose); "
+                                "inverse-transform sampling, one uniform per draw."),
+        ("5.3 Model execution", f"{meta.get('executor', 'processes')} with {meta.get('jobs')} jobs; identical "
+                                "numbers whichever runs it."),
+        ("5.4 System", f"{meta.get('platform', '')}; wall time {meta.get('wall_time_seconds', '')} s."),
+        ("6 Code access", "The continuum package and this scenario file reproduce every number here exactly."),
+    ]
+
+
+COLUMN_LABELS = {
+    "admissions_per_year": "Admissions a year", "occupancy": "Occupancy", "waitlist_mean": "Waiting (people)",
+    "wait_mean_days": "Mean wait (days)", "wait_p90_days": "90% start within (days)",
+    "blocked_days_per_year": "Days held a year", "patients_in_care_mean": "Patients in care",
+    "relapses_per_year": "Returns by relapse a year", "readmit_30d_share": "30-day readmission",
+    "fte_at_mean": "FTE at mean census", "fte_at_p90": "FTE at 90th percentile", "fte_at_capacity": "FTE at capacity",
+    "cost_per_year_at_mean": "Cost a year (at mean)",
+}
+
+
+def _table(frame: pd.DataFrame | None) -> str:
+    """A table in the planner's words: readable headers, no index names."""
+    if frame is None or frame.empty:
+        return ""
+    shown = frame.rename(columns=COLUMN_LABELS)
+    shown.columns.name = None
+    shown.index.names = [None] * shown.index.nlevels
+    return shown.to_html(border=0, na_rep="-")
+
+
+def figures(results: Results) -> list[tuple[str, str, object]]:
+    """``(file name, caption, Figure)`` for every figure the results support."""
+    scenario = results.scenario
+    levels = scenario.level_names
+    found = [
+        ("census_over_time", "Patients in care and waiting, per level: median over replications with a 90% band; "
+                             "capacity as a line; warm-up shaded.",
+         plots.census_over_time(results.daily, levels, scenario.run.warmup_days)),
+        ("wait_curves", f"Days waited before admission: share of admissions within each wait; the target "
+                        f"({scenario.run.wait_target_days:g} days) marked.",
+         plots.wait_curves(results.wait_quantiles, levels, scenario.run.wait_target_days)),
+        ("flow_diagram", "Patients a year from the community through each level to discharge, dropout and back by "
+                         "relapse.", plots.flow_diagram(results.flows, levels)),
+        ("occupancy_and_blocking", "Occupancy and blocked days per level, with 95% intervals.",
+         plots.occupancy_and_blocking(results.summary, levels)),
+    ]
+    if results.staffing is not None and not results.staffing.empty:
+        found.append(("staffing", "Staff needed by role and level (FTE at the mean census, 95% interval).",
+                      plots.staffing_chart(results.staffing)))
+    return found
+
+
+def _png(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def render(results: Results, drawn: list[tuple[str, str, object]]) -> str:
+    """The report as one HTML string, figures embedded."""
+    scenario, run = results.scenario, results.scenario.run
+    template = ENVIRONMENT.get_template("report.html")
+    return template.render(
+        title=scenario.name,
+        description=scenario.description.strip(),
+        method_sentence=(f"{run.replications} replications of {run.days} days each, measured after a warm-up of "
+                         f"{run.warmup_days} days; seed {run.seed}; 95% confidence intervals across replications."),
+        findings=findings(results),
+        level_table=_table(results.headline()),
+        system_table=_table(results.headline(SYSTEM_METRICS, ["all"])),
+        staffing_table=_table(results.staffing_headline()),
+        figures=[{"caption": caption, "png": _png(figure)} for _, caption, figure in drawn],
+        checklist=checklist(results),
+        scenario_yaml=scenario.to_yaml(),
+        version=results.meta.get("version", ""),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def write_report(results: Results, folder: str | Path) -> Path:
+    """Write ``report.html`` and ``figures/*.png|svg`` into ``folder`` (an existing folder)."""
+    folder = Path(folder)
+    drawn = figures(results)
+    for name, _, figure in drawn:
+        plots.save(figure, folder / "figures", name)
+    path = folder / "report.html"
+    path.write_text(render(results, drawn), encoding="utf-8")
+    return path
