@@ -17,6 +17,7 @@ from .compare import comparison_table, run_all, write_comparison
 from .executors import ExecutorUnavailable
 from .planning import parse_target, write_plan
 from .planning import plan as plan_capacity
+from .report import write_sweep_report
 from .results import HEADLINE_METRICS, SYSTEM_METRICS, Results
 from .run import run as run_scenario
 from .scenario import ScenarioError, load_scenario, parse_assignment
@@ -221,7 +222,8 @@ def sweep(scenario: str, grid_options: tuple[str, ...], out_dir: str | None, rep
                        f"replications on common random numbers (seed {loaded.run.seed}); mean (95% interval)\n")
             click.echo(sweep_headline(table).to_string())
             click.echo("\n" + sweep_headline(table, SYSTEM_METRICS, ["all"]).to_string())
-    click.echo(f"\nResults written to {folder}/ (sweep.csv: one row per point, level and metric)")
+    write_sweep_report(loaded, table, list(parse_grid(grid_options)), folder)
+    click.echo(f"\nResults written to {folder}/ (sweep.csv: one row per point, level and metric; report.html)")
 
 
 @main.command()

@@ -116,6 +116,10 @@ def write_comparison(folder: str | Path, table: pd.DataFrame, results: dict[str,
         names = [_folder_name(source, outcome) for source, outcome in zip(sources, results.values(), strict=True)]
         for index, (name, outcome) in enumerate(zip(names, results.values(), strict=True)):
             outcome.to_folder(staging / (name if names.count(name) == 1 else f"{index}_{name}"), report=True)
+        from .report import comparison_section, write_report  # the report draws on plots and results
+
+        compared, drawn = comparison_section(table)
+        write_report(next(iter(results.values())), staging, [compared], drawn)
         replace_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

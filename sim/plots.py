@@ -3,7 +3,8 @@
 Nothing here reaches into the model: the inputs are the tables of :class:`sim.Results`
 (``daily``, ``summary``, ``wait_quantiles``, ``flows``, ``staffing``), of :func:`sim.compare` and
 of :func:`sim.sweep`. Figures are built with :class:`matplotlib.figure.Figure`, never pyplot, so
-they need no display and leave no global state behind; in Jupyter a returned figure shows itself.
+they need no display and leave no global state behind (in Jupyter, a figure left as a cell's value
+shows once matplotlib's inline backend is on: ``%matplotlib inline`` or ``import matplotlib.pyplot``).
 Every level keeps one colour in every figure (:func:`level_colors`, the Okabe-Ito palette, which
 reads for the common kinds of colour blindness). :func:`save` writes a figure as PNG and SVG.
 """
@@ -25,7 +26,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch, Polygon, Rectangle
 from matplotlib.path import Path as CurvePath
-from matplotlib.ticker import PercentFormatter, StrMethodFormatter
+from matplotlib.patheffects import withStroke
+from matplotlib.ticker import MaxNLocator, PercentFormatter, StrMethodFormatter
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
 """Okabe-Ito colours in the order levels take them (black is kept for ``all``, yellow comes last)."""
@@ -131,6 +133,10 @@ def _unit(metric: str) -> str:
     return label[label.rfind("(") + 1: -1] if label.endswith(")") else label.lower()
 
 
+def _days(days: float) -> str:
+    return f"{days:g} day" + ("" if days == 1 else "s")
+
+
 def _bare(label: str) -> str:
     """A label without its trailing unit: ``php capacity (places)`` -> ``php capacity``."""
     return label[: label.rfind(" (")] if label.endswith(")") else label
@@ -172,9 +178,18 @@ def census_over_time(daily: pd.DataFrame, levels: Sequence[str], warmup_days: in
 
 
 def _percentiles(table: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """Days and the (5th, 50th, 95th) percentiles of ``column`` across replications, per day."""
+    """Days and the (5th, 50th, 95th) percentiles of ``column`` across replications, per day;
+    over runs longer than a year, as 7-day rolling averages (daily noise would hide the trend)."""
     wide = table.pivot_table(index="day", columns="replication", values=column, aggfunc="first")
-    return wide.index.to_numpy(), np.nanpercentile(wide.to_numpy(dtype=float), [BAND[0], 50, BAND[1]], axis=1)
+    lines = np.nanpercentile(wide.to_numpy(dtype=float), [BAND[0], 50, BAND[1]], axis=1)
+    window = _smoothing_days(len(wide))
+    if window > 1:
+        lines = pd.DataFrame(lines.T).rolling(window, center=True, min_periods=1).mean().to_numpy().T
+    return wide.index.to_numpy(), lines
+
+
+def _smoothing_days(days: int) -> int:
+    return 7 if days > 365 else 1
 
 
 def _median_band(ax: Axes, table: pd.DataFrame, column: str, color: str) -> None:
@@ -205,7 +220,9 @@ def _shade_warmup(ax: Axes, table: pd.DataFrame, warmup_days: int) -> None:
 
 
 def _census_legend(daily: pd.DataFrame, replications: int, warmup_days: int) -> list:
-    handles = [Line2D([], [], color="0.3", linewidth=1.2, label=f"Median of {replications} replications"),
+    smoothing = _smoothing_days(daily["day"].nunique())
+    median = f"Median of {replications} replications" + (f" ({smoothing}-day average)" if smoothing > 1 else "")
+    handles = [Line2D([], [], color="0.3", linewidth=1.2, label=median),
                Patch(color="0.3", alpha=0.25, label="90% of replications within"),
                Line2D([], [], color=CAPACITY_COLOR, linewidth=1.2, label="Capacity (usable places)")]
     if "places" in daily and not np.allclose(daily["places"], daily["capacity"]):
@@ -227,21 +244,30 @@ def wait_curves(wait_quantiles: pd.DataFrame, levels: Sequence[str], target_days
         colors = level_colors(levels)
         figure = Figure(figsize=(9, 5), layout="constrained")
         ax = figure.subplots()
-        widest = 0.0
-        for level in levels:
-            wide = _quantile_table(wait_quantiles, level)
-            if wide is None:
-                ax.plot([], [], color=colors[level], label=f"{level}: no admissions")
-                continue
-            quantiles, waits = wide.index.to_numpy(), wide.to_numpy(dtype=float)
-            low, high = np.nanpercentile(waits, BAND, axis=1)
-            mean = np.nanmean(waits, axis=1)
-            ax.fill_betweenx(quantiles, low, high, color=colors[level], alpha=0.2, linewidth=0)
-            ax.plot(mean, quantiles, color=colors[level], linewidth=2,
-                    label=_wait_label(level, quantiles, waits, target_days))
-            widest = max(widest, float(np.nanmax(high[quantiles <= 0.99])))
-        _wait_axes(ax, widest, target_days)
+        drawn = [_wait_curve(ax, _quantile_table(wait_quantiles, level), level, colors[level], target_days)
+                 for level in levels]
+        longest = [value for value in drawn if value is not None]
+        _wait_axes(ax, max([right for right, _ in longest], default=0.0), target_days)
+        if not longest:
+            _empty(ax, "No admissions in the measured period")
+        elif max(most for _, most in longest) == 0:
+            _empty(ax, "No one waited: every admission started the day it was referred")
         return figure
+
+
+def _wait_curve(ax: Axes, wide: pd.DataFrame | None, level: str, color: str,
+                target_days: float | None) -> tuple[float, float] | None:
+    """Draw one level's curve and band; return the band's 99th-percentile wait and the longest
+    wait (None without admissions)."""
+    if wide is None:
+        ax.plot([], [], color=color, label=f"{level}: no admissions")
+        return None
+    quantiles, waits = wide.index.to_numpy(), wide.to_numpy(dtype=float)
+    low, high = np.nanpercentile(waits, BAND, axis=1)
+    ax.fill_betweenx(quantiles, low, high, color=color, alpha=0.2, linewidth=0)
+    ax.plot(np.nanmean(waits, axis=1), quantiles, color=color, linewidth=2,
+            label=_wait_label(level, quantiles, waits, target_days))
+    return float(np.nanmax(high[quantiles <= 0.99])), float(np.nanmax(waits))
 
 
 def _quantile_table(wait_quantiles: pd.DataFrame, level: str) -> pd.DataFrame | None:
@@ -259,14 +285,14 @@ def _wait_label(level: str, quantiles: np.ndarray, waits: np.ndarray, target_day
     over = [1.0 - quantiles[column <= target_days].max(initial=0.0) for column in waits.T if np.isfinite(column).any()]
     share = float(np.mean(over))
     text = "none" if share == 0 else "<1%" if share < 0.01 else f"{share:.0%}"
-    return f"{level}: {text} waited over {target_days:g} days"
+    return f"{level}: {text} waited over {_days(target_days)}"
 
 
 def _wait_axes(ax: Axes, widest: float, target_days: float | None) -> None:
     right = max(widest, 2.0 * target_days if target_days else 1.0, 1.0) * 1.05
     if target_days is not None:
         ax.axvline(target_days, color="0.2", linestyle="--", linewidth=1)
-        ax.text(target_days, 0.02, f" target {target_days:g} days", color="0.2", ha="left", va="bottom")
+        ax.text(target_days, 0.02, f" target {_days(target_days)}", color="0.2", ha="left", va="bottom")
     ax.set_xlim(-0.01 * right, right)
     ax.set_ylim(0, 1.01)
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
@@ -294,7 +320,10 @@ def occupancy_and_blocking(summary: pd.DataFrame, levels: Sequence[str]) -> Figu
         occupancy.set_title("Occupancy", loc="left")
         _level_bars(blocked, summary, levels, "blocked_days_per_year", colors, lambda value: f"{value:,.0f}")
         blocked.set_ylabel("Patient-days held per year")
+        blocked.yaxis.set_major_locator(MaxNLocator(integer=True))
         blocked.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+        if not (summary[summary["metric"] == "blocked_days_per_year"]["mean"] > 0).any():
+            _empty(blocked, "No one was held: every patient moved on when ready")
         blocked.set_title("Blocked days: ready to move on, held for want of a place next", loc="left")
         figure.suptitle("How full each level runs, and how long patients are held (mean, 95% interval)")
         return figure
@@ -313,6 +342,8 @@ def _level_bars(ax: Axes, summary: pd.DataFrame, levels: Sequence[str], metric: 
         ax.annotate(label, (position, np.nanmax([row["ci_high"], row["mean"], 0.0])), xytext=(0, 4),
                     textcoords="offset points", ha="center", va="bottom")
     ax.set_xticks(positions, list(levels))
+    pad = max(0.0, (3 - len(levels)) / 2)  # a lone bar keeps a bar's width, not the panel's
+    ax.set_xlim(-0.5 - pad, len(levels) - 0.5 + pad)
     ax.grid(axis="x", visible=False)
 
 
@@ -335,12 +366,13 @@ def staffing_chart(staffing: pd.DataFrame, levels: Sequence[str] | None = None) 
         ax.errorbar(mean["fte"], positions, xerr=_error(mean, "fte", "fte_"), fmt="none", ecolor="0.15",
                     capsize=3)
         ends = _staffing_markers(ax, wide, rows, positions, mean)
-        for position, end, value in zip(positions, ends, mean["fte"], strict=True):
-            ax.text(end, position, f"  {value:,.1f}", va="center", ha="left")
+        for position, value in zip(positions, mean["fte"], strict=True):
+            ax.annotate(f"{value:,.1f}", (value, position + 0.3), xytext=(2, 1), textcoords="offset points",
+                        ha="left", va="bottom", fontsize=9)
         ax.set_yticks(positions, [f"{level}: {role}" for level, role in rows])
         for label, (level, _) in zip(ax.get_yticklabels(), rows, strict=True):
             label.set_color(colors[level])
-        ax.set_xlim(0, float(np.max(ends)) * 1.12)
+        ax.set_xlim(0, float(np.max(ends)) * 1.06)
         ax.grid(axis="y", visible=False)
         ax.set_xlabel("FTE (full-time equivalents)")
         ax.set_title(_wrap(_staffing_subtitle(staffing), 90), loc="left", fontsize=10, color="0.25")
@@ -502,6 +534,8 @@ def _sweep_panel(ax: Axes, rows: pd.DataFrame, key: str, metric: str, levels: li
         ax.plot(x, line["mean"], color=colors[level], marker="o", linewidth=2, label=level)
     if not numeric:
         ax.set_xticks(range(len(ticks)), [str(tick) for tick in ticks])
+    elif len(ticks) <= 12:
+        ax.set_xticks(sorted(float(tick) for tick in ticks), [f"{tick:g}" for tick in sorted(ticks)])
     if metric in SHARE_METRICS:
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
     ax.set_ylim(bottom=0)
@@ -594,17 +628,28 @@ def flow_diagram(flows: pd.DataFrame, levels: Sequence[str]) -> Figure:
         figure = Figure(figsize=FLOW_SIZE)
         ax = figure.add_axes(FLOW_AXES)
         book = _sort_flows(flows, levels)
+        figure.suptitle("How patients move through care (people a year, average of replications)")
         if not (book.into or book.moves or book.out):
             _empty(ax, "No patient flows to show")
             ax.set_axis_off()
-        else:
-            _FlowDiagram(book, list(levels), ax, height_points=FLOW_AXES[3] * FLOW_SIZE[1] * 72).draw()
-        figure.suptitle("How patients move through care (people a year, average of replications)")
-        figure.text(0.5, 0.015, "Band widths to scale. A band has the colour of the level people leave; light grey: "
-                    "new referrals; hatched: back after relapse.\nArrows over the top: steps up to a more "
-                    "intensive level. Dashed loop: people who left care and relapsed.", ha="center",
-                    va="bottom", fontsize=9, color="0.3")
+            return figure
+        diagram = _FlowDiagram(book, list(levels), ax, height_points=FLOW_AXES[3] * FLOW_SIZE[1] * 72)
+        left_off = diagram.draw()
+        figure.text(0.5, 0.015, _flow_note(diagram, left_off), ha="center", va="bottom", fontsize=9, color="0.3")
         return figure
+
+
+def _flow_note(diagram: _FlowDiagram, left_off: int) -> str:
+    """The footnote: how to read the diagram, naming only what it shows."""
+    first = ["Band widths to scale. A band has the colour of the level people leave; light grey: new referrals"]
+    if "relapse" in diagram.nodes:
+        first.append("hatched: back after relapse")
+    second = ["Arrows over the top: steps up to a more intensive level."] if diagram.step_ups else []
+    if "relapse" in diagram.nodes:
+        second.append("Dashed loop: people who left care and relapsed.")
+    if left_off:
+        second.append(f"Numbers on {left_off} thin bands left off for room.")
+    return "; ".join(first) + "." + ("\n" + " ".join(second) if second else "")
 
 
 class _FlowDiagram:
@@ -623,6 +668,7 @@ class _FlowDiagram:
         self.nodes: dict[str, _Node] = {}
         self.bands: list[_Band] = []
         self.labels: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+        self.left_off = 0
         self._place_levels()
         self.sources = self._place_column(_totals(book.into, 0), 0.0, self._row_of_targets)
         self.exits = self._place_column(_totals(book.out, 1), self.exit_x, self._row_of_sources)
@@ -656,9 +702,10 @@ class _FlowDiagram:
             v for _, v in weights)
 
     def _place_column(self, volumes: dict[str, float], x: float, centre: Callable[[str], float]) -> list[str]:
-        """Stack a column top-down, each node near the levels it joins; exits people relapse from first."""
+        """Stack a column top-down, each node near the levels it joins; the relapse loop's ends on top."""
         wanted = {name: centre(name) for name in volumes}
-        order = sorted(volumes, key=lambda name: (x > 0 and name not in RETURN_EXITS, -wanted[name]))
+        first = RETURN_EXITS if x > 0 else ("relapse",)  # where the relapse loop leaves and arrives
+        order = sorted(volumes, key=lambda name: (name not in first, -wanted[name]))
         floor = 0.0
         for name in order:
             top = min(wanted[name] + volumes[name] / 2, floor)
@@ -716,7 +763,8 @@ class _FlowDiagram:
         return (lane + 1) * POINTS["lane"] * self.per_point
 
     # -- drawing
-    def draw(self) -> None:
+    def draw(self) -> int:
+        """Draw everything; return how many bands' numbers were left off for want of room."""
         for band in self.bands:
             self.ax.add_patch(Polygon(_band_outline(band), closed=True, facecolor=band.color, alpha=0.45,
                                       edgecolor="white" if band.hatch else "none", linewidth=0,
@@ -730,15 +778,16 @@ class _FlowDiagram:
         self._draw_step_ups()
         self._draw_relapse_loop()
         self._draw_headers()
+        return self.left_off
 
-    def _text(self, x: float, y: float, text: str, **style) -> None:
-        from matplotlib.patheffects import withStroke
+    def _text(self, x: float, y: float, text: str, **style: Any) -> None:
         self.ax.text(x, y, text, path_effects=[withStroke(linewidth=3, foreground="white")], **style)
 
     def _draw_volumes(self) -> None:
         for (_, face), items in self.labels.items():
-            heights = _spread([y for y, _, _ in items], POINTS["label"] * self.per_point)
-            for (_, volume, x), y in zip(items, heights, strict=True):
+            kept, heights = _fitting(items, POINTS["label"] * self.per_point)
+            self.left_off += len(items) - len(kept)
+            for (_, volume, x), y in zip(kept, heights, strict=True):
                 offset = NODE_WIDTH / 2 + 0.04
                 self._text(x - offset if face == "in" else x + offset, y, f"{volume:,.0f}", fontsize=8.5,
                            ha="right" if face == "in" else "left", va="center", color="0.1")
@@ -793,7 +842,7 @@ class _FlowDiagram:
             arrivals = self._band_volume(level, 1) + sum(v for _, b, v in self.step_ups if b == level)
             self.ax.text(node.x, y, level, ha="center", va="top", fontsize=10.5, fontweight="bold",
                          color=self.colors[level])
-            self.ax.text(node.x, y - 14 * self.per_point, f"{arrivals:,.0f} arrive a year", ha="center", va="top",
+            self.ax.text(node.x, y - 14 * self.per_point, f"{arrivals:,.0f} arrive", ha="center", va="top",
                          fontsize=9, color="0.25")
 
 
@@ -832,6 +881,18 @@ def _spread(heights: list[float], spacing: float) -> list[float]:
     result = np.empty_like(placed)
     result[order] = placed
     return list(result)
+
+
+def _fitting(items: list[tuple[float, float, float]], spacing: float) -> tuple[list, list[float]]:
+    """The labels (height, volume, x) that fit within 1.5 label heights of their band once spread
+    apart, the smallest volumes left off first, and their heights."""
+    kept = list(items)
+    while kept:
+        heights = _spread([y for y, _, _ in kept], spacing)
+        if all(abs(h - y) <= 1.5 * spacing for h, (y, _, _) in zip(heights, kept, strict=True)):
+            return kept, heights
+        kept.remove(min(kept, key=lambda item: item[1]))
+    return [], []
 
 
 def _lanes(spans: list[tuple[float, float]]) -> list[int]:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from . import plots
 from .results import SYSTEM_METRICS, Results
+from .scenario import Scenario
 
 ENVIRONMENT = jinja2.Environment(loader=jinja2.PackageLoader("sim", "templates"),
                                  autoescape=jinja2.select_autoescape(["html"]))
@@ -146,11 +147,18 @@ def _png(figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def render(results: Results, drawn: list[tuple[str, str, object]]) -> str:
-    """The report as one HTML string, figures embedded."""
+def section(title: str, note: str, table: pd.DataFrame | None, drawn: list[tuple[str, str, object]]) -> dict:
+    """An extra report section: a table and figures (for comparisons and sweeps)."""
+    return {"title": title, "note": note, "table": _table(table),
+            "figures": [{"caption": caption, "png": _png(figure)} for _, caption, figure in drawn]}
+
+
+def render(results: Results, drawn: list[tuple[str, str, object]], sections: list[dict] | None = None) -> str:
+    """The report as one HTML string, figures embedded; ``sections`` come before the levels."""
     scenario, run = results.scenario, results.scenario.run
     template = ENVIRONMENT.get_template("report.html")
     return template.render(
+        sections=sections or [],
         title=scenario.name,
         description=scenario.description.strip(),
         method_sentence=(f"{run.replications} replications of {run.days} days each, measured after a warm-up of "
@@ -167,12 +175,59 @@ def render(results: Results, drawn: list[tuple[str, str, object]]) -> str:
     )
 
 
-def write_report(results: Results, folder: str | Path) -> Path:
+def write_report(results: Results, folder: str | Path, sections: list[dict] | None = None,
+                 extra_figures: list[tuple[str, str, object]] = ()) -> Path:
     """Write ``report.html`` and ``figures/*.png|svg`` into ``folder`` (an existing folder)."""
     folder = Path(folder)
     drawn = figures(results)
-    for name, _, figure in drawn:
+    for name, _, figure in [*drawn, *extra_figures]:
         plots.save(figure, folder / "figures", name)
     path = folder / "report.html"
-    path.write_text(render(results, drawn), encoding="utf-8")
+    path.write_text(render(results, drawn, sections), encoding="utf-8")
     return path
+
+
+def comparison_section(table: pd.DataFrame) -> tuple[dict, list[tuple[str, str, object]]]:
+    """The differences from the base, clearly real ones first, with their chart."""
+    shown = table[table["metric"].isin(["wait_p90_days", "waitlist_mean", "occupancy", "blocked_days_per_year"])]
+    shown = shown.assign(difference=shown.apply(
+        lambda row: f"{row['difference']:+.3g} ({row['ci_low']:.3g} to {row['ci_high']:.3g})"
+        + (" clearly real" if row["clear"] else ""), axis=1))
+    wide = shown.pivot_table(index=["scenario", "level"], columns="metric", values="difference", aggfunc="first",
+                             sort=False)
+    drawn = [("comparison", "Each scenario's difference from the base with its paired 95% interval (common random "
+                            "numbers); filled marks are clearly real.", plots.comparison_chart(table))]
+    note = ("Alternative minus base, per level: paired 95% intervals from common random numbers; 'clearly real' "
+            "when the interval excludes zero.")
+    return section("Compared with the base", note, wide, drawn), drawn
+
+
+
+def write_sweep_report(scenario: Scenario, table: pd.DataFrame, grid_keys: list[str], folder: str | Path) -> Path:
+    """``report.html`` for a sweep: the headline metrics at every point and a curve per grid key."""
+    from .sweep import sweep_headline  # sweeps run scenarios; the report only reads their table
+
+    folder = Path(folder)
+    drawn = [(f"sweep_{key.replace('.', '_')}", f"{key}: the 90th-percentile wait at each value, with its 95% "
+              "interval (other keys at their first value when several are swept).", plots.sweep_curve(table, key))
+             for key in grid_keys]
+    for name, _, figure in drawn:
+        plots.save(figure, folder / "figures", name)
+    run = scenario.run
+    note = (f"Every point ran {run.replications} replications on the same random numbers (seed {run.seed}); "
+            "mean and 95% interval.")
+    html = ENVIRONMENT.get_template("report.html").render(
+        title=f"{scenario.name}: sweep of {', '.join(grid_keys)}", description=scenario.description.strip(),
+        method_sentence=note, findings=[], sections=[section("Every point", note, sweep_headline(table), drawn)],
+        level_table="", system_table="", staffing_table="", figures=[], checklist=[],
+        scenario_yaml=scenario.to_yaml(), version=_version(),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    path = folder / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__

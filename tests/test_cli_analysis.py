@@ -31,7 +31,10 @@ def test_compare_writes_a_comparison_and_each_scenario(tmp_path):
     table = pd.read_csv(tmp_path / "cmp" / "comparison.csv")
     wait = table.query("level == 'ward' and metric == 'wait_mean_days'").iloc[0]
     assert wait["difference"] < 0 and wait["clear"]
-    assert sorted(p.name for p in (tmp_path / "cmp").iterdir()) == ["base", "bigger", "comparison.csv"]
+    assert sorted(p.name for p in (tmp_path / "cmp").iterdir()) == ["base", "bigger", "comparison.csv", "figures",
+                                                                     "report.html"]
+    assert (tmp_path / "cmp" / "figures" / "comparison.png").exists()
+    assert (tmp_path / "cmp" / "base" / "report.html").exists()
 
 
 def test_compare_with_a_bad_file_exits_2(tmp_path):
@@ -51,6 +54,8 @@ def test_sweep_command_writes_a_tidy_table_and_resumes(tmp_path):
     again = invoke(*args)
     assert again.exit_code == 0
     assert pd.read_csv(tmp_path / "sw" / "sweep.csv").equals(table)
+    assert (tmp_path / "sw" / "report.html").exists()
+    assert (tmp_path / "sw" / "figures" / "sweep_levels_ward_capacity.png").exists()
     bad = invoke("sweep", TEACHING, "--grid", "levels.ward.capacity=-1,2", "--out", tmp_path / "bad")
     assert bad.exit_code == 2 and "levels.ward.capacity" in bad.output
 

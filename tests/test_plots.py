@@ -157,6 +157,16 @@ def test_wait_curves_names_share_over_target_and_levels_without_admissions():
     assert plots.wait_curves(wait_quantile_table(), LEVELS, target_days=None).axes[0].has_data()
 
 
+def test_wait_curves_and_blocking_say_so_when_no_one_waited_or_was_held():
+    no_waits = wait_quantile_table().assign(wait_days=0.0)
+    assert "No one waited: every admission started the day it was referred" in texts(
+        plots.wait_curves(no_waits, LEVELS, target_days=7))
+    summary = summary_table()
+    summary.loc[summary["metric"] == "blocked_days_per_year", ["mean", "ci_low", "ci_high"]] = 0.0
+    assert "No one was held: every patient moved on when ready" in texts(plots.occupancy_and_blocking(summary,
+                                                                                                      LEVELS))
+
+
 def test_flow_diagram_draws_bands_to_scale_step_ups_as_arrows_and_a_relapse_loop():
     figure = plots.flow_diagram(flow_table(), LEVELS)
     assert_drawn(figure, 1)
