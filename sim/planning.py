@@ -213,6 +213,10 @@ def write_plan(found: Plan, folder: str | Path) -> Path:
         found.capacities.to_csv(staging / "plan.csv", index=False)
         found.curve.to_csv(staging / "plan_curve.csv", index=False)
         found.results.to_folder(staging / "planned", report=True)
+        from .report import plan_section, write_report  # the report draws on plots and results
+
+        planned, drawn = plan_section(found.capacities, found.curve)
+        write_report(found.results, staging, [planned], drawn)
         replace_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

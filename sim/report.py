@@ -46,14 +46,15 @@ def findings(results: Results) -> list[str]:
         over = _value(results, level, "wait_over_target_share")[0]
         blocked = _value(results, level, "blocked_days_per_year")[0]
         text = (f"{level}: 90% of patients start within {_days(p90)} days ({_days(low)}-{_days(high)}); "
-                f"the waitlist averages {waitlist:.0f} people and places are {occupancy:.0%} full")
+                f"the waitlist averages {waitlist:.0f} {'person' if round(waitlist) == 1 else 'people'} "
+                f"and places are {occupancy:.0%} full")
         if np.isfinite(over) and over > 0.005:
-            text += f"; {over:.0%} wait longer than {target:g} days"
+            text += f"; {over:.0%} wait longer than {target:g} day{'s' if target != 1 else ''}"
         if np.isfinite(blocked) and blocked >= 1:
             text += f"; patients ready to move on spend {blocked:,.0f} days a year held here"
         sentences.append(text + ".")
     readmit, low, high = _value(results, "all", "readmit_30d_share")
-    if np.isfinite(readmit):
+    if np.isfinite(readmit) and results.scenario.relapse is not None:
         first = results.scenario.level_names[0]
         sentences.append(f"{readmit:.1%} ({low:.1%}-{high:.1%}) of {first} discharges are readmitted to {first} "
                          "within 30 days.")
@@ -231,3 +232,19 @@ def _version() -> str:
     from . import __version__
 
     return __version__
+
+
+def plan_section(capacities: pd.DataFrame, curve: pd.DataFrame) -> tuple[dict, list[tuple[str, str, object]]]:
+    """The planner's answer per level and, for each, its target metric against capacity."""
+    drawn = []
+    for (level, metric), rows in curve.groupby(["level", "metric"], sort=False):
+        key = f"levels.{level}.capacity"
+        table = rows.rename(columns={"capacity": key}).assign(point=range(len(rows)), std=np.nan,
+                                                              replications=np.nan)
+        table = table[[key, "point", "level", "metric", "mean", "ci_low", "ci_high", "std", "replications"]]
+        drawn.append((f"plan_{level}_{metric}", f"{level}: {metric} at each capacity tried, with its 95% interval; "
+                      f"the target is {rows['target'].iloc[0]}.", plots.sweep_curve(table, key, metric)))
+    note = ("The fewest places at which every target holds with 95% confidence; theory's first guess "
+            "(Erlang C) beside it. The rest of this report describes the continuum at the planned capacities.")
+    shown = capacities.set_index("level")
+    return section("The capacity plan", note, shown, drawn), drawn
