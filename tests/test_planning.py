@@ -66,7 +66,9 @@ def test_plan_command_writes_the_plan_and_refuses_bad_targets(tmp_path):
             "--set", "run.days=500", "--jobs", "1", "--out", str(tmp_path / "plan")]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "plan").iterdir()) == ["plan.csv", "plan_curve.csv", "planned"]
+    assert sorted(p.name for p in (tmp_path / "plan").iterdir()) == ["figures", "plan.csv", "plan_curve.csv",
+                                                                      "planned", "report.html"]
+    assert (tmp_path / "plan" / "figures" / "plan_ward_wait_p90_days.png").exists()
     bad = CliRunner().invoke(main, ["plan", str(SCENARIOS / "teaching_mmc.yaml"), "--target", "wait<=1"])
     assert bad.exit_code == 2 and "wait_p90_days" in bad.output
     bad_level = CliRunner().invoke(main, ["plan", str(SCENARIOS / "teaching_mmc.yaml"), "--target",
