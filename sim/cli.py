@@ -42,6 +42,14 @@ def _fail(error: ScenarioError | ExecutorUnavailable | SweepFolderError) -> NoRe
     sys.exit(BAD_INPUT)
 
 
+def run_setting_options(command):
+    """``--replications``, ``--seed`` and ``--jobs``, the same on every command that runs scenarios."""
+    command = click.option("--jobs", type=click.IntRange(min=1), help="Processes to use [default: all cores].")(command)
+    command = click.option("--seed", type=int, help="Override run.seed (the same for every scenario and point).")(
+        command)
+    return click.option("--replications", type=int, help="Override run.replications.")(command)
+
+
 dask_option = click.option(
     "--dask", "dask_address", is_flag=False, flag_value="", default=None, metavar="[ADDRESS]",
     help="Run on Dask: the cluster whose scheduler is at ADDRESS, or without one a local cluster "
@@ -67,9 +75,7 @@ def main() -> None:
 @click.argument("scenario", metavar="SCENARIO")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Output folder [default: results/<scenario file stem>].")
-@click.option("--replications", type=int, help="Override run.replications.")
-@click.option("--seed", type=int, help="Override run.seed.")
-@click.option("--jobs", type=click.IntRange(min=1), help="Processes to use [default: all cores].")
+@run_setting_options
 @dask_option
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Override any scenario key, e.g. levels.php.capacity=30 (repeatable).")
@@ -151,9 +157,7 @@ def validate(scenario: str, assignments: tuple[str, ...]) -> None:
 @click.argument("alternatives", metavar="ALT...", nargs=-1, required=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Output folder [default: results/compare_<base file stem>].")
-@click.option("--replications", type=int, help="Replications for every scenario [default: the base's].")
-@click.option("--seed", type=int, help="Seed for every scenario [default: the base's].")
-@click.option("--jobs", type=click.IntRange(min=1), help="Processes to use [default: all cores].")
+@run_setting_options
 @dask_option
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def compare(base: str, alternatives: tuple[str, ...], out_dir: str | None, replications: int | None,
@@ -198,9 +202,7 @@ def _print_comparison(table: pd.DataFrame, base_label: str) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Output folder; running the same sweep into it again skips the finished points "
                    "[default: results/<scenario file stem>_sweep].")
-@click.option("--replications", type=int, help="Override run.replications.")
-@click.option("--seed", type=int, help="Override run.seed (the same for every point).")
-@click.option("--jobs", type=click.IntRange(min=1), help="Processes to use [default: all cores].")
+@run_setting_options
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Override any scenario key before sweeping (repeatable).")
 @dask_option
@@ -234,9 +236,7 @@ def sweep(scenario: str, grid_options: tuple[str, ...], out_dir: str | None, rep
 @click.option("--levels", help="Comma-separated levels to plan [default: all].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Output folder [default: results/<scenario file stem>_plan].")
-@click.option("--replications", type=int, help="Override run.replications.")
-@click.option("--seed", type=int, help="Override run.seed.")
-@click.option("--jobs", type=click.IntRange(min=1), help="Processes to use [default: all cores].")
+@run_setting_options
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Override any scenario key before planning (repeatable).")
 @click.option("--quiet", is_flag=True, help="No table.")
