@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis import paired_difference, welch_difference
-from .results import Results, replace_folder
+from .results import Results, staged_folder
 from .run import run
 from .scenario import Scenario, load_scenario
 
@@ -108,10 +106,7 @@ def compare(base: Scenario | str | Path, *alternatives: Scenario | str | Path, r
 def write_comparison(folder: str | Path, table: pd.DataFrame, results: dict[str, Results],
                      sources: list[str | Path]) -> Path:
     """Write ``comparison.csv`` and each scenario's results folder, whole or not at all."""
-    target = Path(folder)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with staged_folder(folder) as staging:
         table.to_csv(staging / "comparison.csv", index=False)
         names = [_folder_name(source, outcome) for source, outcome in zip(sources, results.values(), strict=True)]
         for index, (name, outcome) in enumerate(zip(names, results.values(), strict=True)):
@@ -120,11 +115,7 @@ def write_comparison(folder: str | Path, table: pd.DataFrame, results: dict[str,
 
         compared, drawn = comparison_section(table)
         write_report(next(iter(results.values())), staging, [compared], drawn)
-        replace_folder(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+    return Path(folder)
 
 
 def _folder_name(source: str | Path, outcome: Results) -> str:

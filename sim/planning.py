@@ -13,8 +13,6 @@ from __future__ import annotations
 import math
 import operator
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from . import theory
-from .results import Results, replace_folder
+from .results import Results, staged_folder
 from .run import run, with_run_settings
 from .scenario import Scenario, ScenarioError
 
@@ -206,10 +204,7 @@ def plan(scenario: Scenario, targets: list[Target | str], levels: list[str] | No
 
 def write_plan(found: Plan, folder: str | Path) -> Path:
     """``plan.csv``, ``plan_curve.csv`` and the planned run's folder (``planned/``), whole or not at all."""
-    target = Path(folder)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with staged_folder(folder) as staging:
         found.capacities.to_csv(staging / "plan.csv", index=False)
         found.curve.to_csv(staging / "plan_curve.csv", index=False)
         found.results.to_folder(staging / "planned", report=True)
@@ -217,8 +212,4 @@ def write_plan(found: Plan, folder: str | Path) -> Path:
 
         planned, drawn = plan_section(found.capacities, found.curve)
         write_report(found.results, staging, [planned], drawn)
-        replace_folder(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+    return Path(folder)

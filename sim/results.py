@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -318,20 +320,13 @@ class Results:
 
         ``report``: also the figures (``figures/*.png|svg``) and ``report.html``.
         """
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with staged_folder(path) as staging:
             self._write(staging)
             if report:
                 from .report import write_report  # the report draws on plots, which draw on results
 
                 write_report(self, staging)
-            replace_folder(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        return target
+        return Path(path)
 
     def _write(self, folder: Path) -> None:
         self.summary.to_csv(folder / "summary.csv", index=False)
@@ -364,6 +359,20 @@ def estimate_text(row: pd.Series) -> str:
     if not np.isfinite(low):
         return f"{mean:,.{decimals}f}"
     return f"{mean:,.{decimals}f} ({low:,.{decimals}f}-{high:,.{decimals}f})"
+
+
+@contextmanager
+def staged_folder(path: str | Path) -> Iterator[Path]:
+    """A temporary folder beside ``path`` to write into, moved into place only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield staging
+        replace_folder(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def replace_folder(staging: Path, target: Path) -> None:
