@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Polygon
 
 import sim
-from sim import plots
+from sim import figure_style, flow_figure, plots
 
 LEVELS = ["ward", "day", "clinic"]
 
@@ -119,7 +119,7 @@ def texts(figure: Figure) -> list[str]:
 def test_level_colors_are_okabe_ito_in_order_and_all_is_black():
     colors = plots.level_colors(["inpatient", "php", "iop", "outpatient", "all"])
     assert list(colors)[:4] == ["inpatient", "php", "iop", "outpatient"]
-    assert [colors[level] for level in ("inpatient", "php", "iop", "outpatient")] == list(plots.OKABE_ITO[:4])
+    assert [colors[level] for level in ("inpatient", "php", "iop", "outpatient")] == list(figure_style.OKABE_ITO[:4])
     assert colors["all"] == "#000000"
     assert plots.level_colors(["php"])["php"] == plots.level_colors(["php", "iop"])["php"]
 
@@ -183,7 +183,7 @@ def test_flow_diagram_draws_bands_to_scale_step_ups_as_arrows_and_a_relapse_loop
 
 
 def test_flow_diagram_faces_never_overflow():
-    diagram = plots._FlowDiagram(plots._sort_flows(flow_table(), LEVELS), LEVELS, Figure().add_subplot(),
+    diagram = flow_figure._FlowDiagram(flow_figure._sort_flows(flow_table(), LEVELS), LEVELS, Figure().add_subplot(),
                                  height_points=400)
     for node in diagram.nodes.values():
         assert node.used["in"] <= node.height + 1e-6 and node.used["out"] <= node.height + 1e-6
@@ -192,7 +192,7 @@ def test_flow_diagram_faces_never_overflow():
 def test_flow_diagram_reads_relapse_given_by_the_exit_people_left_by():
     rows = [("community", "ward", 100.0), ("ward", "discharged", 80.0), ("ward", "dropped_out", 20.0),
             ("discharged", "ward", 10.0), ("dropped_out", "ward", 15.0)]
-    book = plots._sort_flows(flow_table(rows), LEVELS)
+    book = flow_figure._sort_flows(flow_table(rows), LEVELS)
     assert book.into[("relapse", "ward")] == 25.0 and book.returns == {"discharged": 10.0, "dropped_out": 15.0}
     words = " ".join(texts(plots.flow_diagram(flow_table(rows), LEVELS)))
     assert "Relapse: 25 a year come back into care (10 after discharged, 15 after dropped out)" in words
