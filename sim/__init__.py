@@ -8,7 +8,9 @@ Load a scenario, run replications, read tidy tables::
     results.summary
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from types import ModuleType
 
 from . import theory
 from .analysis import mser5_warmup, paired_difference, replications_needed, t_interval, welch_difference
@@ -25,6 +27,16 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
 
+LAZY_MODULES = ("plots", "report")
+"""Loaded on first use (``sim.plots.census_over_time``): matplotlib and Jinja2 cost time to import."""
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in LAZY_MODULES:
+        return import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "ExecutorUnavailable",
     "Plan",
@@ -40,7 +52,9 @@ __all__ = [
     "mser5_warmup",
     "paired_difference",
     "plan",
+    "plots",
     "replications_needed",
+    "report",
     "run",
     "run_replication",
     "sweep",

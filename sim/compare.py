@@ -21,15 +21,31 @@ def _as_scenario(item: Scenario | str | Path) -> Scenario:
     return item if isinstance(item, Scenario) else load_scenario(item)
 
 
-def _label(scenario: Scenario, taken: set[str]) -> str:
-    """A short unique name for a scenario: its name, or its file stem when names repeat."""
+def _label(scenario: Scenario, taken: set[str], base: Scenario) -> str:
+    """A short unique name for a scenario: its name; when names repeat, its file stem, else what
+    it changes from the base (``levels.php.capacity=110``)."""
     label = scenario.name
-    if label in taken and scenario.source != "<dict>":
+    if label in taken and scenario.source not in ("<dict>", base.source):
         label = Path(scenario.source).stem
+    if label in taken:
+        label = _changes(base.to_dict(), scenario.to_dict()) or label
     while label in taken:
         label += "'"
     taken.add(label)
     return label
+
+
+def _changes(base: dict, other: dict, most: int = 2) -> str:
+    """The keys where ``other`` differs from ``base``, as ``key=value`` (the first ``most``)."""
+    found = _differences(base, other, "")
+    return ", ".join(found[:most]) + (f" and {len(found) - most} more" if len(found) > most else "")
+
+
+def _differences(left: Any, right: Any, where: str) -> list[str]:
+    if isinstance(left, dict) and isinstance(right, dict):
+        return [found for key in dict.fromkeys([*left, *right])
+                for found in _differences(left.get(key), right.get(key), f"{where}{key}.")]
+    return [] if left == right else [f"{where[:-1]}={right}"]
 
 
 def _by_metric(results: Results) -> dict[tuple[str, str], pd.Series]:
@@ -81,7 +97,7 @@ def run_all(base: Scenario | str | Path, *alternatives: Scenario | str | Path, r
     for index, scenario in enumerate(scenarios):
         own_seed = seed if common_random_numbers or index == 0 else int(
             np.random.SeedSequence([seed, index]).generate_state(1)[0])
-        results[_label(scenario, taken)] = run(scenario, replications=replications, seed=own_seed,
+        results[_label(scenario, taken, scenarios[0])] = run(scenario, replications=replications, seed=own_seed,
                                                progress=progress, **run_options)
     return results
 

@@ -50,6 +50,14 @@ def test_compare_takes_files_and_names_each_scenario(tmp_path, base):
     assert (table["replications"] <= 3).all()
 
 
+def test_a_changed_copy_is_named_by_what_it_changes(base):
+    table = sim.compare(base, base.with_changes({"levels.ward.capacity": 22}),
+                        base.with_changes({"levels.ward.capacity": 22, "run.wait_target_days": 3}),
+                        replications=2, progress=False, jobs=1)
+    assert list(dict.fromkeys(table["scenario"])) == [
+        "levels.ward.capacity=22", "run.wait_target_days=3.0, levels.ward.capacity=22"]
+
+
 def test_paired_and_welch_intervals_by_hand():
     rng = np.random.default_rng(3)
     a, b = rng.normal(10, 2, 12), rng.normal(11, 3, 15)

@@ -3,6 +3,9 @@ tables built here and on the tables of a short real run; save writes PNG and SVG
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -227,6 +230,18 @@ def test_comparison_chart_one_panel_per_metric():
     assert len(lonely.axes) == 2 and "not in this comparison" in texts(lonely)
 
 
+def test_comparison_chart_tells_untouched_metrics_from_chance():
+    def legend_labels(figure):
+        return [text.get_text() for legend in figure.legends for text in legend.get_texts()]
+
+    assert "The same in every replication" not in legend_labels(plots.comparison_chart(comparison_table()))
+    table = comparison_table()
+    untouched = table["level"] == LEVELS[0]
+    table.loc[untouched, ["difference", "ci_low", "ci_high"]] = 0.0
+    table.loc[untouched, "clear"] = False
+    assert "The same in every replication" in legend_labels(plots.comparison_chart(table))
+
+
 def test_sweep_curve_one_panel_per_other_key_value():
     figure = plots.sweep_curve(sweep_table(), "levels.ward.capacity")
     assert_drawn(figure, 1)
@@ -285,3 +300,10 @@ def test_real_comparison_and_sweep_tables(real):
               in enumerate((150, 180))]
     sweep = pd.concat(points, ignore_index=True)[["levels.php.capacity", "point", *summary.columns]]
     assert_drawn(plots.sweep_curve(sweep, "levels.php.capacity"), 1)
+
+
+def test_import_sim_gives_plots_on_first_use_without_loading_matplotlib_up_front():
+    code = ("import sys, sim; before = 'matplotlib' in sys.modules; "
+            "figure = sim.plots.census_over_time; print(before, 'sim.plots' in sys.modules)")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert shown == ["False", "True"]
