@@ -20,6 +20,7 @@ from .planning import plan as plan_capacity
 from .report import write_sweep_report
 from .results import HEADLINE_METRICS, SYSTEM_METRICS, Results
 from .run import run as run_scenario
+from .run import warmup_warning
 from .scenario import ScenarioError, load_scenario, parse_assignment
 from .sweep import SweepFolderError, parse_grid, sweep_headline
 from .sweep import sweep as sweep_scenario
@@ -118,6 +119,8 @@ def _print_results(results: Results) -> None:
             pilot = results.meta["warmup"]
             click.echo(f"Warm-up chosen by MSER-5 from a pilot of {pilot['pilot_replications']} replications: "
                        f"{pilot['chosen_days']} days")
+            if warning := warmup_warning(results.meta):
+                click.echo(warning, err=True)
         if "precision" in results.meta:
             click.echo(_precision_text(results.meta["precision"]))
         click.echo("\n" + results.headline().to_string())

@@ -18,6 +18,7 @@ import pandas as pd
 
 from . import plots
 from .results import SYSTEM_METRICS, Results
+from .run import warmup_warning
 from .scenario import Scenario
 
 ENVIRONMENT = jinja2.Environment(loader=jinja2.PackageLoader("sim", "templates"),
@@ -61,6 +62,8 @@ def findings(results: Results) -> list[str]:
     relapses = _value(results, "all", "relapses_per_year")[0]
     if relapses > 0:
         sentences.append(f"{relapses:,.0f} people a year come back into care after leaving it (relapse).")
+    if warning := warmup_warning(results.meta):
+        sentences.append(warning)
     return sentences
 
 

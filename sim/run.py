@@ -47,6 +47,8 @@ def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = 
 
 
 PILOT_REPLICATIONS = 5
+WARMUP_LIMIT_SHARE = 0.9
+"""A warm-up chosen past this share of `days` is flagged: the pilot may be too short to see the end of the fill."""
 
 
 def run(scenario: Scenario, replications: int | None = None, seed: int | None = None,
@@ -135,9 +137,21 @@ def choose_warmup(scenario: Scenario, simulate) -> tuple[Scenario, dict[str, Any
     outputs = simulate(pilot, range(pilot.run.replications))
     census = np.mean([out.days[:, :, DAY_FIELDS.index("census")] for out in outputs], axis=0)
     warmup = min(scenario.run.days, max(mser5_warmup(census[:, level]) for level in range(census.shape[1])))
+    # MSER-5 searches the first half of the pilot; a cut near its end means the census may still be rising
+    near_limit = warmup >= WARMUP_LIMIT_SHARE * scenario.run.days
     note = {"method": "MSER-5 on the daily census of each level", "pilot_replications": pilot.run.replications,
-            "pilot_days": pilot.run.days, "chosen_days": warmup}
+            "pilot_days": pilot.run.days, "chosen_days": warmup, "near_limit": near_limit}
     return scenario.with_changes({"run.warmup_days": warmup}), note
+
+
+def warmup_warning(meta: dict[str, Any]) -> str | None:
+    """A warning for the reader when the automatic warm-up ran into the end of its pilot."""
+    note = meta.get("warmup", {})
+    if not note.get("near_limit"):
+        return None
+    return (f"Warning: the warm-up MSER-5 chose ({note['chosen_days']} days) is near the longest its "
+            f"{note['pilot_days']}-day pilot can find, so the system may still be filling when measuring "
+            "starts. Lengthen run.days or set run.warmup_days by hand (look at the census over time).")
 
 
 def add_until_precise(scenario: Scenario, outputs: list[ReplicationOutput], simulate, precision: float,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from conftest import exponential, level, scenario
 
 import sim
+from sim.report import findings
 
 
 def filling_ward(**run):
@@ -27,6 +28,14 @@ def test_auto_warmup_is_short_when_the_run_starts_full():
     results = sim.run(started, jobs=1, progress=False)
     assert results.meta["warmup"]["chosen_days"] < sim.run(filling_ward(), jobs=1, progress=False).meta[
         "warmup"]["chosen_days"]
+
+
+def test_auto_warmup_warns_when_the_pilot_is_too_short_to_see_the_fill():
+    assert not sim.run(filling_ward(), jobs=1, progress=False).meta["warmup"]["near_limit"]
+    slow = filling_ward().with_changes({"run.days": 40})   # the ward needs ~60 days to fill; the pilot sees 80
+    results = sim.run(slow, jobs=1, progress=False)
+    assert results.meta["warmup"]["near_limit"]
+    assert "may still be filling" in " ".join(findings(results))
 
 
 def test_precision_rule_adds_replications_until_met():
