@@ -4,7 +4,7 @@ Nothing here reaches into the model: the inputs are the tables of :class:`sim.Re
 (``daily``, ``summary``, ``wait_quantiles``, ``flows``, ``staffing``), of :func:`sim.compare` and
 of :func:`sim.sweep`. Figures are built with :class:`matplotlib.figure.Figure`, never pyplot, so
 they need no display and leave no global state behind (in Jupyter, a figure left as a cell's value
-shows once matplotlib's inline backend is on: ``%matplotlib inline`` or ``import matplotlib.pyplot``).
+shows once ``%matplotlib inline`` has run in the notebook).
 Every level keeps one colour in every figure (:func:`level_colors`, the Okabe-Ito palette, which
 reads for the common kinds of colour blindness). :func:`save` writes a figure as PNG and SVG.
 """
