@@ -339,6 +339,13 @@ class Results:
         (folder / "scenario.yaml").write_text(self.scenario.to_yaml(), encoding="utf-8")
         (folder / "run.json").write_text(json.dumps(self.meta, indent=2) + "\n", encoding="utf-8")
 
+    def __repr__(self) -> str:
+        """What a console shows: the run in a sentence and the headline table (not every table)."""
+        run = self.scenario.run
+        return (f"Results({self.scenario.name!r}: {run.replications} replications, {run.days} days measured "
+                f"after {run.warmup_days} days of warm-up, seed {run.seed}; tables: summary, replications, "
+                f"daily, patients, staffing, flows, wait_quantiles)\n{self.headline().to_string()}")
+
     def _repr_html_(self) -> str:
         """What a notebook shows: the run in a sentence and the headline table with intervals."""
         run = self.scenario.run

@@ -83,3 +83,10 @@ def test_replications_needed_by_hand():
     assert replications_needed(values, 0.05) == int(np.ceil((t * 0.8165 / 0.5) ** 2))
     assert replications_needed([0.0, 0.0, 0.0], 0.05) == 3
     assert replications_needed([10.0] * 5 + [10.001], 0.05) == 6
+
+
+def test_results_show_the_run_and_its_headline_not_every_table(base):
+    results = sim.run(base, replications=2, progress=False, jobs=1)
+    for shown in (repr(results), results._repr_html_()):
+        assert base.name in shown and "wait_p90_days" in shown and "2 replications" in shown
+        assert len(shown) < 5000           # the daily table alone would be thousands of rows
