@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -28,6 +28,9 @@ class _Spec(BaseModel):
 
     max: Positive | None = None
     """Optional truncation: values above ``max`` are never drawn (days)."""
+
+    if TYPE_CHECKING:
+        dist: str   # every concrete spec declares its own ``dist`` tag (a Literal)
 
     def frozen(self):  # pragma: no cover - every continuous subclass overrides
         raise NotImplementedError
@@ -70,16 +73,17 @@ class Lognormal(_Spec):
                 "lognormal needs exactly one of: mean and sd; median and p90; mu and sigma "
                 f"(got {', '.join(sorted(given)) or 'none'})"
             )
-        if given == {"median", "p90"} and self.p90 <= self.median:
+        if self.median is not None and self.p90 is not None and self.p90 <= self.median:
             raise ValueError(f"lognormal p90 ({self.p90}) must be above the median ({self.median})")
         return self
 
     def log_scale(self) -> tuple[float, float]:
         """The (mu, sigma) of the underlying normal."""
-        if self.mu is not None:
+        if self.mu is not None and self.sigma is not None:
             return self.mu, self.sigma
-        if self.median is not None:
+        if self.median is not None and self.p90 is not None:
             return math.log(self.median), math.log(self.p90 / self.median) / _Z90
+        assert self.mean is not None and self.sd is not None, "validated: one pair is given"
         sigma2 = math.log1p((self.sd / self.mean) ** 2)
         return math.log(self.mean) - sigma2 / 2, math.sqrt(sigma2)
 
@@ -182,8 +186,13 @@ DIST_NAMES = ("exponential", "lognormal", "gamma", "weibull", "triangular", "uni
 class Sampler:
     """Draws values by inverse transform; knows its mean and variance."""
 
-    mean: float
-    variance: float
+    if TYPE_CHECKING:
+        # read-only here: a subclass may store them or compute them (FixedSampler)
+        @property
+        def mean(self) -> float: ...
+
+        @property
+        def variance(self) -> float: ...
 
     def from_uniforms(self, uniforms: np.ndarray) -> np.ndarray:
         """Map uniforms in [0, 1) to values of this distribution."""
@@ -211,6 +220,9 @@ class FixedSampler(Sampler):
 
 
 class EmpiricalSampler(Sampler):
+    mean: float
+    variance: float
+
     def __init__(self, values: np.ndarray):
         self.values = values
         self.mean = float(values.mean())
@@ -222,6 +234,9 @@ class EmpiricalSampler(Sampler):
 
 class ScipySampler(Sampler):
     """A continuous scipy distribution, optionally truncated above at ``max``."""
+
+    mean: float
+    variance: float
 
     def __init__(self, frozen, max_value: float | None):
         self.frozen = frozen

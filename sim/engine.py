@@ -16,12 +16,13 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import accumulate, islice, repeat
+from typing import Any, Protocol, cast
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL
+from simpy.events import NORMAL, EventPriority
 
 from . import records
 from .records import (
@@ -57,6 +58,21 @@ def routes(shares: dict[str, float], destinations: list[str], rng: np.random.Gen
     return draws(rng, lambda uniforms: picks[np.minimum(np.searchsorted(cumulative, uniforms, side="right"), last)])
 
 
+class Scheduled(Protocol):
+    """What SimPy's ``Environment.step`` reads of a scheduled event: ``callbacks`` and ``_ok``."""
+
+    @property
+    def callbacks(self) -> list[Callable[[Any], None]] | None: ...
+
+    @property
+    def _ok(self) -> bool: ...
+
+
+Schedule = Callable[[Scheduled, EventPriority, float], None]
+"""``Environment.schedule`` as the engine uses it: its stubs ask for an ``Event``, but it only
+queues the object for ``step``, so a :class:`Timer` or an :class:`~sim.records.Episode` will do."""
+
+
 class Timer:
     """A light event carrying one value, for the many short-lived timers (patience, relapse).
 
@@ -66,7 +82,9 @@ class Timer:
 
     __slots__ = ("callbacks", "_ok", "value")
 
-    def __init__(self, callbacks: list, value=None):
+    callbacks: list[Callable[[Timer], None]] | None   # SimPy's step sets it to None
+
+    def __init__(self, callbacks: list[Callable[[Timer], None]], value: Any = None):
         self.callbacks = callbacks
         self._ok = True
         self.value = value
@@ -77,7 +95,7 @@ class Level:
 
     def __init__(self, model: Model, index: int, name: str, spec: LevelSpec):
         self.model, self.env, self.index, self.name, self.spec = model, model.env, index, name, spec
-        self.schedule = model.env.schedule
+        self.schedule = model.schedule
         self.log = model.episode_log
         self.tally = Tally(len(model.destinations))
         self.measure_from = model.measure_from
@@ -105,8 +123,8 @@ class Level:
         }
         self.patience = draws(stream("patience"), spec.patience.sampler().from_uniforms) if spec.patience else None
         self.gave_up_routes = routes(spec.gave_up_routes, destinations, stream("gave_up"))
-        self.on_stay_over = [self.stay_over]
-        self.on_patience_over = [self.patience_over]
+        self.on_stay_over: list[Callable[[Episode], None]] = [self.stay_over]
+        self.on_patience_over: list[Callable[[Timer], None]] = [self.patience_over]
         self.last_change = 0.0
         self.census_area = self.waiting_area = self.held_area = 0.0
         self.capacity_area = self.places_area = self.capacity_since = 0.0
@@ -294,9 +312,10 @@ class Model:
         self.scenario = scenario
         self.replication = replication
         self.env = simpy.Environment()
+        self.schedule = cast(Schedule, self.env.schedule)
         run = scenario.run
         self.measure_from = float(run.warmup_days)
-        self.horizon = float(run.warmup_days + run.days)
+        self.horizon = self.measure_from + run.days
         self.destinations = [*scenario.level_names, *EXITS]
         self.episode_log = EpisodeLog() if keep_episodes else None
         self.day_log = DayLog(len(scenario.levels))
@@ -306,10 +325,11 @@ class Model:
         self.levels = [Level(self, i, name, spec) for i, (name, spec) in enumerate(scenario.levels.items())]
         self.level_by_destination: list[Level | None] = [*self.levels, *(None for _ in EXITS)]
         self.relapse_rules = self.relapse_draws()
-        self.on_relapse = [self.relapsed]
+        self.on_relapse: list[Callable[[Timer], None]] = [self.relapsed]
         relapse = scenario.relapse
-        self.return_routes = (
-            routes(relapse.return_to, self.destinations, self.streams("relapse")("return_to")) if relapse else None
+        # without relapse rules nobody relapses, so the empty routes are never drawn from
+        self.return_routes: Iterator[int] = (
+            routes(relapse.return_to, self.destinations, self.streams("relapse")("return_to")) if relapse else iter(())
         )
 
     def streams(self, owner: str):
@@ -324,8 +344,12 @@ class Model:
         for exit_name in EXITS:
             rule = relapse.rule(exit_name) if relapse else None
             if rule is not None and rule.probability > 0:
+
+                def relapses(uniforms: np.ndarray, chance: float = rule.probability) -> np.ndarray:
+                    return uniforms < chance
+
                 rules[self.destinations.index(exit_name)] = (
-                    draws(stream(f"{exit_name}:chance"), lambda uniforms, chance=rule.probability: uniforms < chance),
+                    draws(stream(f"{exit_name}:chance"), relapses),
                     draws(stream(f"{exit_name}:time"), rule.time.sampler().from_uniforms),
                 )
         return rules
@@ -347,7 +371,7 @@ class Model:
         rule = self.relapse_rules.get(exit_index)
         if rule is not None and next(rule[0]):
             self.at_risk += 1
-            self.env.schedule(Timer(self.on_relapse, patient), NORMAL, next(rule[1]))
+            self.schedule(Timer(self.on_relapse, patient), NORMAL, next(rule[1]))
         else:
             self.leaves_for_good(patient)
 
@@ -390,7 +414,7 @@ class Model:
         """The highest referral rate over the run (the thinning envelope)."""
         run = self.scenario.run
         growth = 1 + spec.referral_growth_per_year
-        trend = max(growth ** (run.days / DAYS_PER_YEAR), growth ** (-run.warmup_days / DAYS_PER_YEAR))
+        trend = max(growth ** (run.days / DAYS_PER_YEAR), growth ** (-self.measure_from / DAYS_PER_YEAR))
         months = spec.referral_seasonality
         season = 1.0 if months is None else 12 * max(months) / math.fsum(months)
         return spec.referrals_per_year / DAYS_PER_YEAR * trend * season
@@ -410,20 +434,20 @@ class Model:
 
     def start_referrals(self, level: Level) -> None:
         """A chain of referral events, one pending at a time, on one reused timer."""
-        times, env = self.referral_times(level), self.env
+        times, env, schedule = self.referral_times(level), self.env, self.schedule
 
         def referral_due(_: Timer) -> None:
             level.arrive(self.new_patient(), records.REFERRAL)
             schedule_next()
 
-        on_referral = [referral_due]
+        on_referral: list[Callable[[Timer], None]] = [referral_due]
         clock = Timer(on_referral)
 
         def schedule_next() -> None:
             when = next(times, None)
             if when is not None:
                 clock.callbacks = on_referral
-                env.schedule(clock, NORMAL, when - env.now)
+                schedule(clock, NORMAL, when - env.now)
 
         schedule_next()
 
@@ -439,8 +463,9 @@ class Model:
         A cohort needs the program's smallest group (``group_size.min``) waiting; short of that
         nobody starts and they wait for the next start with whoever joins them.
         """
-        every = level.cohort_every
-        group = level.spec.program.group_size
+        every, program = level.cohort_every, level.spec.program
+        assert every is not None and program is not None, "run() starts cohorts only for cohort intake"
+        group = program.group_size
         smallest = group.min if group else 1
         yield self.env.timeout(self.measure_from % every)
         while True:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import operator
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ class Plan:
 class _Search:
     """Runs of one scenario at different capacities of one level, remembered."""
 
-    def __init__(self, scenario: Scenario, level: str, targets: list[Target], run_options: dict[str, Any]):
+    def __init__(self, scenario: Scenario, level: str, targets: Sequence[Target], run_options: dict[str, Any]):
         self.scenario, self.level, self.targets, self.run_options = scenario, level, targets, run_options
         self.tried: dict[int, Results] = {}
 
@@ -132,7 +133,7 @@ class _Search:
         return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
 
-def theory_guess(results: Results, level: str, targets: list[Target]) -> int:
+def theory_guess(results: Results, level: str, targets: Sequence[Target]) -> int:
     """Erlang C's answer at the level's simulated arrival rate and time in place."""
     rows = results.summary[results.summary["level"] == level].set_index("metric")["mean"]
     arrivals_per_day = rows["arrivals_per_year"] / 365
@@ -145,7 +146,7 @@ def theory_guess(results: Results, level: str, targets: list[Target]) -> int:
                                  max_occupancy=limits.get("occupancy"))
 
 
-def plan(scenario: Scenario, targets: list[Target | str], levels: list[str] | None = None,
+def plan(scenario: Scenario, targets: Sequence[Target | str], levels: list[str] | None = None,
          replications: int | None = None, seed: int | None = None, max_capacity_factor: float = 4.0,
          curve_width: int = 2, **run_options: Any) -> Plan:
     """Find the smallest capacity per level meeting every target with 95% confidence.
@@ -168,7 +169,7 @@ def plan(scenario: Scenario, targets: list[Target | str], levels: list[str] | No
     **run_options
         Passed to :func:`sim.run` (``jobs``, ``executor``, ...).
     """
-    targets = [parse_target(t) if isinstance(t, str) else t for t in targets]
+    wanted = [parse_target(t) if isinstance(t, str) else t for t in targets]
     scenario = with_run_settings(scenario, replications, seed)
     levels = scenario.level_names if levels is None else levels
     unknown = [name for name in levels if name not in scenario.levels]
@@ -176,19 +177,20 @@ def plan(scenario: Scenario, targets: list[Target | str], levels: list[str] | No
         raise ScenarioError("--levels", [f"'{name}' is not a level; levels: {', '.join(scenario.level_names)}"
                                          for name in unknown])
     baseline = run(scenario, progress=False, **run_options)
-    rows, curves = [], []
+    rows: list[tuple[str, int, int, int | None, bool, str]] = []
+    curves: list[pd.DataFrame] = []
     for level in levels:
         current = max(step.capacity for step in scenario.levels[level].capacity)
-        guess = theory_guess(baseline, level, targets)
+        guess = theory_guess(baseline, level, wanted)
         ceiling = max(1, math.ceil(max_capacity_factor * max(current, guess)))
-        search = _Search(scenario, level, targets, run_options)
+        search = _Search(scenario, level, wanted, run_options)
         found = search.smallest(guess, ceiling)
         if found is not None:
             for capacity in range(max(1, found - curve_width), found + curve_width + 1):
                 search.results(capacity)
         curves.append(search.curve())
         if found is None:
-            note = (f"no capacity up to {ceiling} meets {', '.join(map(str, targets))}: look downstream "
+            note = (f"no capacity up to {ceiling} meets {', '.join(map(str, wanted))}: look downstream "
                     "(blocked beds) or at the targets")
             rows.append((level, current, guess, None, False, note))
             continue
@@ -199,7 +201,7 @@ def plan(scenario: Scenario, targets: list[Target | str], levels: list[str] | No
     capacities = pd.DataFrame(rows, columns=["level", "current_capacity", "theory_guess", "planned_capacity",
                                              "met", "note"])
     return Plan(capacities=capacities, curve=pd.concat(curves, ignore_index=True),
-                results=baseline, scenario=scenario, targets=targets)
+                results=baseline, scenario=scenario, targets=wanted)
 
 
 def write_plan(found: Plan, folder: str | Path) -> Path:

@@ -15,8 +15,13 @@ The engine only records; the results layer turns records into tables and figures
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .engine import Level
 
 # Where an episode's patient came from.
 SOURCES = ("referral", "transfer", "relapse", "gave_up", "initial")
@@ -41,7 +46,10 @@ class Episode:
     __slots__ = ("patient", "level", "source", "arrived", "admitted", "stay_ended", "left",
                  "route", "status", "held_from", "callbacks", "_ok")
 
-    def __init__(self, patient: int, level, source: int, arrived: float, held_from=None):
+    callbacks: list[Callable[[Episode], None]] | None   # set when the stay is scheduled
+
+    def __init__(self, patient: int, level: Level, source: int, arrived: float,
+                 held_from: Episode | None = None):
         self.patient = patient
         self.level = level
         self.source = source
@@ -81,7 +89,7 @@ class SystemTally:
 class EpisodeLog:
     """Every episode, column by column (kept only when episode tables are asked for)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.patient = array("q")
         self.level = array("h")
         self.source = array("b")
@@ -111,7 +119,7 @@ class EpisodeLog:
         for episode in self.open.values():
             self._write(episode)
         self.open.clear()
-        columns = {
+        columns: dict[str, np.ndarray] = {
             "patient": np.array(self.patient, dtype=np.int64),
             "level": np.array(self.level, dtype=np.int16),
             "source": np.array(self.source, dtype=np.int8),

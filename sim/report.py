@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from . import plots
 from .results import SYSTEM_METRICS, Results
@@ -123,14 +125,14 @@ def _table(frame: pd.DataFrame | None) -> str:
     return shown.to_html(border=0, na_rep="-")
 
 
-def figures(results: Results) -> list[tuple[str, str, object]]:
+def figures(results: Results) -> list[tuple[str, str, Figure]]:
     """``(file name, caption, Figure)`` for every figure the results support."""
     scenario = results.scenario
     levels = scenario.level_names
     found = [
         ("census_over_time", "Patients in care and waiting, per level: median over replications with a 90% band; "
                              "capacity as a line; warm-up shaded.",
-         plots.census_over_time(results.daily, levels, scenario.run.warmup_days)),
+         plots.census_over_time(results.daily, levels, scenario.run.resolved_warmup_days)),
         ("wait_curves", f"Days waited before admission: share of admissions within each wait; the target "
                         f"({scenario.run.wait_target_days:g} days) marked.",
          plots.wait_curves(results.wait_quantiles, levels, scenario.run.wait_target_days)),
@@ -145,19 +147,19 @@ def figures(results: Results) -> list[tuple[str, str, object]]:
     return found
 
 
-def _png(figure) -> str:
+def _png(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def section(title: str, note: str, table: pd.DataFrame | None, drawn: list[tuple[str, str, object]]) -> dict:
+def section(title: str, note: str, table: pd.DataFrame | None, drawn: Sequence[tuple[str, str, Figure]]) -> dict:
     """An extra report section: a table and figures (for comparisons and sweeps)."""
     return {"title": title, "note": note, "table": _table(table),
             "figures": [{"caption": caption, "png": _png(figure)} for _, caption, figure in drawn]}
 
 
-def render(results: Results, drawn: list[tuple[str, str, object]], sections: list[dict] | None = None) -> str:
+def render(results: Results, drawn: Sequence[tuple[str, str, Figure]], sections: list[dict] | None = None) -> str:
     """The report as one HTML string, figures embedded; ``sections`` come before the levels."""
     scenario, run = results.scenario, results.scenario.run
     template = ENVIRONMENT.get_template("report.html")
@@ -180,7 +182,7 @@ def render(results: Results, drawn: list[tuple[str, str, object]], sections: lis
 
 
 def write_report(results: Results, folder: str | Path, sections: list[dict] | None = None,
-                 extra_figures: list[tuple[str, str, object]] = ()) -> Path:
+                 extra_figures: Sequence[tuple[str, str, Figure]] = ()) -> Path:
     """Write ``report.html`` and ``figures/*.png|svg`` into ``folder`` (an existing folder)."""
     folder = Path(folder)
     drawn = figures(results)
@@ -191,7 +193,7 @@ def write_report(results: Results, folder: str | Path, sections: list[dict] | No
     return path
 
 
-def comparison_section(table: pd.DataFrame) -> tuple[dict, list[tuple[str, str, object]]]:
+def comparison_section(table: pd.DataFrame) -> tuple[dict, list[tuple[str, str, Figure]]]:
     """The differences from the base, clearly real ones first, with their chart."""
     shown = table[table["metric"].isin(["wait_p90_days", "waitlist_mean", "occupancy", "blocked_days_per_year"])]
     shown = shown.assign(difference=shown.apply(
@@ -237,7 +239,7 @@ def _version() -> str:
     return __version__
 
 
-def plan_section(capacities: pd.DataFrame, curve: pd.DataFrame) -> tuple[dict, list[tuple[str, str, object]]]:
+def plan_section(capacities: pd.DataFrame, curve: pd.DataFrame) -> tuple[dict, list[tuple[str, str, Figure]]]:
     """The planner's answer per level and, for each, its target metric against capacity."""
     drawn = []
     for (level, metric), rows in curve.groupby(["level", "metric"], sort=False):

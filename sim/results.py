@@ -106,7 +106,8 @@ def replication_metrics(scenario: Scenario, tallies: list[Tally], system: System
     """Every metric of one replication as (level, metric, value)."""
     run = scenario.run
     years = run.days / DAYS_PER_YEAR
-    measured = days[run.warmup_days: run.warmup_days + run.days]
+    warmup = run.resolved_warmup_days
+    measured = days[warmup: warmup + run.days]
     rows: list[tuple[str, str, float]] = []
     per_level = []
     for index, (name, tally) in enumerate(zip(scenario.level_names, tallies, strict=True)):
@@ -164,7 +165,7 @@ def daily_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.Data
     frames = []
     for out in outputs:
         count = out.days.shape[0]
-        day = np.repeat(np.arange(count) - scenario.run.warmup_days, len(levels))
+        day = np.repeat(np.arange(count) - scenario.run.resolved_warmup_days, len(levels))
         frame = pd.DataFrame(out.days.reshape(-1, len(DAY_FIELDS)), columns=list(DAY_FIELDS))
         frame.insert(0, "level", np.tile(levels, count))
         frame.insert(0, "day", day)
@@ -201,7 +202,7 @@ def states_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.Dat
     frames = []
     for out in outputs:
         frame = pd.DataFrame(out.states, columns=list(STATE_FIELDS))
-        frame.insert(0, "day", np.arange(len(frame)) + 1 - scenario.run.warmup_days)
+        frame.insert(0, "day", np.arange(len(frame)) + 1 - scenario.run.resolved_warmup_days)
         frame.insert(0, "replication", out.replication)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
@@ -209,18 +210,17 @@ def states_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.Dat
 
 def episodes_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.DataFrame | None:
     """One row per episode (a patient's visit to a level); times in measured-period days."""
-    kept = [out for out in outputs if out.episodes is not None]
+    kept = [(out.replication, out.episodes) for out in outputs if out.episodes is not None]
     if not kept:
         return None
     names = [*scenario.level_names, *EXITS]
-    warmup = scenario.run.warmup_days
+    warmup = scenario.run.resolved_warmup_days
     status_names = np.asarray(records.STATUSES)
     frames = []
-    for out in kept:
-        cols = out.episodes
+    for replication, cols in kept:
         route = cols["route"]
         frames.append(pd.DataFrame({
-            "replication": out.replication,
+            "replication": replication,
             "patient": cols["patient"],
             "level": np.asarray(scenario.level_names)[cols["level"]],
             "source": np.asarray(records.SOURCES)[cols["source"]],

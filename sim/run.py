@@ -40,7 +40,7 @@ def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = 
         metrics=replication_metrics(scenario, tallies, model.system, days),
         days=days,
         states=model.day_log.state_table(),
-        episodes=model.episode_log.finish() if keep_episodes else None,
+        episodes=model.episode_log.finish() if model.episode_log is not None else None,
         wait_quantiles=wait_quantiles(tallies),
         flows=flows(scenario, tallies, model.system),
     )

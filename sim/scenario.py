@@ -12,7 +12,7 @@ import math
 import types
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -29,6 +29,9 @@ from pydantic import (
 )
 
 from .distributions import Distribution
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 EXITS = ("discharged", "dropped_out")
 """Destinations that leave care for the community (where relapse may bring patients back)."""
@@ -88,6 +91,13 @@ class RunSettings(_Model):
                 f"(days: {self.days:g}); shorten the warm-up or lengthen the run",
             )
         return self
+
+    @property
+    def resolved_warmup_days(self) -> int:
+        """``warmup_days`` as a number: :func:`sim.run` replaces ``auto`` before anything is simulated."""
+        if self.warmup_days == "auto":
+            raise ValueError("warmup_days is still auto: sim.run chooses it before simulating")
+        return self.warmup_days
 
 
 # ---------------------------------------------------------------------------- levels
@@ -483,7 +493,7 @@ def _did_you_mean(name: str, allowed: list[str]) -> str:
     return f"did you mean '{close[0]}'? " if close else ""
 
 
-def _problem_text(error: dict, data: Any) -> tuple[tuple, str]:
+def _problem_text(error: ErrorDetails, data: Any) -> tuple[tuple, str]:
     """The key path of one pydantic error, and the rest of its line after the path."""
     path = _clean_path(error["loc"], data)
     kind, value = error["type"], error["input"]
@@ -645,25 +655,26 @@ def set_path(data: dict, dotted: str, value: Any, origin: str = "--set") -> None
     parts = dotted.split(".")
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
+        key: str | int = part
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
                 raise ScenarioError(origin, [f"{dotted}: '{part}' is not an index of a list of {len(node)}"])
-            part = int(part)
+            key = int(part)
         elif not isinstance(node, dict):
             held = f"{'.'.join(parts[:depth])} holds {_describe_value(node)}"
             raise ScenarioError(origin, [f"{dotted}: {held}, not keys"])
         if last:
-            node[part] = copy.deepcopy(value)
+            node[key] = copy.deepcopy(value)
         else:
-            if isinstance(node, dict) and node.get(part) is None:
+            if isinstance(node, dict) and node.get(key) is None:
                 if parts[:depth] == ["levels"]:
                     # a level made of one key is never meant: it is a misspelt level name
                     hint = _did_you_mean(part, list(node))
                     raise ScenarioError(origin, [
                         f"{dotted}: there is no level '{part}'; {hint}levels: {', '.join(node)}"
                     ])
-                node[part] = {}
-            node = node[part]
+                node[key] = {}
+            node = node[key]
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:

@@ -182,7 +182,7 @@ def usable_capacity(level: Level, staffing: Staffing) -> list[tuple[float, int, 
     """
     plans = level.staff_available or {}
     days = sorted({step.from_day for step in level.capacity} | {s.from_day for steps in plans.values() for s in steps})
-    schedule = []
+    schedule: list[tuple[float, int, int]] = []
     for day in days:
         places = [step.capacity for step in level.capacity if step.from_day <= day][-1]
         usable = places

@@ -336,13 +336,13 @@ def _write_atomically(path: Path, write: Any) -> None:
 
 
 # ---------------------------------------------------------------------------- for people
-def parse_grid(texts: Iterable[str]) -> dict[str, list[Any]]:
+def parse_grid(texts: Iterable[str]) -> dict[str, Iterable[Any]]:
     """Read ``KEY=V1,V2,...`` texts (the CLI's ``--grid``) into a grid; values are read as YAML.
 
     The values are read as a YAML flow list, so ``levels.php.next={iop: 0.5, discharged: 0.5},{iop: 1}``
     gives two mappings and ``levels.ward.capacity=[{from_day: 0, capacity: 20}]`` one schedule.
     """
-    grid: dict[str, list[Any]] = {}
+    grid: dict[str, Iterable[Any]] = {}
     problems = []
     for text in texts:
         key, sep, values = (part.strip() for part in text.partition("="))
