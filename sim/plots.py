@@ -86,6 +86,11 @@ def _levels_in(table: pd.DataFrame, levels: Sequence[str] | None) -> list[str]:
     return [level for level in seen if level != "all"] + (["all"] if "all" in seen else [])
 
 
+def _colors(table: pd.DataFrame) -> dict[str, str]:
+    """Colours for every level in ``table`` (scenario order), so a level drawn alone keeps its colour."""
+    return level_colors(_levels_in(table, None))
+
+
 def _error(table: pd.DataFrame, value: str = "mean", prefix: str = "") -> np.ndarray:
     """Error-bar lengths below and above ``value`` from ``ci_low``/``ci_high`` (0 where missing)."""
     low = (table[value] - table[f"{prefix}ci_low"]).clip(lower=0).fillna(0)
@@ -121,7 +126,7 @@ def census_over_time(daily: pd.DataFrame, levels: Sequence[str], warmup_days: in
     shortages close some). ``day`` counts from the end of warm-up.
     """
     with house_style():
-        colors = level_colors(levels)
+        colors = _colors(daily)
         figure = Figure(figsize=(11, 1.9 * len(levels) + 1.3), layout="constrained")
         axes = figure.subplots(len(levels), 2, sharex=True, squeeze=False)
         replications = daily["replication"].nunique()
@@ -210,7 +215,7 @@ def wait_curves(wait_quantiles: pd.DataFrame, levels: Sequence[str], target_days
     quantiles (to the nearest 1%) and averaged.
     """
     with house_style():
-        colors = level_colors(levels)
+        colors = _colors(wait_quantiles)
         figure = Figure(figsize=(9, 5), layout="constrained")
         ax = figure.subplots()
         drawn = [_wait_curve(ax, _quantile_table(wait_quantiles, level), level, colors[level], target_days)
@@ -276,7 +281,7 @@ def _wait_axes(ax: Axes, widest: float, target_days: float | None) -> None:
 def occupancy_and_blocking(summary: pd.DataFrame, levels: Sequence[str]) -> Figure:
     """Occupancy (with the 85% planning line) and patient-days held per year, per level, with 95% intervals."""
     with house_style():
-        colors = level_colors(levels)
+        colors = _colors(summary)
         figure = Figure(figsize=(11, 4.6), layout="constrained")
         occupancy, blocked = figure.subplots(1, 2)
         _level_bars(occupancy, summary, levels, "occupancy", colors, lambda value: f"{value:.0%}")
@@ -323,7 +328,7 @@ def staffing_chart(staffing: pd.DataFrame, levels: Sequence[str] | None = None) 
     with house_style():
         table = staffing[staffing["level"] != "all"]
         levels = [level for level in _levels_in(table, levels) if level != "all"]
-        colors = level_colors(levels)
+        colors = _colors(table)
         wide = {basis: group.set_index(["level", "role"])
                 for basis, group in table.groupby("census_basis", sort=False)}
         rows = [key for level in levels for key in wide["mean"].index if key[0] == level]
@@ -401,7 +406,7 @@ def comparison_chart(comparison: pd.DataFrame,
         table = comparison[comparison["metric"].isin(metrics)]
         levels = _levels_in(table, levels)
         scenarios = list(dict.fromkeys(table["scenario"]))
-        colors = level_colors(levels)
+        colors = _colors(table)
         figure = Figure(figsize=(3.6 * len(metrics) + 1.2, 0.5 * len(levels) * max(2, len(scenarios)) + 2.2),
                         layout="constrained")
         axes = figure.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
@@ -476,7 +481,7 @@ def sweep_curve(sweep: pd.DataFrame, key: str, metric: str = "wait_p90_days",
         others = [other for other in keys if other != key]
         table = sweep[sweep["metric"] == metric]
         levels = _levels_in(table, levels)
-        colors = level_colors(levels)
+        colors = _colors(table)
         groups = list(table.groupby(others, sort=False)) if others else [((), table)]
         figure = Figure(figsize=(min(4.5 * len(groups), 13) + 2.2, 4.6), layout="constrained")
         axes = figure.subplots(1, len(groups), sharey=True, squeeze=False)[0]

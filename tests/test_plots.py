@@ -307,3 +307,9 @@ def test_import_sim_gives_plots_on_first_use_without_loading_matplotlib_up_front
             "figure = sim.plots.census_over_time; print(before, 'sim.plots' in sys.modules)")
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert shown == ["False", "True"]
+
+
+def test_a_level_drawn_alone_keeps_its_colour():
+    figure = plots.sweep_curve(sweep_table(), "levels.ward.capacity", levels=[LEVELS[1]])
+    drawn = {line.get_color() for ax in figure.axes for line in ax.get_lines() if len(line.get_xdata()) > 1}
+    assert drawn == {plots.level_colors(LEVELS)[LEVELS[1]]}
