@@ -112,9 +112,7 @@ def run(scenario: str, out_dir: str | None, replications: int | None, seed: int 
 def _print_results(results: Results) -> None:
     chosen = results.scenario
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        click.echo(f"\n{chosen.name}: {chosen.run.replications} replications, "
-                   f"{chosen.run.days} days measured after {chosen.run.warmup_days} days of warm-up "
-                   "(mean, 95% interval)")
+        click.echo(f"\n{chosen.name}: {results.run_sentence()} (mean, 95% interval)")
         if "warmup" in results.meta:
             pilot = results.meta["warmup"]
             click.echo(f"Warm-up chosen by MSER-5 from a pilot of {pilot['pilot_replications']} replications: "

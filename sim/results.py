@@ -339,19 +339,22 @@ class Results:
         (folder / "scenario.yaml").write_text(self.scenario.to_yaml(), encoding="utf-8")
         (folder / "run.json").write_text(json.dumps(self.meta, indent=2) + "\n", encoding="utf-8")
 
-    def __repr__(self) -> str:
-        """What a console shows: the run in a sentence and the headline table (not every table)."""
+    def run_sentence(self) -> str:
+        """The run in words: ``20 replications, 1825 days measured after 1825 days of warm-up, seed 2026``."""
         run = self.scenario.run
-        return (f"Results({self.scenario.name!r}: {run.replications} replications, {run.days} days measured "
-                f"after {run.warmup_days} days of warm-up, seed {run.seed}; tables: summary, replications, "
-                f"daily, patients, staffing, flows, wait_quantiles)\n{self.headline().to_string()}")
+        return (f"{run.replications} replications, {run.days} days measured after {run.warmup_days} days "
+                f"of warm-up, seed {run.seed}")
+
+    def __repr__(self) -> str:
+        """What a console shows: the run in a sentence and the headline tables (not every table)."""
+        return "\n".join([f"Results({self.scenario.name!r}: {self.run_sentence()}; tables: summary, replications, "
+                          "daily, patients, staffing, flows, wait_quantiles)", self.headline().to_string(),
+                          self.headline(SYSTEM_METRICS, ["all"]).to_string()])
 
     def _repr_html_(self) -> str:
-        """What a notebook shows: the run in a sentence and the headline table with intervals."""
-        run = self.scenario.run
+        """What a notebook shows: the run in a sentence and the headline tables with intervals."""
         lines = [f"<h4>{html.escape(self.scenario.name)}</h4>",
-                 f"<p>{run.replications} replications, {run.days} days measured after {run.warmup_days} days "
-                 f"of warm-up, seed {run.seed}. Mean (95% interval); every metric in <code>.summary</code>, "
+                 f"<p>{self.run_sentence()}. Mean (95% interval); every metric in <code>.summary</code>, "
                  "per replication in <code>.replications</code>, per day in <code>.daily</code>.</p>"]
         return "\n".join([*lines, self.headline().to_html(), self.headline(SYSTEM_METRICS, ["all"]).to_html()])
 
