@@ -16,6 +16,7 @@ from . import theory
 from .analysis import mser5_warmup, paired_difference, replications_needed, t_interval, welch_difference
 from .compare import compare
 from .executors import ExecutorUnavailable, local_dask_cluster
+from .outputs import OutputFolderError
 from .planning import Plan, Target, plan
 from .results import Results
 from .run import run, run_replication
@@ -39,6 +40,7 @@ def __getattr__(name: str) -> ModuleType:
 
 __all__ = [
     "ExecutorUnavailable",
+    "OutputFolderError",
     "Plan",
     "Results",
     "Scenario",

@@ -1,7 +1,8 @@
 """The ``continuum`` command: parse, call the API, print, exit with a clear status.
 
-Exit status: 0 done; 2 bad input (scenario file, ``--set`` value or option) or setup (``--dask``
-without Dask installed), with a message naming the file, key, value and what is allowed; 1 anything else.
+Exit status: 0 done; 2 bad input (scenario file, ``--set`` value or option), setup (``--dask``
+without Dask installed) or an ``--out`` folder refused (checked before anything runs), with a message
+naming the file, key, value and what is allowed; 1 anything else.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 
 from .compare import comparison_table, run_all, write_comparison
 from .executors import ExecutorUnavailable
+from .outputs import OutputFolderError, check_folder
 from .planning import parse_target, write_plan
 from .planning import plan as plan_capacity
 from .report import write_sweep_report
@@ -38,7 +40,7 @@ def _load(path: str, assignments: tuple[str, ...] = (), **settings: int | None):
     return load_scenario(path, overrides)
 
 
-def _fail(error: ScenarioError | ExecutorUnavailable | SweepFolderError) -> NoReturn:
+def _fail(error: ScenarioError | ExecutorUnavailable | SweepFolderError | OutputFolderError) -> NoReturn:
     click.echo(f"error: {error}", err=True)
     sys.exit(BAD_INPUT)
 
@@ -50,6 +52,11 @@ def run_setting_options(command):
         command)
     return click.option("--replications", type=int, help="Override run.replications.")(command)
 
+
+overwrite_option = click.option(
+    "--overwrite", is_flag=True,
+    help="Replace the output folder even if it holds files continuum did not write (never the current "
+         "folder, home or a folder holding a scenario file).")
 
 dask_option = click.option(
     "--dask", "dask_address", is_flag=False, flag_value="", default=None, metavar="[ADDRESS]",
@@ -87,22 +94,28 @@ def main() -> None:
 @click.option("--max-replications", type=click.IntRange(min=1), default=200, show_default=True,
               help="The cap for --precision.")
 @click.option("--no-report", is_flag=True, help="Skip the figures and report.html (faster).")
+@overwrite_option
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def run(scenario: str, out_dir: str | None, replications: int | None, seed: int | None,
         jobs: int | None, dask_address: str | None, assignments: tuple[str, ...], episodes: bool,
-        precision: float | None, max_replications: int, no_report: bool, quiet: bool) -> None:
+        precision: float | None, max_replications: int, no_report: bool, overwrite: bool, quiet: bool) -> None:
     """Run SCENARIO (a YAML file) and write summary.csv and friends to the output folder."""
     backend = _backend(jobs, dask_address)
+    folder = Path(out_dir) if out_dir else Path("results") / Path(scenario).stem
     try:
         loaded = _load(scenario, assignments, replications=replications, seed=seed)
-    except ScenarioError as error:
+        check_folder(folder, [scenario], overwrite)   # a bad --out is found before the run, not after
+    except (ScenarioError, OutputFolderError) as error:
         _fail(error)
     try:
         results = run_scenario(loaded, progress=not quiet, keep_episodes=episodes, precision=precision,
                                max_replications=max_replications, **backend)
     except ExecutorUnavailable as error:
         _fail(error)
-    folder = results.to_folder(out_dir or Path("results") / Path(scenario).stem, report=not no_report)
+    try:
+        results.to_folder(folder, report=not no_report, overwrite=overwrite)
+    except OutputFolderError as error:
+        _fail(error)
     if not quiet:
         _print_results(results)
     report = " (open report.html for the figures and findings)" if not no_report else ""
@@ -160,23 +173,28 @@ def validate(scenario: str, assignments: tuple[str, ...]) -> None:
               help="Output folder [default: results/compare_<base file stem>].")
 @run_setting_options
 @dask_option
+@overwrite_option
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def compare(base: str, alternatives: tuple[str, ...], out_dir: str | None, replications: int | None,
-            seed: int | None, jobs: int | None, dask_address: str | None, quiet: bool) -> None:
+            seed: int | None, jobs: int | None, dask_address: str | None, overwrite: bool, quiet: bool) -> None:
     """Compare scenario files ALT... with BASE on common random numbers.
 
     Writes comparison.csv (each metric's difference from BASE with a paired 95% interval and a
     'clear' flag) and one results folder per scenario.
     """
+    folder = Path(out_dir) if out_dir else Path("results") / f"compare_{Path(base).stem}"
     try:
         scenarios = [_load(path, replications=replications, seed=seed) for path in (base, *alternatives)]
+        check_folder(folder, [base, *alternatives], overwrite)
         results = run_all(*scenarios, progress=not quiet, **_backend(jobs, dask_address))
-    except (ScenarioError, ExecutorUnavailable) as error:
+    except (ScenarioError, ExecutorUnavailable, OutputFolderError) as error:
         _fail(error)
     base_label, *others = results
     table = comparison_table(results[base_label], {label: results[label] for label in others})
-    folder = Path(out_dir) if out_dir else Path("results") / f"compare_{Path(base).stem}"
-    write_comparison(folder, table, results, [base, *alternatives])
+    try:
+        write_comparison(folder, table, results, [base, *alternatives], overwrite=overwrite)
+    except OutputFolderError as error:
+        _fail(error)
     if not quiet:
         _print_comparison(table, base_label)
     click.echo(f"\nResults written to {folder}/ (comparison.csv, and one folder per scenario)")
@@ -240,19 +258,25 @@ def sweep(scenario: str, grid_options: tuple[str, ...], out_dir: str | None, rep
 @run_setting_options
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Override any scenario key before planning (repeatable).")
+@overwrite_option
 @click.option("--quiet", is_flag=True, help="No table.")
 def plan(scenario: str, target_texts: tuple[str, ...], levels: str | None, out_dir: str | None,
          replications: int | None, seed: int | None, jobs: int | None, assignments: tuple[str, ...],
-         quiet: bool) -> None:
+         overwrite: bool, quiet: bool) -> None:
     """Find the fewest places per level that meet every --target (theory first, then simulation)."""
+    folder = Path(out_dir) if out_dir else Path("results") / f"{Path(scenario).stem}_plan"
     try:
         loaded = _load(scenario, assignments, replications=replications, seed=seed)
         targets = [parse_target(text) for text in target_texts]
         chosen = [name.strip() for name in levels.split(",")] if levels else None
+        check_folder(folder, [scenario], overwrite)
         found = plan_capacity(loaded, targets, chosen, jobs=jobs)
-    except ScenarioError as error:
+    except (ScenarioError, OutputFolderError) as error:
         _fail(error)
-    folder = write_plan(found, Path(out_dir) if out_dir else Path("results") / f"{Path(scenario).stem}_plan")
+    try:
+        write_plan(found, folder, overwrite=overwrite)
+    except OutputFolderError as error:
+        _fail(error)
     if not quiet:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             click.echo(f"\n{loaded.name}: targets {', '.join(map(str, targets))} with 95% confidence, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,13 @@ import numpy as np
 import pandas as pd
 
 from .analysis import paired_difference, welch_difference
-from .results import Results, staged_folder
+from .outputs import MANIFEST, staged_folder
+from .results import Results
 from .run import run
 from .scenario import Scenario, load_scenario
 
+COMPARISON_FILES = ("comparison.csv", "report.html", "figures", MANIFEST)
+"""What a comparison folder holds besides one folder per scenario (whose names must not collide)."""
 COMPARISON_COLUMNS = ["scenario", "level", "metric", "base", "alternative", "difference", "ci_low", "ci_high",
                       "relative_change", "clear", "replications", "method"]
 
@@ -120,18 +124,37 @@ def compare(base: Scenario | str | Path, *alternatives: Scenario | str | Path, r
 
 
 def write_comparison(folder: str | Path, table: pd.DataFrame, results: dict[str, Results],
-                     sources: list[str | Path]) -> Path:
-    """Write ``comparison.csv`` and each scenario's results folder, whole or not at all."""
-    with staged_folder(folder) as staging:
+                     sources: list[str | Path], overwrite: bool = False) -> Path:
+    """Write ``comparison.csv`` and each scenario's results folder, whole or not at all.
+
+    ``overwrite``: replace a folder continuum did not write; see :meth:`Results.to_folder`.
+    """
+    inputs = [*sources, *(outcome.scenario.source for outcome in results.values())]
+    with staged_folder(folder, "compare", inputs, overwrite) as staging:
         table.to_csv(staging / "comparison.csv", index=False)
-        names = [_folder_name(source, outcome) for source, outcome in zip(sources, results.values(), strict=True)]
-        for index, (name, outcome) in enumerate(zip(names, results.values(), strict=True)):
-            outcome.to_folder(staging / (name if names.count(name) == 1 else f"{index}_{name}"), report=True)
+        for name, outcome in zip(_folder_names(sources, list(results.values())), results.values(), strict=True):
+            outcome.to_folder(staging / name, report=True)
         from .report import comparison_section, write_report  # the report draws on plots and results
 
         compared, drawn = comparison_section(table)
         write_report(next(iter(results.values())), staging, [compared], drawn)
     return Path(folder)
+
+
+def _folder_names(sources: list[str | Path], outcomes: list[Results]) -> list[str]:
+    """A folder name per scenario: its file stem, prefixed by its place in the list when stems repeat
+    or one would collide with a file the comparison writes (``report.html.yaml``)."""
+    names = [_folder_name(source, outcome) for source, outcome in zip(sources, outcomes, strict=True)]
+    counts = Counter(names)
+    taken = {name.casefold() for name in (*COMPARISON_FILES, "", ".", "..")}
+    chosen = []
+    for index, name in enumerate(names):
+        unique = name if counts[name] == 1 else f"{index}_{name}"
+        while unique.casefold() in taken:   # case-blind file systems take Report.html for report.html
+            unique = f"{index}_{unique}"
+        taken.add(unique.casefold())
+        chosen.append(unique)
+    return chosen
 
 
 def _folder_name(source: str | Path, outcome: Results) -> str:

@@ -21,7 +21,8 @@ from typing import Any
 import pandas as pd
 
 from . import theory
-from .results import Results, staged_folder
+from .outputs import staged_folder
+from .results import Results
 from .run import run, with_run_settings
 from .scenario import Scenario, ScenarioError
 
@@ -204,9 +205,12 @@ def plan(scenario: Scenario, targets: Sequence[Target | str], levels: list[str] 
                 results=baseline, scenario=scenario, targets=wanted)
 
 
-def write_plan(found: Plan, folder: str | Path) -> Path:
-    """``plan.csv``, ``plan_curve.csv`` and the planned run's folder (``planned/``), whole or not at all."""
-    with staged_folder(folder) as staging:
+def write_plan(found: Plan, folder: str | Path, overwrite: bool = False) -> Path:
+    """``plan.csv``, ``plan_curve.csv`` and the planned run's folder (``planned/``), whole or not at all.
+
+    ``overwrite``: replace a folder continuum did not write; see :meth:`Results.to_folder`.
+    """
+    with staged_folder(folder, "plan", [found.scenario.source], overwrite) as staging:
         found.capacities.to_csv(staging / "plan.csv", index=False)
         found.curve.to_csv(staging / "plan_curve.csv", index=False)
         found.results.to_folder(staging / "planned", report=True)

@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +18,7 @@ import pandas as pd
 
 from . import records
 from .analysis import summarise
+from .outputs import staged_folder
 from .records import DAY_FIELDS, STATE_FIELDS, SystemTally, Tally
 from .scenario import EXITS, Scenario
 from .staffing import staffing_table
@@ -315,12 +311,15 @@ class Results:
         order = list(dict.fromkeys(zip(self.staffing["level"], self.staffing["role"], strict=True)))
         return wide.loc[order]
 
-    def to_folder(self, path: str | Path, report: bool = False) -> Path:
+    def to_folder(self, path: str | Path, report: bool = False, overwrite: bool = False) -> Path:
         """Write every table to ``path`` whole or not at all (a temporary folder moved into place).
 
-        ``report``: also the figures (``figures/*.png|svg``) and ``report.html``.
+        ``report``: also the figures (``figures/*.png|svg``) and ``report.html``. ``overwrite``:
+        replace a folder continuum did not write (one without ``manifest.json``); the current
+        folder, home and a folder holding the scenario file are never replaced
+        (:class:`sim.OutputFolderError`).
         """
-        with staged_folder(path) as staging:
+        with staged_folder(path, "run", [self.scenario.source], overwrite) as staging:
             self._write(staging)
             if report:
                 from .report import write_report  # the report draws on plots, which draw on results
@@ -369,28 +368,3 @@ def estimate_text(row: pd.Series) -> str:
     if not np.isfinite(low):
         return f"{mean:,.{decimals}f}"
     return f"{mean:,.{decimals}f} ({low:,.{decimals}f}-{high:,.{decimals}f})"
-
-
-@contextmanager
-def staged_folder(path: str | Path) -> Iterator[Path]:
-    """A temporary folder beside ``path`` to write into, moved into place only if the block succeeds."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        yield staging
-        replace_folder(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def replace_folder(staging: Path, target: Path) -> None:
-    """Move a finished folder into place, replacing any earlier one at the last moment."""
-    if target.exists():
-        retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-        os.replace(target, retired / target.name)
-        os.replace(staging, target)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(staging, target)
