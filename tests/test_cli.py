@@ -25,8 +25,11 @@ def output(tmp_path_factory):
 
 def test_run_writes_every_file_with_the_promised_columns(output):
     out, _ = output
-    files = ["daily.csv", "figures", "replications.csv", "report.html", "run.json", "scenario.yaml", "summary.csv"]
+    files = ["daily.csv", "figures", "manifest.json", "replications.csv", "report.html", "run.json", "scenario.yaml",
+             "summary.csv"]
     assert sorted(p.name for p in out.iterdir()) == files
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "run" and "figures/census_over_time.png" in manifest["files"]
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.columns) == ["level", "metric", "mean", "ci_low", "ci_high", "std", "replications"]
     assert set(summary.query("level == 'ward'")["metric"]) == set(LEVEL_METRICS)

@@ -32,7 +32,8 @@ def test_compare_writes_a_comparison_and_each_scenario(tmp_path):
     wait = table.query("level == 'ward' and metric == 'wait_mean_days'").iloc[0]
     assert wait["difference"] < 0 and wait["clear"]
     assert sorted(p.name for p in (tmp_path / "cmp").iterdir()) == ["base", "bigger", "comparison.csv", "figures",
-                                                                     "report.html"]
+                                                                     "manifest.json", "report.html"]
+    assert json.loads((tmp_path / "cmp" / "manifest.json").read_text())["kind"] == "compare"
     assert (tmp_path / "cmp" / "figures" / "comparison.png").exists()
     assert (tmp_path / "cmp" / "base" / "report.html").exists()
 

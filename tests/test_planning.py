@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -66,8 +68,10 @@ def test_plan_command_writes_the_plan_and_refuses_bad_targets(tmp_path):
             "--set", "run.days=500", "--jobs", "1", "--out", str(tmp_path / "plan")]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "plan").iterdir()) == ["figures", "plan.csv", "plan_curve.csv",
-                                                                      "planned", "report.html"]
+    assert sorted(p.name for p in (tmp_path / "plan").iterdir()) == ["figures", "manifest.json", "plan.csv",
+                                                                      "plan_curve.csv", "planned", "report.html"]
+    assert json.loads((tmp_path / "plan" / "manifest.json").read_text())["kind"] == "plan"
+    assert json.loads((tmp_path / "plan" / "planned" / "manifest.json").read_text())["kind"] == "run"
     assert (tmp_path / "plan" / "figures" / "plan_ward_wait_p90_days.png").exists()
     bad = CliRunner().invoke(main, ["plan", str(SCENARIOS / "teaching_mmc.yaml"), "--target", "wait<=1"])
     assert bad.exit_code == 2 and "wait_p90_days" in bad.output
