@@ -14,7 +14,7 @@ from typing import NoReturn
 import click
 import pandas as pd
 
-from .compare import comparison_table, run_all, write_comparison
+from .compare import NOT_COMPARED, comparison_table, not_compared, run_all, write_comparison
 from .executors import ExecutorUnavailable
 from .outputs import OutputFolderError, check_folder
 from .planning import parse_target, write_plan
@@ -24,6 +24,7 @@ from .results import HEADLINE_METRICS, SYSTEM_METRICS, Results
 from .run import run as run_scenario
 from .run import warmup_warning
 from .scenario import ScenarioError, load_scenario, parse_assignment
+from .settings import SettingsError, setting_problems
 from .sweep import SweepFolderError, parse_grid, sweep_headline
 from .sweep import sweep as sweep_scenario
 
@@ -45,12 +46,21 @@ def _fail(error: ScenarioError | ExecutorUnavailable | SweepFolderError | Output
     sys.exit(BAD_INPUT)
 
 
+def _checked(context: click.Context, option: click.Parameter, value: object) -> object:
+    """An option checked by the rule ``sim.run`` uses, refused in its words (exit status 2)."""
+    problems = setting_problems({option.name or "": value}, spelled=lambda name: f"--{name.replace('_', '-')}")
+    if problems:
+        _fail(SettingsError(f"continuum {context.info_name}", problems))
+    return value
+
+
 def run_setting_options(command):
     """``--replications``, ``--seed`` and ``--jobs``, the same on every command that runs scenarios."""
-    command = click.option("--jobs", type=click.IntRange(min=1), help="Processes to use [default: all cores].")(command)
-    command = click.option("--seed", type=int, help="Override run.seed (the same for every scenario and point).")(
+    command = click.option("--jobs", type=int, callback=_checked, help="Processes to use [default: all cores].")(
         command)
-    return click.option("--replications", type=int, help="Override run.replications.")(command)
+    command = click.option("--seed", type=int, callback=_checked,
+                           help="Override run.seed (the same for every scenario and point).")(command)
+    return click.option("--replications", type=int, callback=_checked, help="Override run.replications.")(command)
 
 
 overwrite_option = click.option(
@@ -88,10 +98,10 @@ def main() -> None:
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Override any scenario key, e.g. levels.php.capacity=30 (repeatable).")
 @click.option("--episodes", is_flag=True, help="Also write episodes.csv (one row per patient visit).")
-@click.option("--precision", type=click.FloatRange(min=0, min_open=True, max=1),
+@click.option("--precision", type=float, callback=_checked,
               help="Add replications until every headline metric's 95%% half-width is within this share "
                    "of its mean (e.g. 0.05), or --max-replications is reached.")
-@click.option("--max-replications", type=click.IntRange(min=1), default=200, show_default=True,
+@click.option("--max-replications", type=int, callback=_checked, default=200, show_default=True,
               help="The cap for --precision.")
 @click.option("--no-report", is_flag=True, help="Skip the figures and report.html (faster).")
 @overwrite_option
@@ -201,7 +211,8 @@ def compare(base: str, alternatives: tuple[str, ...], out_dir: str | None, repli
 
 
 def _print_comparison(table: pd.DataFrame, base_label: str) -> None:
-    shown = table[table["metric"].isin(HEADLINE_METRICS) & (table["level"] != "all")].copy()
+    paired = ~table["method"].isin(NOT_COMPARED.values())
+    shown = table[paired & table["metric"].isin(HEADLINE_METRICS) & (table["level"] != "all")].copy()
     shown["difference (95% CI)"] = shown.apply(
         lambda row: f"{row['difference']:+.3g} ({row['ci_low']:.3g} to {row['ci_high']:.3g})"
         + (" *" if row["clear"] else ""), axis=1)
@@ -211,6 +222,9 @@ def _print_comparison(table: pd.DataFrame, base_label: str) -> None:
             click.echo(rows.pivot(index="level", columns="metric", values="difference (95% CI)")
                        .reindex(index=rows["level"].unique(), columns=[m for m in HEADLINE_METRICS])
                        .to_string())
+    if left_out := not_compared(table, base_label):
+        click.echo("\nNot compared, being in one scenario only (their own figures are in comparison.csv): "
+                   + "; ".join(left_out))
 
 
 @main.command()

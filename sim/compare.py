@@ -14,6 +14,7 @@ from .outputs import MANIFEST, staged_folder
 from .results import Results
 from .run import run
 from .scenario import Scenario, load_scenario
+from .settings import SettingsError, check_run_options, check_settings
 
 COMPARISON_FILES = ("comparison.csv", "report.html", "figures", MANIFEST)
 """What a comparison folder holds besides one folder per scenario (whose names must not collide)."""
@@ -21,8 +22,14 @@ COMPARISON_COLUMNS = ["scenario", "level", "metric", "base", "alternative", "dif
                       "relative_change", "clear", "replications", "method"]
 
 
-def _as_scenario(item: Scenario | str | Path) -> Scenario:
-    return item if isinstance(item, Scenario) else load_scenario(item)
+def _as_scenarios(items: tuple[Any, ...]) -> list[Scenario]:
+    """Scenarios as given, or loaded from their files; anything else is refused before anything runs."""
+    names = ["base", *(f"alternative {index}" for index in range(1, len(items)))]
+    problems = [f"{name} is {type(item).__name__}: should be a Scenario or a scenario file's path"
+                for name, item in zip(names, items, strict=True) if not isinstance(item, Scenario | str | Path)]
+    if problems:
+        raise SettingsError("sim.compare", problems)
+    return [item if isinstance(item, Scenario) else load_scenario(item) for item in items]
 
 
 def _label(scenario: Scenario, taken: set[str], base: Scenario) -> str:
@@ -59,29 +66,60 @@ def _by_metric(results: Results) -> dict[tuple[str, str], pd.Series]:
             for key, group in table.groupby(["level", "metric"], sort=False)}
 
 
+NOT_COMPARED = {True: "not compared: in the base only", False: "not compared: in the alternative only"}
+"""The ``method`` of a row whose level (or metric) only one of the two scenarios has, e.g. a new crisis unit."""
+
+
 def comparison_table(base: Results, alternatives: dict[str, Results], paired: bool = True,
                      confidence: float = 0.95) -> pd.DataFrame:
     """Each alternative's difference from ``base`` per level and metric, with an interval.
 
     ``paired``: replication ``r`` of every scenario used the same random numbers, so the
     interval comes from the per-replication differences (narrow); otherwise Welch's interval
-    for independent runs. ``clear`` is True when the interval excludes 0.
+    for independent runs. ``clear`` is True when the interval excludes 0. A level only one of
+    the two has (a new unit) keeps its rows with that side's mean, no difference, and a
+    ``method`` saying which side has it (:data:`NOT_COMPARED`).
     """
-    difference = paired_difference if paired else welch_difference
-    method = "paired (common random numbers)" if paired else "independent (Welch)"
     base_values = _by_metric(base)
     rows = []
     for label, results in alternatives.items():
         alt_values = _by_metric(results)
-        for (level, metric), before in base_values.items():
-            after = alt_values[(level, metric)].reindex(before.index).to_numpy()
-            mean, low, high, _, count = difference(before.to_numpy(), after, confidence)
-            base_mean = float(np.nanmean(before)) if before.notna().any() else np.nan
-            alt_mean = float(np.nanmean(after)) if np.isfinite(after).any() else np.nan
-            relative = mean / base_mean if base_mean else np.nan
-            clear = bool(np.isfinite(low) and (low > 0 or high < 0))
-            rows.append((label, level, metric, base_mean, alt_mean, mean, low, high, relative, clear, count, method))
+        for key, before in base_values.items():
+            rows.append(_compared(label, key, before, alt_values[key], paired, confidence) if key in alt_values
+                        else _one_side(label, key, before, in_base=True))
+        rows += [_one_side(label, key, after, in_base=False) for key, after in alt_values.items()
+                 if key not in base_values]
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def _compared(label: str, key: tuple[str, str], before: pd.Series, after_values: pd.Series, paired: bool,
+              confidence: float) -> tuple:
+    difference = paired_difference if paired else welch_difference
+    method = "paired (common random numbers)" if paired else "independent (Welch)"
+    after = after_values.reindex(before.index).to_numpy()
+    mean, low, high, _, count = difference(before.to_numpy(), after, confidence)
+    base_mean = _mean(before.to_numpy())
+    relative = mean / base_mean if base_mean else np.nan
+    clear = bool(np.isfinite(low) and (low > 0 or high < 0))
+    return (label, *key, base_mean, _mean(after), mean, low, high, relative, clear, count, method)
+
+
+def _one_side(label: str, key: tuple[str, str], values: pd.Series, in_base: bool) -> tuple:
+    mean = _mean(values.to_numpy())
+    base_mean, alt_mean = (mean, np.nan) if in_base else (np.nan, mean)
+    return (label, *key, base_mean, alt_mean, np.nan, np.nan, np.nan, np.nan, False, 0, NOT_COMPARED[in_base])
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
+
+
+def not_compared(table: pd.DataFrame, base_label: str) -> list[str]:
+    """``level (in X, not in Y)`` for each level a comparison could not pair, as the reader should be told."""
+    rows = table[table["method"].isin(NOT_COMPARED.values())]
+    found = dict.fromkeys(zip(rows["scenario"], rows["level"], rows["method"] == NOT_COMPARED[True], strict=True))
+    return [f"{level} (in {base_label if in_base else label}, not in {label if in_base else base_label})"
+            for label, level, in_base in found]
 
 
 def run_all(base: Scenario | str | Path, *alternatives: Scenario | str | Path, replications: int | None = None,
@@ -93,9 +131,11 @@ def run_all(base: Scenario | str | Path, *alternatives: Scenario | str | Path, r
     replication ``r`` sees the same patients everywhere; without it each alternative gets a
     seed of its own (independent runs, for teaching what CRN buys).
     """
-    scenarios = [_as_scenario(item) for item in (base, *alternatives)]
-    seed = scenarios[0].run.seed if seed is None else seed
-    replications = scenarios[0].run.replications if replications is None else replications
+    given = check_settings("sim.compare", replications=replications, seed=seed)
+    run_options = check_run_options("sim.compare", run_options)
+    scenarios = _as_scenarios((base, *alternatives))
+    seed = scenarios[0].run.seed if given["seed"] is None else given["seed"]
+    replications = scenarios[0].run.replications if given["replications"] is None else given["replications"]
     taken: set[str] = set()
     results = {}
     for index, scenario in enumerate(scenarios):
@@ -114,8 +154,19 @@ def compare(base: Scenario | str | Path, *alternatives: Scenario | str | Path, r
     Returns one row per alternative, level and metric: ``scenario, level, metric, base,
     alternative, difference, ci_low, ci_high, relative_change, clear, replications, method``.
     ``difference`` is alternative minus base; ``ci_low``/``ci_high`` a 95% paired interval;
-    ``clear`` marks differences whose interval excludes zero (clearly real).
+    ``clear`` marks differences whose interval excludes zero (clearly real). A level only one
+    scenario has (a new unit) is not compared: its rows carry that scenario's means and a
+    ``method`` saying so.
+
+    Raises
+    ------
+    sim.ScenarioError
+        A scenario file that cannot be used; a bad setting (``replications=0``, ``jobs=0``, no
+        alternative) as its subclass ``sim.settings.SettingsError``, also a ``ValueError``.
     """
+    if not alternatives:
+        raise SettingsError("sim.compare", ["no alternative given: compare a base with one or more alternatives, "
+                                            "e.g. sim.compare(today, more_beds)"])
     results = run_all(base, *alternatives, replications=replications, seed=seed,
                       common_random_numbers=common_random_numbers, progress=progress, **run_options)
     base_label, *others = results

@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
+from .settings import SettingsError, backend_problems
+
 Item = TypeVar("Item")
 Output = TypeVar("Output")
 
-EXECUTORS = ("serial", "processes", "dask")
 DASK_INSTALL = "pip install 'continuum[dask]' (or, in a clone, pip install -e '.[dask]')"
 
 
@@ -44,16 +45,14 @@ def resolve_backend(count: int, *, jobs: int | None = None, executor: str = "pro
 
     Raises
     ------
-    ValueError
-        For an unknown executor, an address without Dask, or ``jobs`` with an address.
+    sim.settings.SettingsError
+        A ``ValueError`` too: for ``jobs`` below 1, an unknown executor, an address without
+        Dask, or ``jobs`` with an address.
     """
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
-    if address is not None and executor != "dask":
-        raise ValueError(f"an address applies to the dask executor only, not to {executor!r}")
+    problems = backend_problems(jobs, executor, address)
+    if problems:
+        raise SettingsError("executor settings", problems)
     if address is not None:
-        if jobs is not None:
-            raise ValueError("jobs does not apply to an existing Dask cluster: its workers decide")
         return {"executor": "dask", "jobs": None, "address": address}
     workers = 1 if executor == "serial" else local_workers(jobs, count)
     if executor == "processes" and workers == 1:

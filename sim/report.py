@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import plots
+from .compare import NOT_COMPARED
 from .results import SYSTEM_METRICS, Results
 from .run import warmup_warning
 from .scenario import Scenario
@@ -197,7 +198,8 @@ def comparison_section(table: pd.DataFrame) -> tuple[dict, list[tuple[str, str, 
     """The differences from the base, clearly real ones first, with their chart."""
     shown = table[table["metric"].isin(["wait_p90_days", "waitlist_mean", "occupancy", "blocked_days_per_year"])]
     shown = shown.assign(difference=shown.apply(
-        lambda row: f"{row['difference']:+.3g} ({row['ci_low']:.3g} to {row['ci_high']:.3g})"
+        lambda row: row["method"] if row["method"] in NOT_COMPARED.values() else
+        f"{row['difference']:+.3g} ({row['ci_low']:.3g} to {row['ci_high']:.3g})"
         + (" clearly real" if row["clear"] else ""), axis=1))
     wide = shown.pivot_table(index=["scenario", "level"], columns="metric", values="difference", aggfunc="first",
                              sort=False)

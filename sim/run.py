@@ -24,6 +24,7 @@ from .results import (
     wait_quantiles,
 )
 from .scenario import Scenario
+from .settings import check_settings
 
 
 def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = False) -> ReplicationOutput:
@@ -47,6 +48,7 @@ def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = 
 
 
 PILOT_REPLICATIONS = 5
+"""Replications of the warm-up pilot: always these, numbered 0-4, however many the run has."""
 WARMUP_LIMIT_SHARE = 0.9
 """A warm-up chosen past this share of `days` is flagged: the pilot may be too short to see the end of the fill."""
 
@@ -82,9 +84,21 @@ def run(scenario: Scenario, replications: int | None = None, seed: int | None = 
 
     Raises
     ------
+    sim.settings.SettingsError
+        A setting out of range or of the wrong kind (``jobs=0``, ``precision=0``, a file name
+        for ``scenario``), before anything runs; it is a :class:`sim.ScenarioError` and a ``ValueError``.
     sim.executors.ExecutorUnavailable
         ``executor="dask"`` without the optional ``dask`` extra installed.
     """
+    checked = check_settings("sim.run", scenario=scenario, replications=replications, seed=seed, jobs=jobs,
+                             executor=executor, address=address, precision=precision,
+                             max_replications=max_replications)
+    return _run_checked(**checked, progress=progress, keep_episodes=keep_episodes)
+
+
+def _run_checked(scenario: Scenario, replications: int | None, seed: int | None, jobs: int | None, progress: bool,
+                 keep_episodes: bool, executor: str, address: str | None, precision: float | None,
+                 max_replications: int) -> Results:
     scenario = with_run_settings(scenario, replications, seed)
     started = time.perf_counter()
 
@@ -128,12 +142,14 @@ def with_run_settings(scenario: Scenario, replications: int | None, seed: int | 
 def choose_warmup(scenario: Scenario, simulate) -> tuple[Scenario, dict[str, Any]]:
     """Pick the warm-up by MSER-5 from a pilot run that starts measuring at once.
 
-    The pilot simulates twice the measured period from the scenario's starting state, with a
-    few replications (the first ones of the real run); MSER-5 is applied to each level's daily
-    census averaged over them, and the longest truncation wins (at most the measured period).
+    The pilot simulates twice the measured period from the scenario's starting state, with
+    replications 0 to ``PILOT_REPLICATIONS - 1`` whatever ``run.replications`` is, so the chosen
+    warm-up, and with it every replication, is the same in a run of 3 as in a run of 10.
+    MSER-5 is applied to each level's daily census averaged over them, and the longest
+    truncation wins (at most the measured period).
     """
     pilot = scenario.with_changes({"run.warmup_days": 0, "run.days": 2 * scenario.run.days,
-                                   "run.replications": min(PILOT_REPLICATIONS, scenario.run.replications)})
+                                   "run.replications": PILOT_REPLICATIONS})
     outputs = simulate(pilot, range(pilot.run.replications))
     census = np.mean([out.days[:, :, DAY_FIELDS.index("census")] for out in outputs], axis=0)
     warmup = min(scenario.run.days, max(mser5_warmup(census[:, level]) for level in range(census.shape[1])))

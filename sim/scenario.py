@@ -14,6 +14,7 @@ import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import (
     BaseModel,
@@ -608,13 +609,26 @@ def _where(path: tuple, lines: dict[tuple, int], overridden: set[str], changed_b
     return dotted
 
 
+def _plain_data(data: Any) -> Any:
+    """numpy numbers and arrays (an analyst's grid, ``np.arange``) as the plain Python values they are."""
+    if isinstance(data, dict):
+        return {_plain_data(key): _plain_data(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        plain = [_plain_data(value) for value in data]
+        return plain if isinstance(data, list) else tuple(plain)
+    if isinstance(data, np.ndarray | np.generic):
+        return data.tolist()   # np.bool_ becomes bool, refused where bool is
+    return data
+
+
 def validate(data: Any, source: str = "<dict>", lines: dict[tuple, int] | None = None,
              overridden: set[str] | None = None, changed_by: str = "by with_changes") -> Scenario:
     """Validate plain data as a scenario, or raise :class:`ScenarioError` listing every problem.
 
-    Problems at the ``overridden`` key paths say they were changed ``changed_by`` rather than
-    giving a line of the file.
+    numpy numbers count as the Python numbers they are. Problems at the ``overridden`` key paths
+    say they were changed ``changed_by`` rather than giving a line of the file.
     """
+    data = _plain_data(data)
     lines, overridden = lines or {}, overridden or set()
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else "a single value"

@@ -23,7 +23,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from .executors import local_dask_cluster
 from .results import HEADLINE_METRICS, estimate_text
 from .run import run, with_run_settings
 from .scenario import Scenario, ScenarioError
+from .settings import check_run_options, check_settings
 
 # A point id is its ``key=value,...`` label when that is made of these characters alone
 # (safe in file names on every system); otherwise a slug of it plus a hash of the values.
@@ -67,8 +68,10 @@ def sweep(scenario: Scenario, grid: dict[str, Iterable[Any]], *, out: str | Path
     grid
         Dotted scenario keys mapped to the values to try, e.g.
         ``{"levels.php.capacity": [10, 20, 30], "levels.iop.capacity": [40, 60]}``. Every
-        combination runs (the first key varies slowest). All points are validated before any
-        runs: a bad value raises :class:`sim.ScenarioError` naming the key and value.
+        combination runs (the first key varies slowest). Values may come in any iterable (a
+        range, a numpy array, a generator: each is read once). All points are validated before
+        any runs: a bad value raises :class:`sim.ScenarioError` naming the key and value, and a
+        bad setting (``replications=0``, ``jobs=0``) a ``sim.settings.SettingsError``.
     out
         A folder to save each point in as it finishes (see the module docstring). Running the
         same sweep into it again reuses the finished points; the grid may grow between runs,
@@ -88,11 +91,14 @@ def sweep(scenario: Scenario, grid: dict[str, Iterable[Any]], *, out: str | Path
         ``point`` (0, 1, ... in grid order) and the summary columns ``level, metric, mean,
         ci_low, ci_high, std, replications``.
     """
-    base = with_run_settings(scenario, replications, seed)
-    points = grid_points(grid)
+    given = check_settings("sim.sweep", scenario=scenario, replications=replications, seed=seed)
+    run_options = check_run_options("sim.sweep", run_options)
+    base = with_run_settings(given["scenario"], given["replications"], given["seed"])
+    values = grid_values(grid)   # read once: a generator of values would be empty the second time
+    points = grid_points(values)
     scenarios = _point_scenarios(base, points)
     ids = point_ids(points)
-    folder = None if out is None else _open_folder(Path(out), base, grid, points, ids)
+    folder = None if out is None else _open_folder(Path(out), base, values, points, ids)
     summaries, per_replication = [], []
     bar = tqdm(total=len(points), desc="sweep", unit="point", disable=None if progress else True)
     with bar, _shared_dask_cluster(run_options) as run_options:
@@ -143,8 +149,17 @@ def _shared_dask_cluster(run_options: dict[str, Any]) -> Iterator[dict[str, Any]
         yield {**run_options, "address": address, "jobs": None}
 
 
-def grid_points(grid: dict[str, Iterable[Any]]) -> list[dict[str, Any]]:
+def grid_points(grid: Mapping[str, Iterable[Any]]) -> list[dict[str, Any]]:
     """Every combination of the grid's values, in order (the first key varies slowest).
+
+    Raises :class:`sim.ScenarioError` for a grid that is not keys mapped to lists of distinct values.
+    """
+    lists = grid_values(grid)
+    return [dict(zip(lists, values, strict=True)) for values in itertools.product(*lists.values())]
+
+
+def grid_values(grid: Mapping[str, Iterable[Any]]) -> dict[str, list[Any]]:
+    """The grid with each key's values read once into a list (numpy numbers made plain), checked.
 
     Raises :class:`sim.ScenarioError` for a grid that is not keys mapped to lists of distinct values.
     """
@@ -162,7 +177,7 @@ def grid_points(grid: dict[str, Iterable[Any]]) -> list[dict[str, Any]]:
             problems += _list_problems(key, lists[key])
     if problems:
         raise ScenarioError("sweep grid", problems)
-    return [dict(zip(lists, values, strict=True)) for values in itertools.product(*lists.values())]
+    return lists
 
 
 def _list_problems(key: str, values: list[Any]) -> list[str]:
@@ -236,7 +251,7 @@ def _plain(data: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------- the folder
-def _open_folder(folder: Path, base: Scenario, grid: dict[str, Iterable[Any]], points: list[dict[str, Any]],
+def _open_folder(folder: Path, base: Scenario, grid: dict[str, list[Any]], points: list[dict[str, Any]],
                  ids: list[str]) -> Path:
     """Check ``folder`` is empty or holds this same sweep, then record the sweep in ``sweep.json``."""
     record = _plain({

@@ -89,9 +89,9 @@ def test_backend_is_what_actually_runs():
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"executor": "threads"}, "executor must be one of serial, processes, dask, not 'threads'"),
+    ({"executor": "threads"}, "executor = 'threads': should be one of serial, processes, dask"),
     ({"address": "tcp://scheduler:8786"}, "applies to the dask executor only"),
-    ({"executor": "dask", "address": "tcp://scheduler:8786", "jobs": 2}, "jobs does not apply"),
+    ({"executor": "dask", "address": "tcp://scheduler:8786", "jobs": 2}, "jobs = 2: does not apply"),
 ])
 def test_bad_backend_choices_are_named(options, message):
     with pytest.raises(ValueError, match=message):
