@@ -1,35 +1,42 @@
 """The ``continuum`` command: parse, call the API, print, exit with a clear status.
 
 Exit status: 0 done; 2 bad input (scenario file, ``--set`` value or option) or setup (``--dask``
-without Dask installed), with a message naming the file, key, value and what is allowed; 1 anything else.
+without Dask installed), with a message naming the file, key, value and what is allowed; 130 after
+Ctrl-C and 143 after SIGTERM, with one line saying what was kept; 1 anything else.
+
+The commands import the package's heavy parts (pandas, SciPy, matplotlib) when they run, inside
+the handler of Ctrl-C, so that an interrupt at any moment ends quietly.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-import pandas as pd
 
-from .compare import comparison_table, run_all, write_comparison
-from .executors import ExecutorUnavailable
-from .planning import parse_target, write_plan
-from .planning import plan as plan_capacity
-from .report import write_sweep_report
-from .results import HEADLINE_METRICS, SYSTEM_METRICS, Results
-from .run import run as run_scenario
-from .run import warmup_warning
-from .scenario import ScenarioError, load_scenario, parse_assignment
-from .sweep import SweepFolderError, parse_grid, sweep_headline
-from .sweep import sweep as sweep_scenario
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .executors import ExecutorUnavailable
+    from .results import Results
+    from .scenario import ScenarioError
+    from .sweep import SweepFolderError
 
 BAD_INPUT = 2
+INTERRUPTED = 130  # 128 + the signal's number, as shells report a command ended by SIGINT
+TERMINATED = 143  # ... and by SIGTERM
+KEPT_WHEN_STOPPED = {"sweep": "the finished points are kept; the same command again runs only the rest"}
+"""What an interrupted command leaves behind; every other command writes its folder whole or not at all."""
 
 
 def _load(path: str, assignments: tuple[str, ...] = (), **settings: int | None):
     """Load a scenario with ``--set`` assignments and run settings given as options."""
+    from .scenario import ScenarioError, load_scenario, parse_assignment
+
     try:
         overrides = dict(parse_assignment(text) for text in assignments)
     except ScenarioError as error:
@@ -66,7 +73,50 @@ def _backend(jobs: int | None, dask_address: str | None) -> dict:
     return {"jobs": jobs, "executor": "dask", "address": dask_address or None}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that staging folders and workers are cleaned up on the way out."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> NoReturn:
+    raise Terminated
+
+
+def _stopped(command: str | None, stop: BaseException) -> NoReturn:
+    """One line for Ctrl-C or SIGTERM, then exit 130 or 143."""
+    how, status = ("terminated", TERMINATED) if isinstance(stop, Terminated) else ("interrupted", INTERRUPTED)
+    click.echo(f"{how}: {KEPT_WHEN_STOPPED.get(command or '', 'nothing was written')}", err=True)
+    sys.exit(status)
+
+
+class _Continuum(click.Group):
+    """The command group, which ends on Ctrl-C or SIGTERM with one line rather than a traceback.
+
+    Only the command line does so: in Python (a notebook, say) Ctrl-C raises KeyboardInterrupt as usual.
+    """
+
+    def main(self, *args: Any, **options: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+            return super().main(*args, **options)
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        try:
+            return super().main(*args, **options)
+        finally:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+    def make_context(self, *args: Any, **options: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **options)
+        except (KeyboardInterrupt, Terminated) as stop:  # click would say "Aborted!" and exit 1
+            _stopped(None, stop)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, Terminated) as stop:
+            _stopped(ctx.invoked_subcommand, stop)
+
+
+@click.group(cls=_Continuum, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="continuum")
 def main() -> None:
     """Simulate patients moving through a behavioral-health care continuum."""
@@ -92,6 +142,10 @@ def run(scenario: str, out_dir: str | None, replications: int | None, seed: int 
         jobs: int | None, dask_address: str | None, assignments: tuple[str, ...], episodes: bool,
         precision: float | None, max_replications: int, no_report: bool, quiet: bool) -> None:
     """Run SCENARIO (a YAML file) and write summary.csv and friends to the output folder."""
+    from .executors import ExecutorUnavailable
+    from .run import run as run_scenario
+    from .scenario import ScenarioError
+
     backend = _backend(jobs, dask_address)
     try:
         loaded = _load(scenario, assignments, replications=replications, seed=seed)
@@ -110,6 +164,11 @@ def run(scenario: str, out_dir: str | None, replications: int | None, seed: int 
 
 
 def _print_results(results: Results) -> None:
+    import pandas as pd
+
+    from .results import SYSTEM_METRICS
+    from .run import warmup_warning
+
     chosen = results.scenario
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         click.echo(f"\n{chosen.name}: {results.run_sentence()} (mean, 95% interval)")
@@ -145,6 +204,8 @@ def _precision_text(note: dict) -> str:
               help="Override any scenario key before checking.")
 def validate(scenario: str, assignments: tuple[str, ...]) -> None:
     """Check SCENARIO without running it."""
+    from .scenario import ScenarioError
+
     try:
         loaded = _load(scenario, assignments)
     except ScenarioError as error:
@@ -168,6 +229,10 @@ def compare(base: str, alternatives: tuple[str, ...], out_dir: str | None, repli
     Writes comparison.csv (each metric's difference from BASE with a paired 95% interval and a
     'clear' flag) and one results folder per scenario.
     """
+    from .compare import comparison_table, run_all, write_comparison
+    from .executors import ExecutorUnavailable
+    from .scenario import ScenarioError
+
     try:
         scenarios = [_load(path, replications=replications, seed=seed) for path in (base, *alternatives)]
         results = run_all(*scenarios, progress=not quiet, **_backend(jobs, dask_address))
@@ -183,6 +248,10 @@ def compare(base: str, alternatives: tuple[str, ...], out_dir: str | None, repli
 
 
 def _print_comparison(table: pd.DataFrame, base_label: str) -> None:
+    import pandas as pd
+
+    from .results import HEADLINE_METRICS
+
     shown = table[table["metric"].isin(HEADLINE_METRICS) & (table["level"] != "all")].copy()
     shown["difference (95% CI)"] = shown.apply(
         lambda row: f"{row['difference']:+.3g} ({row['ci_low']:.3g} to {row['ci_high']:.3g})"
@@ -212,6 +281,15 @@ def sweep(scenario: str, grid_options: tuple[str, ...], out_dir: str | None, rep
           seed: int | None, jobs: int | None, assignments: tuple[str, ...], dask_address: str | None,
           quiet: bool) -> None:
     """Run SCENARIO at every combination of --grid values, all on the same random numbers."""
+    import pandas as pd
+
+    from .executors import ExecutorUnavailable
+    from .report import write_sweep_report
+    from .results import SYSTEM_METRICS
+    from .scenario import ScenarioError
+    from .sweep import SweepFolderError, parse_grid, sweep_headline
+    from .sweep import sweep as sweep_scenario
+
     folder = Path(out_dir) if out_dir else Path("results") / f"{Path(scenario).stem}_sweep"
     try:
         loaded = _load(scenario, assignments, replications=replications, seed=seed)
@@ -245,6 +323,12 @@ def plan(scenario: str, target_texts: tuple[str, ...], levels: str | None, out_d
          replications: int | None, seed: int | None, jobs: int | None, assignments: tuple[str, ...],
          quiet: bool) -> None:
     """Find the fewest places per level that meet every --target (theory first, then simulation)."""
+    import pandas as pd
+
+    from .planning import parse_target, write_plan
+    from .planning import plan as plan_capacity
+    from .scenario import ScenarioError
+
     try:
         loaded = _load(scenario, assignments, replications=replications, seed=seed)
         targets = [parse_target(text) for text in target_texts]
