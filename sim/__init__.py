@@ -6,37 +6,89 @@ Load a scenario, run replications, read tidy tables::
     scenario = sim.load_scenario("scenarios/regional_adult.yaml")
     results = sim.run(scenario, replications=10)
     results.summary
+
+The public names are loaded on first use, so that ``import sim`` (and the ``continuum`` command,
+which must answer Ctrl-C from its first moment) costs milliseconds rather than the second or
+two SciPy, pandas and matplotlib take to import.
 """
 
+from __future__ import annotations
+
+import sys
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from . import theory
-from .analysis import mser5_warmup, paired_difference, replications_needed, t_interval, welch_difference
-from .compare import compare
-from .executors import ExecutorUnavailable, local_dask_cluster
-from .outputs import OutputFolderError
-from .planning import Plan, Target, plan
-from .results import Results
-from .run import run, run_replication
-from .scenario import Scenario, ScenarioError, load_scenario, validate
-from .sweep import SweepFolderError, sweep
+if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ loads these
+    from . import plots, report, theory
+    from .analysis import mser5_warmup, paired_difference, replications_needed, t_interval, welch_difference
+    from .compare import compare
+    from .executors import ExecutorUnavailable, local_dask_cluster
+    from .outputs import OutputFolderError
+    from .planning import Plan, Target, plan
+    from .results import Results
+    from .run import run, run_replication
+    from .scenario import Scenario, ScenarioError, load_scenario, validate
+    from .settings import SettingsError
+    from .sweep import SweepFolderError, sweep
 
-try:
-    __version__ = version("continuum")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+    __version__: str
 
-LAZY_MODULES = ("plots", "report")
-"""Loaded on first use (``sim.plots.census_over_time``): matplotlib and Jinja2 cost time to import."""
+PUBLIC = {
+    "mser5_warmup": "analysis", "paired_difference": "analysis", "replications_needed": "analysis",
+    "t_interval": "analysis", "welch_difference": "analysis",
+    "compare": "compare",
+    "ExecutorUnavailable": "executors", "local_dask_cluster": "executors",
+    "OutputFolderError": "outputs",
+    "Plan": "planning", "Target": "planning", "plan": "planning",
+    "Results": "results",
+    "run": "run", "run_replication": "run",
+    "Scenario": "scenario", "ScenarioError": "scenario", "load_scenario": "scenario", "validate": "scenario",
+    "SettingsError": "settings",
+    "SweepFolderError": "sweep", "sweep": "sweep",
+}
+"""Each public name and the module it comes from, loaded on first use (``sim.run``, ``from sim import run``)."""
+
+LAZY_MODULES = ("plots", "report", "theory")
+"""Public modules loaded on first use (``sim.plots.census_over_time``)."""
 
 
-def __getattr__(name: str) -> ModuleType:
-    if name in LAZY_MODULES:
-        return import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    if name in PUBLIC:
+        value = getattr(import_module(f".{PUBLIC[name]}", __name__), name)
+    elif name in LAZY_MODULES:
+        value = import_module(f".{name}", __name__)
+    elif name == "__version__":
+        value = _installed_version()
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # found directly from now on
+    return value
 
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("continuum")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0"
+
+
+class _Package(ModuleType):
+    """The ``sim`` module, whose functions ``run``, ``compare`` and ``sweep`` share their names with
+    the submodules that define them: importing such a submodule must not replace the function."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not (isinstance(value, ModuleType) and PUBLIC.get(name) == name):
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "ExecutorUnavailable",
@@ -45,6 +97,7 @@ __all__ = [
     "Results",
     "Scenario",
     "ScenarioError",
+    "SettingsError",
     "Target",
     "SweepFolderError",
     "__version__",

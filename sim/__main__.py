@@ -1,5 +1,5 @@
 """``python -m sim`` runs the ``continuum`` command."""
 
-from .cli import main
+from .entry import main
 
 main()

@@ -2,14 +2,18 @@
 
 Exit status: 0 done; 2 bad input (scenario file, ``--set`` value or option), setup (``--dask``
 without Dask installed) or an ``--out`` folder refused (checked before anything runs), with a message
-naming the file, key, value and what is allowed; 1 anything else.
+naming the file, key, value and what is allowed; 130 after Ctrl-C and 143 after SIGTERM, with one line
+saying what was kept; 1 anything else. The ``continuum`` entry point is :mod:`sim.entry`, which
+imports this module (and with it pandas and SciPy) where Ctrl-C is already answered.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 import pandas as pd
@@ -29,6 +33,10 @@ from .sweep import SweepFolderError, parse_grid, sweep_headline
 from .sweep import sweep as sweep_scenario
 
 BAD_INPUT = 2
+INTERRUPTED = 130  # 128 + the signal's number, as shells report a command ended by SIGINT
+TERMINATED = 143  # ... and by SIGTERM
+KEPT_WHEN_STOPPED = {"sweep": "the finished points are kept; the same command again runs only the rest"}
+"""What an interrupted command leaves behind; every other command writes its folder whole or not at all."""
 
 
 def _load(path: str, assignments: tuple[str, ...] = (), **settings: int | None):
@@ -83,7 +91,50 @@ def _backend(jobs: int | None, dask_address: str | None) -> dict:
     return {"jobs": jobs, "executor": "dask", "address": dask_address or None}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that staging folders and workers are cleaned up on the way out."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> NoReturn:
+    raise Terminated
+
+
+def _stopped(command: str | None, stop: BaseException) -> NoReturn:
+    """One line for Ctrl-C or SIGTERM, then exit 130 or 143."""
+    how, status = ("terminated", TERMINATED) if isinstance(stop, Terminated) else ("interrupted", INTERRUPTED)
+    click.echo(f"{how}: {KEPT_WHEN_STOPPED.get(command or '', 'nothing was written')}", err=True)
+    sys.exit(status)
+
+
+class _Continuum(click.Group):
+    """The command group, which ends on Ctrl-C or SIGTERM with one line rather than a traceback.
+
+    Only the command line does so: in Python (a notebook, say) Ctrl-C raises KeyboardInterrupt as usual.
+    """
+
+    def main(self, *args: Any, **options: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+            return super().main(*args, **options)
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        try:
+            return super().main(*args, **options)
+        finally:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+    def make_context(self, *args: Any, **options: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **options)
+        except (KeyboardInterrupt, Terminated) as stop:  # click would say "Aborted!" and exit 1
+            _stopped(None, stop)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, Terminated) as stop:
+            _stopped(ctx.invoked_subcommand, stop)
+
+
+@click.group(cls=_Continuum, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="continuum")
 def main() -> None:
     """Simulate patients moving through a behavioral-health care continuum."""

@@ -4,16 +4,25 @@ processes or on a Dask cluster.
 Whichever backend runs the map, the result is ``[function(item) for item in items]``: the
 function must be pure for the backends to agree, and top-level (picklable) for the parallel
 ones. Dask is optional (``pip install 'continuum[dask]'``) and imported only when asked for.
+
+A local pool's workers never outlive the process that started them: an exception or interrupt in
+the map ends them at once, and a worker whose parent dies (even by ``kill -9``) exits too, so no
+orphan keeps simulating, holding memory and the caller's pipes.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import logging
+import multiprocessing
 import os
+import signal
+import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
@@ -119,13 +128,58 @@ def _in_order(futures: Sequence[Any], finished: Iterator[Any], bar: tqdm) -> lis
 
 
 def _pool_map(function: Callable[[Item], Output], items: list[Item], jobs: int, bar: tqdm) -> list[Output]:
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_end_with_parent)
+    try:
         futures: list[Future[Output]] = [pool.submit(function, item) for item in items]
-        try:
-            return _in_order(futures, as_completed(futures), bar)
-        finally:  # after a failure, do not wait for the rest
-            for future in futures:
-                future.cancel()
+        outputs = _in_order(futures, as_completed(futures), bar)
+    except BaseException:  # a failure, Ctrl-C or SIGTERM: end the workers now rather than wait for them
+        _end_workers(pool)
+        raise
+    pool.shutdown()
+    return outputs
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the workers and shut the pool, so that no worker is left running or a zombie.
+
+    A worker holds nothing to save (it only computes), so SIGKILL, which it cannot catch, ends it
+    at once; the pool's thread then sees them die, reaps them and closes its pipes before we go on.
+    """
+    # _processes is private, but Python before 3.14 (kill_workers) has no public way to reach the workers
+    for worker in list((pool._processes or {}).values()):
+        worker.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _end_with_parent() -> None:
+    """Pool initializer: the worker leaves interrupts to its parent and exits when the parent is gone.
+
+    Ctrl-C in a terminal reaches every process of the group: the parent handles it and ends its
+    workers, which would otherwise each print a traceback. A forked worker inherits the parent's
+    handlers (the CLI's, which turns SIGTERM into an exception), so SIGTERM is made to end it
+    plainly again. Two guards end a worker whose parent died without ending it (``kill -9``): on
+    Linux the kernel sends it SIGKILL (``PR_SET_PDEATHSIG``), which works even while the worker is
+    busy in C code; everywhere, a thread waits on the pipe multiprocessing gives each child, which
+    closes when the parent dies (and covers a parent that died before the first guard was set).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform == "linux":
+        _kill_me_when_parent_dies()
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_when_ended, args=(parent,), name="continuum-parent-watch", daemon=True).start()
+
+
+def _kill_me_when_parent_dies() -> None:
+    pr_set_pdeathsig = 1  # from <linux/prctl.h>
+    with suppress(OSError, AttributeError):  # an unusual libc: the watching thread still guards
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def _exit_when_ended(parent: Any) -> None:
+    parent.join()  # returns when the parent's end of the pipe closes, i.e. when the parent has exited
+    os._exit(1)
 
 
 def _dask_map(distributed: Any, function: Callable[[Item], Output], items: list[Item], jobs: int | None,
