@@ -16,22 +16,25 @@ from typing import Any
 import numpy as np
 
 from .arrivals import expected_referrals
-from .scenario import Scenario, ScenarioError
+from .scenario import Level, Scenario, ScenarioError
 from .theory import traffic_rates
 
 LIMITS = {
     "visits_per_replication": 20_000_000,
     "visits": 500_000_000,
     "daily_rows": 20_000_000,
+    "replications": 10_000,
 }
 """Default limits: patient visits to levels in one replication (time and memory of a worker, about
-15 microseconds and 10 bytes each), in the whole run (about an hour on two cores at the limit), and
-rows of daily census held in memory (about 100 bytes each)."""
+15 microseconds and 10 bytes each), in the whole run (about an hour on two cores at the limit),
+rows of daily census held in memory (about 100 bytes each), and replications (each costs some
+milliseconds however small the model)."""
 
 LIMIT_WORDS = {
     "visits_per_replication": "patient visits to levels in one replication",
     "visits": "patient visits in all replications",
     "daily_rows": "rows of daily figures (a row per day, level and replication)",
+    "replications": "replications",
 }
 MOST_LOOPS = 100_000
 
@@ -114,23 +117,30 @@ def _moves(scenario: Scenario) -> np.ndarray:
     return moves
 
 
-def _drivers(scenario: Scenario, referrals: np.ndarray, visits: np.ndarray, replications: int) -> dict[str, str]:
+def _drivers(scenario: Scenario, patients: np.ndarray, visits: np.ndarray, replications: int) -> dict[str, str]:
     """For each limit, the keys that make the run this size, with their values."""
     run = scenario.run
     days = f"run.days = {run.days}" + (f" (after {run.warmup_days} days of warm-up)" if run.warmup_days else "")
     per_replication = days
-    if referrals.any():
-        busiest = scenario.level_names[int(np.argmax(referrals))]
-        spec = scenario.levels[busiest]
-        volume = f"levels.{busiest}.referrals_per_year = {spec.referrals_per_year:g}"
-        if spec.referral_growth_per_year > 0:
-            volume += f" growing by levels.{busiest}.referral_growth_per_year = {spec.referral_growth_per_year:g}"
-        per_replication = f"{volume} over {days}"
-    if scenario.relapse is not None and visits.sum() > 10 * referrals.sum():
+    if patients.any():
+        busiest = scenario.level_names[int(np.argmax(patients))]
+        per_replication = f"{_volume(busiest, scenario.levels[busiest])} over {days}"
+    if scenario.relapse is not None and visits.sum() > 10 * patients.sum():
         per_replication += ", with patients returning many times (relapse probabilities)"
     many = f"run.replications = {replications}"
     return {"visits_per_replication": per_replication, "visits": f"{per_replication}, times {many}",
-            "daily_rows": f"{days}, times {len(scenario.levels)} levels, times {many}"}
+            "daily_rows": f"{days}, times {len(scenario.levels)} levels, times {many}", "replications": many}
+
+
+def _volume(name: str, level: Level) -> str:
+    """Where a level's patients come from, as keys and values."""
+    start = level.initial.census + level.initial.waitlist
+    if start > level.referrals_per_year:
+        return f"levels.{name}.initial = {{census: {level.initial.census}, waitlist: {level.initial.waitlist}}}"
+    volume = f"levels.{name}.referrals_per_year = {level.referrals_per_year:g}"
+    if level.referral_growth_per_year > 0:
+        volume += f" growing by levels.{name}.referral_growth_per_year = {level.referral_growth_per_year:g}"
+    return volume
 
 
 def check(scenario: Scenario, limits: dict[str, Any] | None = None, replications: int | None = None) -> Workload:
