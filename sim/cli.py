@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 import click
 import pandas as pd
 
+from . import workload
 from .compare import NOT_COMPARED, comparison_table, not_compared, run_all, write_comparison
 from .executors import ExecutorUnavailable
 from .outputs import OutputFolderError, check_folder
@@ -63,7 +64,10 @@ def _checked(context: click.Context, option: click.Parameter, value: object) -> 
 
 
 def run_setting_options(command):
-    """``--replications``, ``--seed`` and ``--jobs``, the same on every command that runs scenarios."""
+    """``--replications``, ``--seed``, ``--jobs`` and ``--limit``, the same on every command that runs scenarios."""
+    command = click.option("--limit", "limit_texts", multiple=True, metavar="NAME=VALUE",
+                           help="Raise a size limit checked before running, e.g. visits_per_replication=5e7 "
+                                "(repeatable; the limits are listed in scenarios/README.md).")(command)
     command = click.option("--jobs", type=int, callback=_checked, help="Processes to use [default: all cores].")(
         command)
     command = click.option("--seed", type=int, callback=_checked,
@@ -80,6 +84,18 @@ dask_option = click.option(
     "--dask", "dask_address", is_flag=False, flag_value="", default=None, metavar="[ADDRESS]",
     help="Run on Dask: the cluster whose scheduler is at ADDRESS, or without one a local cluster "
          "of --jobs workers (give it after the scenario files). Needs the dask extra.")
+
+
+def _limits(texts: tuple[str, ...]) -> dict[str, float]:
+    """``--limit NAME=VALUE`` options as ``{name: value}``, checked like the API's ``limits``."""
+    try:
+        given = dict(parse_assignment(text) for text in texts)
+    except ScenarioError as error:
+        raise SettingsError("--limit", error.problems) from None
+    problems = workload.limit_problems(given)
+    if problems:
+        raise SettingsError("--limit", problems)
+    return given
 
 
 def _backend(jobs: int | None, dask_address: str | None) -> dict:
@@ -158,20 +174,22 @@ def main() -> None:
 @overwrite_option
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def run(scenario: str, out_dir: str | None, replications: int | None, seed: int | None,
-        jobs: int | None, dask_address: str | None, assignments: tuple[str, ...], episodes: bool,
-        precision: float | None, max_replications: int, no_report: bool, overwrite: bool, quiet: bool) -> None:
+        jobs: int | None, limit_texts: tuple[str, ...], dask_address: str | None, assignments: tuple[str, ...],
+        episodes: bool, precision: float | None, max_replications: int, no_report: bool, overwrite: bool,
+        quiet: bool) -> None:
     """Run SCENARIO (a YAML file) and write summary.csv and friends to the output folder."""
     backend = _backend(jobs, dask_address)
     folder = Path(out_dir) if out_dir else Path("results") / Path(scenario).stem
     try:
         loaded = _load(scenario, assignments, replications=replications, seed=seed)
+        limits = _limits(limit_texts)
         check_folder(folder, [scenario], overwrite)   # a bad --out is found before the run, not after
     except (ScenarioError, OutputFolderError) as error:
         _fail(error)
     try:
         results = run_scenario(loaded, progress=not quiet, keep_episodes=episodes, precision=precision,
-                               max_replications=max_replications, **backend)
-    except ExecutorUnavailable as error:
+                               max_replications=max_replications, limits=limits, **backend)
+    except (ScenarioError, ExecutorUnavailable) as error:
         _fail(error)
     try:
         results.to_folder(folder, report=not no_report, overwrite=overwrite)
@@ -217,14 +235,19 @@ def _precision_text(note: dict) -> str:
 @click.argument("scenario", metavar="SCENARIO")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Override any scenario key before checking.")
-def validate(scenario: str, assignments: tuple[str, ...]) -> None:
-    """Check SCENARIO without running it."""
+@click.option("--limit", "limit_texts", multiple=True, metavar="NAME=VALUE",
+              help="Raise a size limit, as for run (repeatable).")
+def validate(scenario: str, assignments: tuple[str, ...], limit_texts: tuple[str, ...]) -> None:
+    """Check SCENARIO without running it, and estimate the size of its run."""
     try:
         loaded = _load(scenario, assignments)
+        size = workload.check(loaded, _limits(limit_texts))
     except ScenarioError as error:
         _fail(error)
     levels = ", ".join(f"{name} ({spec.capacity[0].capacity} places)" for name, spec in loaded.levels.items())
     click.echo(f"{scenario}: valid. {loaded.name}: {levels}")
+    click.echo(f"A run: {loaded.run.replications} replications of about {size.visits_per_replication:,.0f} "
+               f"patient visits to levels over {size.days_per_replication:,} days each.")
 
 
 @main.command()
@@ -237,7 +260,8 @@ def validate(scenario: str, assignments: tuple[str, ...]) -> None:
 @overwrite_option
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def compare(base: str, alternatives: tuple[str, ...], out_dir: str | None, replications: int | None,
-            seed: int | None, jobs: int | None, dask_address: str | None, overwrite: bool, quiet: bool) -> None:
+            seed: int | None, jobs: int | None, limit_texts: tuple[str, ...], dask_address: str | None,
+            overwrite: bool, quiet: bool) -> None:
     """Compare scenario files ALT... with BASE on common random numbers.
 
     Writes comparison.csv (each metric's difference from BASE with a paired 95% interval and a
@@ -247,7 +271,7 @@ def compare(base: str, alternatives: tuple[str, ...], out_dir: str | None, repli
     try:
         scenarios = [_load(path, replications=replications, seed=seed) for path in (base, *alternatives)]
         check_folder(folder, [base, *alternatives], overwrite)
-        results = run_all(*scenarios, progress=not quiet, **_backend(jobs, dask_address))
+        results = run_all(*scenarios, progress=not quiet, limits=_limits(limit_texts), **_backend(jobs, dask_address))
     except (ScenarioError, ExecutorUnavailable, OutputFolderError) as error:
         _fail(error)
     base_label, *others = results
@@ -292,14 +316,14 @@ def _print_comparison(table: pd.DataFrame, base_label: str) -> None:
 @dask_option
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def sweep(scenario: str, grid_options: tuple[str, ...], out_dir: str | None, replications: int | None,
-          seed: int | None, jobs: int | None, assignments: tuple[str, ...], dask_address: str | None,
-          quiet: bool) -> None:
+          seed: int | None, jobs: int | None, limit_texts: tuple[str, ...], assignments: tuple[str, ...],
+          dask_address: str | None, quiet: bool) -> None:
     """Run SCENARIO at every combination of --grid values, all on the same random numbers."""
     folder = Path(out_dir) if out_dir else Path("results") / f"{Path(scenario).stem}_sweep"
     try:
         loaded = _load(scenario, assignments, replications=replications, seed=seed)
         table = sweep_scenario(loaded, parse_grid(grid_options), out=folder, progress=not quiet,
-                               **_backend(jobs, dask_address))
+                               limits=_limits(limit_texts), **_backend(jobs, dask_address))
     except (ScenarioError, SweepFolderError, ExecutorUnavailable) as error:
         _fail(error)
     if not quiet:
@@ -326,8 +350,8 @@ def sweep(scenario: str, grid_options: tuple[str, ...], out_dir: str | None, rep
 @overwrite_option
 @click.option("--quiet", is_flag=True, help="No table.")
 def plan(scenario: str, target_texts: tuple[str, ...], levels: str | None, out_dir: str | None,
-         replications: int | None, seed: int | None, jobs: int | None, assignments: tuple[str, ...],
-         overwrite: bool, quiet: bool) -> None:
+         replications: int | None, seed: int | None, jobs: int | None, limit_texts: tuple[str, ...],
+         assignments: tuple[str, ...], overwrite: bool, quiet: bool) -> None:
     """Find the fewest places per level that meet every --target (theory first, then simulation)."""
     folder = Path(out_dir) if out_dir else Path("results") / f"{Path(scenario).stem}_plan"
     try:
@@ -335,7 +359,7 @@ def plan(scenario: str, target_texts: tuple[str, ...], levels: str | None, out_d
         targets = [parse_target(text) for text in target_texts]
         chosen = [name.strip() for name in levels.split(",")] if levels else None
         check_folder(folder, [scenario], overwrite)
-        found = plan_capacity(loaded, targets, chosen, jobs=jobs)
+        found = plan_capacity(loaded, targets, chosen, jobs=jobs, limits=_limits(limit_texts))
     except (ScenarioError, OutputFolderError) as error:
         _fail(error)
     try:

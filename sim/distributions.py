@@ -10,11 +10,12 @@ uniforms, so one draw always consumes exactly one random number: a truncated sta
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from scipy import stats
 
 _Z90 = stats.norm.ppf(0.9)
@@ -24,7 +25,8 @@ NonNegative = Annotated[float, Field(ge=0)]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # no .inf or .nan anywhere: a stay, patience or relapse time is a finite number of days
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     max: Positive | None = None
     """Optional truncation: values above ``max`` are never drawn (days)."""
@@ -35,11 +37,10 @@ class _Spec(BaseModel):
     def frozen(self):  # pragma: no cover - every continuous subclass overrides
         raise NotImplementedError
 
-    @model_validator(mode="after")
-    def _max_leaves_something(self) -> _Spec:
-        if self.max is not None and not isinstance(self, Fixed | Empirical) and self.frozen().cdf(self.max) <= 0:
-            raise ValueError(f"max {self.max:g} is below every value this {self.dist} can draw")
-        return self
+    @property
+    def can_take_no_time(self) -> bool:
+        """Whether a draw can be exactly 0 days with positive probability (continuous ones cannot)."""
+        return False
 
     def sampler(self) -> Sampler:
         """The sampler this spec describes."""
@@ -154,6 +155,10 @@ class Fixed(_Spec):
         value = self.value if self.max is None else min(self.value, self.max)
         return FixedSampler(value)
 
+    @property
+    def can_take_no_time(self) -> bool:
+        return self.value == 0
+
 
 class Empirical(_Spec):
     """Resample observed values (e.g. stays from last year's discharges), each equally likely."""
@@ -173,10 +178,36 @@ class Empirical(_Spec):
             values = values[values <= self.max]
         return EmpiricalSampler(values)
 
+    @property
+    def can_take_no_time(self) -> bool:
+        return min(self.values) == 0
+
+
+def _usable(spec: _Spec) -> _Spec:
+    """Refuse a spec whose parameters are each valid but whose draws are not usable days.
+
+    Run once the spec's own checks have passed, so the parameters are complete.
+    """
+    if spec.max is not None and not isinstance(spec, Fixed | Empirical) and spec.frozen().cdf(spec.max) <= 0:
+        raise ValueError(f"max {spec.max:g} is below every value this {spec.dist} can draw")
+    # parameters can each be finite and still overflow (lognormal mu: 1000, gamma sd: 1e200)
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sampler = spec.sampler()
+            values = [sampler.mean, sampler.variance, *sampler.from_uniforms(np.array([0.0, 0.5, 0.999]))]
+    except (ArithmeticError, ValueError):
+        values = [math.nan]
+    if not all(math.isfinite(value) for value in values):
+        raise ValueError(f"this {spec.dist} has no finite mean and variance in days (its values overflow): "
+                         "check the parameters and their units")
+    return spec
+
 
 Distribution = Annotated[
     Exponential | Lognormal | Gamma | Weibull | Triangular | Uniform | Fixed | Empirical,
     Field(discriminator="dist"),
+    AfterValidator(_usable),
 ]
 """Any distribution spec, chosen by its ``dist`` key."""
 

@@ -14,7 +14,6 @@ at ``warmup_days``, which is day 0 of capacity schedules and referral growth.
 from __future__ import annotations
 
 import bisect
-import math
 from collections import deque
 from collections.abc import Callable, Iterator
 from itertools import accumulate, islice, repeat
@@ -25,6 +24,7 @@ import simpy
 from simpy.events import NORMAL, EventPriority
 
 from . import records
+from .arrivals import peak_rate, referral_rates
 from .records import (
     DONE,
     GAVE_UP_WAITING,
@@ -43,7 +43,6 @@ from .scenario import Level as LevelSpec
 from .staffing import usable_capacity
 from .streams import BATCH, draws, generator
 
-DAYS_PER_YEAR = 365.0
 READMIT_WINDOW_DAYS = 30.0
 
 
@@ -399,36 +398,16 @@ class Model:
             self.system.readmissions += 1
 
     # -- sources of patients --------------------------------------------------------------
-    def referral_rates(self, spec: LevelSpec, times: np.ndarray) -> np.ndarray:
-        """Referrals per day at simulation times: growth and monthly seasonality applied."""
-        run = self.scenario.run
-        day = times - run.warmup_days
-        rates = spec.referrals_per_year / DAYS_PER_YEAR * (1 + spec.referral_growth_per_year) ** (day / DAYS_PER_YEAR)
-        if spec.referral_seasonality is not None:
-            months = np.asarray(spec.referral_seasonality)
-            month = (run.start_month - 1 + (np.mod(day, DAYS_PER_YEAR) / (DAYS_PER_YEAR / 12)).astype(int)) % 12
-            rates = rates * (months[month] * 12 / math.fsum(months))
-        return rates
-
-    def peak_rate(self, spec: LevelSpec) -> float:
-        """The highest referral rate over the run (the thinning envelope)."""
-        run = self.scenario.run
-        growth = 1 + spec.referral_growth_per_year
-        trend = max(growth ** (run.days / DAYS_PER_YEAR), growth ** (-self.measure_from / DAYS_PER_YEAR))
-        months = spec.referral_seasonality
-        season = 1.0 if months is None else 12 * max(months) / math.fsum(months)
-        return spec.referrals_per_year / DAYS_PER_YEAR * trend * season
-
     def referral_times(self, level: Level) -> Iterator[float]:
         """Poisson referral times, non-homogeneous by thinning, drawn in batches."""
-        spec = level.spec
-        peak = self.peak_rate(spec)
+        spec, run = level.spec, self.scenario.run
+        peak = peak_rate(run, spec)
         stream = self.streams(level.name)
         gaps, accept = stream("referrals"), stream("referral_thinning")
         time = 0.0
         while time <= self.horizon:
             times = np.cumsum(np.concatenate(([time], -np.log1p(-gaps.random(BATCH)) / peak)))[1:]
-            kept = accept.random(BATCH) * peak <= self.referral_rates(spec, times)
+            kept = accept.random(BATCH) * peak <= referral_rates(run, spec, times)
             time = float(times[-1])
             yield from times[kept & (times <= self.horizon)].tolist()
 
@@ -536,6 +515,11 @@ class Model:
             )
 
 
+MOST_RESIDUAL_CANDIDATES = 1_000_000
+"""Enough candidate stays for any census (more only costs memory: 50 per patient would be 400 MB for a
+census of a million)."""
+
+
 def residual_stays(stays: Iterator[float], uniforms: Iterator[float], count: int) -> list[float]:
     """Remaining stays of patients found mid-stay: the equilibrium residual of the stay.
 
@@ -543,7 +527,7 @@ def residual_stays(stays: Iterator[float], uniforms: Iterator[float], count: int
     is uniformly far through it; resampling candidate stays in proportion to their length
     gives that distribution in the limit of many candidates.
     """
-    candidates = list(islice(stays, max(1000, 50 * count)))
+    candidates = list(islice(stays, max(1000, min(50 * count, MOST_RESIDUAL_CANDIDATES))))
     cumulative = list(accumulate(candidates))
     if cumulative[-1] == 0:
         return [0.0] * count

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from . import workload
 from .analysis import mser5_warmup, precision_shortfalls
 from .engine import Model
 from .executors import map_ordered, resolve_backend
@@ -56,7 +57,7 @@ WARMUP_LIMIT_SHARE = 0.9
 def run(scenario: Scenario, replications: int | None = None, seed: int | None = None,
         jobs: int | None = None, progress: bool = True, keep_episodes: bool = False,
         executor: str = "processes", address: str | None = None, precision: float | None = None,
-        max_replications: int = 200) -> Results:
+        max_replications: int = 200, limits: dict[str, float] | None = None) -> Results:
     """Run a scenario's replications and gather the results.
 
     Parameters
@@ -81,6 +82,9 @@ def run(scenario: Scenario, replications: int | None = None, seed: int | None = 
         Keep adding replications until every headline metric's 95% half-width is within
         ``precision`` x its mean (e.g. 0.05), or ``max_replications`` is reached;
         ``Results.meta["precision"]`` says which metrics fell short.
+    limits
+        Raise the size limits a run is checked against before it starts (see
+        :data:`sim.workload.LIMITS`), e.g. ``{"visits_per_replication": 5e7}``.
 
     Raises
     ------
@@ -89,17 +93,20 @@ def run(scenario: Scenario, replications: int | None = None, seed: int | None = 
         for ``scenario``), before anything runs; it is a :class:`sim.ScenarioError` and a ``ValueError``.
     sim.executors.ExecutorUnavailable
         ``executor="dask"`` without the optional ``dask`` extra installed.
+    sim.workload.RunTooBig
+        The run's estimated size is past a limit (the message names the key behind it).
     """
     checked = check_settings("sim.run", scenario=scenario, replications=replications, seed=seed, jobs=jobs,
                              executor=executor, address=address, precision=precision,
-                             max_replications=max_replications)
+                             max_replications=max_replications, limits=limits)
     return _run_checked(**checked, progress=progress, keep_episodes=keep_episodes)
 
 
 def _run_checked(scenario: Scenario, replications: int | None, seed: int | None, jobs: int | None, progress: bool,
                  keep_episodes: bool, executor: str, address: str | None, precision: float | None,
-                 max_replications: int) -> Results:
+                 max_replications: int, limits: dict[str, float] | None) -> Results:
     scenario = with_run_settings(scenario, replications, seed)
+    workload.check(scenario, limits, max_replications if precision is not None else None)
     started = time.perf_counter()
 
     def simulate(chosen: Scenario, numbers: range) -> list[ReplicationOutput]:

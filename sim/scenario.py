@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -46,7 +47,8 @@ Days = Annotated[float, Field(ge=0)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # no .inf or .nan: every number in a scenario is finite (an infinite rate or stay never finishes)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class _ProblemAt(ValueError):
@@ -485,6 +487,7 @@ def _clean_path(loc: tuple, data: Any) -> tuple:
 _PLAIN_WORDS = (
     ("Value error, ", ""), ("Input should", "should"), ("List should", "should"),
     ("Dictionary should", "should"), (" after validation", ""), ("a valid dictionary", "a mapping"),
+    ("a finite number", "a finite number (not .inf or .nan)"),
 )
 """pydantic's phrases, and the planner's words for them."""
 
@@ -515,7 +518,7 @@ def _problem_text(error: ErrorDetails, data: Any) -> tuple[tuple, str]:
     if kind == "union_tag_invalid":
         tag = str(error["ctx"]["tag"])
         hint = _did_you_mean(tag, _dist_names())
-        return (*path, "dist"), f" = {tag!r}: {hint}dist is one of: {dists}"
+        return (*path, "dist"), f" = {_describe_value(tag)}: {hint}dist is one of: {dists}"
     if kind == "model_type":
         model = _model_at(path)
         keys = ", ".join(sorted(model.model_fields if model else ()))
@@ -537,8 +540,16 @@ def _dist_names() -> list[str]:
     return list(DIST_NAMES)
 
 
+LONGEST_KEY_SHOWN = 40
+
+
 def _format_path(path: tuple) -> str:
-    return ".".join(str(p) for p in path) or "(top level)"
+    return ".".join(_short_key(str(p)) for p in path) or "(top level)"
+
+
+def _short_key(key: str) -> str:
+    """A key as shown in a message: a pasted paragraph as a key is cut, not echoed whole."""
+    return key if len(key) <= LONGEST_KEY_SHOWN else f"{key[:LONGEST_KEY_SHOWN - 3]}... ({len(key)} characters)"
 
 
 def _check_references(scenario: Scenario) -> list[tuple[tuple, str]]:
@@ -574,6 +585,131 @@ def _check_references(scenario: Scenario) -> list[tuple[tuple, str]]:
     return problems
 
 
+InstantStep = tuple[str, tuple, str]
+"""A move that can take no time at all: (where to, the key that allows it, the move in words)."""
+
+
+def _instant_steps(scenario: Scenario) -> dict[str, list[InstantStep]]:
+    """From each level or exit, the moves that can happen at once: a stay, patience or relapse time of 0."""
+    steps: dict[str, list[InstantStep]] = {name: [] for name in (*scenario.levels, *EXITS)}
+    for name, level in scenario.levels.items():
+        for dest, step in level.next.items():
+            if step.share > 0 and (step.los or level.los).can_take_no_time:
+                key = ("levels", name, "next", dest, "los") if step.los else ("levels", name, "los")
+                steps[name].append((dest, key, f"a stay of 0 days at {name}"))
+        if level.patience is not None and level.patience.can_take_no_time:
+            steps[name] += [(dest, ("levels", name, "patience"), f"giving up at {name} after 0 days")
+                            for dest, share in level.gave_up_routes.items() if share > 0]
+    relapse = scenario.relapse
+    for exit_name in EXITS if relapse else ():
+        rule = relapse.rule(exit_name) if relapse else None
+        if relapse and rule is not None and rule.probability > 0 and rule.time.can_take_no_time:
+            steps[exit_name] += [(dest, ("relapse", f"after_{exit_name}", "time"), f"relapse 0 days after {exit_name}")
+                                 for dest, share in relapse.return_to.items() if share > 0]
+    return steps
+
+
+def _instant_cycles(scenario: Scenario) -> list[tuple[tuple, str]]:
+    """Loops a patient could go round forever at one instant: the run would never finish."""
+    steps = _instant_steps(scenario)
+    problems, seen = [], set()
+    for start in steps:
+        cycle = _cycle_from(start, steps)
+        if cycle is None or frozenset(key for _, key, _ in cycle) in seen:
+            continue
+        seen.add(frozenset(key for _, key, _ in cycle))
+        route = " -> ".join([start, *(dest for dest, _, _ in cycle)])
+        moves = "; ".join(words for _, _, words in cycle)
+        problems.append((cycle[0][1], f"patients could go round {route} forever without time passing ({moves}), "
+                                      "so the run would never finish: give one of these steps a duration above 0"))
+    return problems
+
+
+def _cycle_from(start: str, steps: dict[str, list[InstantStep]]) -> list[InstantStep] | None:
+    """The shortest instant loop back to ``start``, if any (breadth first: linear in the moves)."""
+    came_by: dict[str, list[InstantStep]] = {start: []}
+    frontier = [start]
+    while frontier:
+        following = []
+        for node in frontier:
+            for step in steps[node]:
+                if step[0] == start:
+                    return [*came_by[node], step]
+                if step[0] not in came_by:
+                    came_by[step[0]] = [*came_by[node], step]
+                    following.append(step[0])
+        frontier = following
+    return None
+
+
+# ---------------------------------------------------------------------------- reading YAML
+class ScenarioLoader(yaml.SafeLoader):
+    """PyYAML's safe loader reading numbers as YAML 1.2 does: ``2e3`` and ``1e9`` are numbers.
+
+    YAML 1.1 (PyYAML's default) reads an exponent without a decimal point as text, so
+    ``referrals_per_year: 2e3`` would be refused as "not a number" though it looks like one.
+    """
+
+
+_YAML12_FLOAT = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X)
+ScenarioLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+ScenarioLoader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+0123456789."))
+
+MOST_YAML_VALUES = 200_000
+"""Values a scenario file may hold once its aliases are expanded (the regional one holds ~400)."""
+DEEPEST_YAML_NESTING = 32
+"""Mappings and lists inside each other (the deepest scenario key, an empirical value, is 7 deep)."""
+
+
+def read_yaml(text: str) -> Any:
+    """Plain data from YAML text, after checking its size: raises ``yaml.MarkedYAMLError``.
+
+    Aliases (``*name``) repeat a whole part of the file, so ten lines can stand for a billion
+    values; nesting a thousand deep exhausts Python's stack. Both are refused before loading.
+    """
+    _check_size(text)
+    return yaml.load(text, Loader=ScenarioLoader)  # noqa: S506 - a SafeLoader: plain data only
+
+
+def _check_size(text: str) -> None:
+    """Count values as if aliases were expanded, and the nesting, from the event stream (no recursion)."""
+    expanded = 0
+    sizes: dict[str, int] = {}
+    open_collections: list[tuple[str | None, int]] = []
+    for event in yaml.parse(text, Loader=ScenarioLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            open_collections.append((event.anchor, expanded))
+            if len(open_collections) > DEEPEST_YAML_NESTING:
+                raise _too_big(event, f"is nested more than {DEEPEST_YAML_NESTING} deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, started = open_collections.pop()
+            if anchor is not None:
+                sizes[anchor] = expanded - started
+        elif isinstance(event, yaml.ScalarEvent):
+            expanded += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.AliasEvent):
+            expanded += sizes.get(event.anchor, 1)
+        if expanded > MOST_YAML_VALUES:
+            raise _too_big(event, f"holds more than {MOST_YAML_VALUES:,} values once its aliases (*name) "
+                                  "are expanded")
+
+
+class YamlTooBig(yaml.MarkedYAMLError):
+    """Valid YAML, but bigger or deeper than any scenario (an alias bomb, say)."""
+
+
+def _too_big(event: yaml.Event, what: str) -> YamlTooBig:
+    return YamlTooBig(problem=f"the file {what}, more than any scenario needs", problem_mark=event.start_mark)
+
+
 # ---------------------------------------------------------------------------- loading
 def _line_numbers(text: str) -> dict[tuple, int]:
     """Map every key path in a YAML text to its line number (1-based)."""
@@ -593,7 +729,7 @@ def _line_numbers(text: str) -> dict[tuple, int]:
             for index, item in enumerate(node.value):
                 walk(item, path + (index,))
 
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml.compose(text, Loader=ScenarioLoader)
     if root is not None:
         walk(root, ())
     return lines
@@ -644,7 +780,7 @@ def validate(data: Any, source: str = "<dict>", lines: dict[tuple, int] | None =
     except ValidationError as error:
         found = [_problem_text(e, data) for e in error.errors()]
         raise ScenarioError(source, [f"{where(p)}{m}" for p, m in found]) from None
-    problems = _check_references(scenario)
+    problems = _check_references(scenario) or _instant_cycles(scenario)
     if problems:
         raise ScenarioError(source, [f"{where(p)}: {m}" for p, m in problems])
     scenario._source = source
@@ -657,7 +793,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise ScenarioError("--set", [f"'{text}' is not KEY=VALUE (e.g. levels.php.capacity=30)"])
     try:
-        return key.strip(), yaml.safe_load(value)
+        return key.strip(), read_yaml(value)
     except yaml.YAMLError as error:
         problem = getattr(error, "problem", None) or "unreadable"
         raise ScenarioError("--set", [f"{key} = {value}: not a YAML value ({problem})"]) from None
@@ -714,7 +850,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError(source, [f"cannot be read: {error}"]) from None
     try:
-        data = yaml.safe_load(text)
+        data = read_yaml(text)
         lines = _line_numbers(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -723,6 +859,8 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         syntax = isinstance(error, yaml.scanner.ScannerError | yaml.parser.ParserError)
         hint = ("; check the indentation (spaces, not tabs) and the ': ' after each key "
                 "on this line and the one above") if syntax else ""
+        if isinstance(error, YamlTooBig):
+            raise ScenarioError(source, [f"{where}{problem}"]) from None
         raise ScenarioError(source, [f"{where}not valid YAML ({problem}){hint}"]) from None
     for key, value in (overrides or {}).items():
         if isinstance(data, dict):

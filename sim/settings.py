@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from . import workload
 from .scenario import Scenario, ScenarioError
 
 EXECUTORS = ("serial", "processes", "dask")
 MOST_REPLICATIONS = 100_000
 """As ``run.replications`` allows."""
-RUN_OPTIONS = ("jobs", "progress", "keep_episodes", "executor", "address", "precision", "max_replications")
+RUN_OPTIONS = ("jobs", "progress", "keep_episodes", "executor", "address", "precision", "max_replications",
+               "limits")
 """What ``compare``, ``sweep`` and ``plan`` pass on to :func:`sim.run`."""
 
 
@@ -81,6 +83,12 @@ def _scenario(value: Any) -> str | None:
     return f"should be a Scenario (from sim.load_scenario or sim.validate), not {type(value).__name__}"
 
 
+def _limits(value: Any) -> str | None:
+    if not isinstance(value, Mapping):
+        return "should be limit names mapped to numbers, e.g. {'visits_per_replication': 5e7}"
+    return "; ".join(workload.limit_problems(value)) or None
+
+
 RULES: dict[str, Rule] = {
     "scenario": _scenario,
     "replications": _whole(1, "a whole number of replications", MOST_REPLICATIONS),
@@ -92,6 +100,7 @@ RULES: dict[str, Rule] = {
     "address": _address,
     "max_capacity_factor": _factor,
     "curve_width": _whole(0, "a whole number of places"),
+    "limits": _limits,
 }
 
 

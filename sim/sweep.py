@@ -37,7 +37,7 @@ from .analysis import SUMMARY_COLUMNS
 from .executors import local_dask_cluster
 from .results import HEADLINE_METRICS, estimate_text
 from .run import run, with_run_settings
-from .scenario import Scenario, ScenarioError
+from .scenario import Scenario, ScenarioError, read_yaml
 from .settings import check_run_options, check_settings
 
 # A point id is its ``key=value,...`` label when that is made of these characters alone
@@ -367,7 +367,7 @@ def parse_grid(texts: Iterable[str]) -> dict[str, Iterable[Any]]:
             problems.append(f"{key} is given twice; list all its values in one --grid")
         else:
             try:
-                grid[key] = yaml.safe_load(f"[{values}]")
+                grid[key] = read_yaml(f"[{values}]")
             except yaml.YAMLError as error:
                 problem = getattr(error, "problem", None) or "unreadable"
                 problems.append(f"{key} = {values}: not a comma-separated list of YAML values ({problem})")

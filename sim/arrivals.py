@@ -1,0 +1,49 @@
+"""Referral rates over time for a level: yearly volume, growth and monthly seasonality.
+
+Time is simulation time in days: 0 is the start of the warm-up, ``run.warmup_days`` the start
+of the measured period and day 0 of referral growth (a scenario describes "today" there).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .scenario import Level, RunSettings
+
+DAYS_PER_YEAR = 365.0
+MOST_GRID_POINTS = 100_000
+"""Points on which :func:`expected_referrals` adds up the rate (daily, or coarser for long runs)."""
+
+
+def referral_rates(run: RunSettings, spec: Level, times: np.ndarray) -> np.ndarray:
+    """Referrals per day at simulation times: growth and monthly seasonality applied."""
+    day = times - run.resolved_warmup_days
+    rates = spec.referrals_per_year / DAYS_PER_YEAR * (1 + spec.referral_growth_per_year) ** (day / DAYS_PER_YEAR)
+    if spec.referral_seasonality is not None:
+        months = np.asarray(spec.referral_seasonality)
+        month = (run.start_month - 1 + (np.mod(day, DAYS_PER_YEAR) / (DAYS_PER_YEAR / 12)).astype(int)) % 12
+        rates = rates * (months[month] * 12 / math.fsum(months))
+    return rates
+
+
+def peak_rate(run: RunSettings, spec: Level) -> float:
+    """The highest referral rate over the run (the thinning envelope)."""
+    growth = 1 + spec.referral_growth_per_year
+    trend = max(growth ** (run.days / DAYS_PER_YEAR), growth ** (-run.resolved_warmup_days / DAYS_PER_YEAR))
+    months = spec.referral_seasonality
+    season = 1.0 if months is None else 12 * max(months) / math.fsum(months)
+    return spec.referrals_per_year / DAYS_PER_YEAR * trend * season
+
+
+def expected_referrals(run: RunSettings, spec: Level) -> float:
+    """Referrals expected over warm-up and measured period (``inf`` where growth overflows)."""
+    horizon = run.resolved_warmup_days + run.days
+    if spec.referrals_per_year == 0:
+        return 0.0
+    step = max(1.0, horizon / MOST_GRID_POINTS)
+    with np.errstate(over="ignore", invalid="ignore"):
+        middles = np.arange(step / 2, horizon, step)
+        total = float(np.sum(referral_rates(run, spec, middles)) * step)
+    return total if math.isfinite(total) else math.inf
