@@ -21,7 +21,6 @@ import itertools
 import json
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -310,14 +309,13 @@ def _finished(folder: Path, point: dict[str, Any]) -> bool:
 
 
 def _save_point(results: Any, point: dict[str, Any], folder: Path) -> None:
-    """Write a point's run and its ``point.json`` beside the target, then move them into place."""
-    staging = folder.with_name(f".{folder.name}.{os.getpid()}.partial")
-    results.to_folder(staging)
-    text = json.dumps({"id": folder.name, "values": _plain(point)}, indent=2) + "\n"
-    (staging / "point.json").write_text(text, encoding="utf-8")
-    if folder.exists():  # a copy without point.json was never finished
-        shutil.rmtree(folder)
-    os.replace(staging, folder)
+    """Write a point's run (whole or not at all), then its ``point.json``: a point is finished once that is there.
+
+    A kill between the two leaves a run without ``point.json``, which the next run of the sweep
+    replaces; a kill inside the first leaves a staging folder, which the next write removes.
+    """
+    results.to_folder(folder, overwrite=True)
+    _write_text(json.dumps({"id": folder.name, "values": _plain(point)}, indent=2) + "\n", folder / "point.json")
 
 
 def _load_point(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
