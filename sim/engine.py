@@ -208,8 +208,15 @@ class Level:
         episode.route = next(self.gave_up_routes)
         if now >= self.measure_from:
             self.tally.gave_up += 1
+            self.tally_wait(now - episode.arrived)   # at least this long: a censored wait
         self.close(episode)
         self.model.move_on(episode.patient, episode.route)
+
+    def tally_wait(self, wait: float) -> None:
+        """A measured wait: of an admission, or of a patient who gave up (who waited at least this long)."""
+        self.tally.waits.append(wait)
+        if wait > self.wait_target:
+            self.tally.waits_over_target += 1
 
     def turn_away_episode(self, episode: Episode, now: float) -> None:
         episode.status = TURNED_AWAY
@@ -234,12 +241,8 @@ class Level:
         episode.status = IN_CARE
         episode.admitted = now
         if now >= self.measure_from:
-            tally = self.tally
-            tally.admissions += 1
-            wait = now - episode.arrived
-            tally.waits.append(wait)
-            if wait > self.wait_target:
-                tally.waits_over_target += 1
+            self.tally.admissions += 1
+            self.tally_wait(now - episode.arrived)
         if self.first:
             self.model.first_level_admission(episode.patient, now)
         episode.route = route = next(self.routes)

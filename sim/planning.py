@@ -1,11 +1,22 @@
-"""The capacity planner: the fewest places per level that meet every target, with 95% confidence.
+"""The capacity planner: the fewest places at every chosen level that together meet every target.
 
-For each chosen level, in order from the most intensive: a first guess from queueing theory
-(Erlang C, :func:`sim.theory.servers_needed`, at the arrival rate and time in place of a run of
-the scenario as it is), then a search by simulation on common random numbers for the smallest
-capacity at which every target holds with 95% confidence (the whole interval on the right side
-of the target) while one place fewer does not. Levels planned earlier keep their planned
-capacity; later ones keep the scenario's. Every capacity tried is kept as the trade-off curve.
+Levels are planned together, because a level's waits depend on the levels around it: a full
+step-down keeps patients in their beds upstream, and more places upstream send more patients
+down. The search:
+
+1. **Theory's start.** Every level's arrival rate from the traffic equations (referrals,
+   transfers and relapses), its mean stay from the scenario, and Erlang C's smallest capacity
+   meeting the level's targets that have a formula (waits, occupancy, waits over the target).
+2. **Passes until nothing changes.** Downstream first (a level's answer depends most on the
+   levels it sends patients to), each level is set to the smallest capacity meeting its own
+   targets with 95% confidence with every other level at its current plan, by simulation on
+   common random numbers. Passes repeat until a whole pass changes no level, so every level
+   meets its targets at the final capacities together, and one place fewer at any level breaks
+   one of its targets.
+3. **Verification on fresh random numbers.** The plan is run again on another seed; ``met``
+   says whether each level met every target in that run, not in the search.
+
+Every capacity tried for a level, with the other levels at their planned sizes, is its curve.
 """
 
 from __future__ import annotations
@@ -22,48 +33,59 @@ from typing import Any
 import pandas as pd
 
 from . import theory
+from .arrivals import DAYS_PER_YEAR
 from .outputs import staged_folder
 from .results import LEVEL_METRICS, Results
 from .run import run, with_run_settings
-from .scenario import Level, Scenario, ScenarioError
+from .scenario import Level, Scenario
 from .settings import SettingsError, check_run_options, check_settings
+from .workload import moves_between_levels
 
-TARGET_PATTERN = re.compile(r"^\s*([a-z0-9_]+)\s*(<=|>=)\s*([0-9.eE+-]+)\s*$")
+TARGET_PATTERN = re.compile(r"^\s*(?:([^\s:<>=][^:<>=]*?)\s*:\s*)?([a-z0-9_]+)\s*(<=|>=)\s*([0-9.eE+-]+)\s*$")
 COMPARISONS = {"<=": operator.le, ">=": operator.ge}
 CURVE_COLUMNS = ["level", "capacity", "metric", "target", "mean", "ci_low", "ci_high", "met"]
+PLAN_COLUMNS = ["level", "current_capacity", "theory_guess", "planned_capacity", "met", "note", "reached"]
+VERIFICATION_SEED_OFFSET = 1_000_003
+"""The verification run's seed is the scenario's plus this: random numbers the search never saw."""
+MOST_PASSES = 8
+VERIFICATION_ROUNDS = 4
 
 
 @dataclass(frozen=True)
 class Target:
-    """``metric <= value`` (or ``>=``), required of each planned level with 95% confidence."""
+    """``metric <= value`` (or ``>=``) with 95% confidence, at one level or (``level=None``) at every planned level."""
 
     metric: str
     comparison: str
     value: float
+    level: str | None = None
 
     def met_by(self, low: float, high: float) -> bool:
         """The whole interval is on the right side of the target."""
         bound = high if self.comparison == "<=" else low
         return bool(math.isfinite(bound) and COMPARISONS[self.comparison](bound, self.value))
 
+    def applies_to(self, level: str) -> bool:
+        return self.level is None or self.level == level
+
     def __str__(self) -> str:
-        return f"{self.metric}{self.comparison}{self.value:g}"
+        return f"{self.level + ':' if self.level else ''}{self.metric}{self.comparison}{self.value:g}"
 
 
-SHARE_METRICS = ("occupancy", "wait_over_target_share")
+SHARE_METRICS = ("occupancy", "wait_over_target_share", "gave_up_or_turned_away_share")
 """Level metrics that are shares (0 to 1); every other level metric is 0 or more."""
 
 
 def parse_target(text: str, source: str = "--target") -> Target:
-    """``"wait_p90_days<=14"`` -> a :class:`Target`; bad text raises :class:`sim.settings.SettingsError`.
+    """``"wait_p90_days<=14"`` or ``"iop: wait_p90_days <= 14"`` -> a :class:`Target`.
 
-    ``source`` names where the text came from in the message (``--target``, ``sim.plan``).
+    Bad text raises :class:`sim.settings.SettingsError`; ``source`` names where the text came from.
     """
     found = TARGET_PATTERN.match(text) if isinstance(text, str) else None
-    value = _number(found.group(3)) if found else None
-    if found is None or value is None or found.group(1) not in LEVEL_METRICS:
+    value = _number(found.group(4)) if found else None
+    if found is None or value is None or found.group(2) not in LEVEL_METRICS:
         raise SettingsError(source, [_not_a_target(text)])
-    target = Target(found.group(1), found.group(2), value)
+    target = Target(found.group(2), found.group(3), value, found.group(1))
     problem = target_problem(target)
     if problem:
         raise SettingsError(source, [problem])
@@ -87,8 +109,8 @@ def target_problem(target: Target) -> str | None:
 
 
 def _not_a_target(text: Any) -> str:
-    return (f"'{text}' is not METRIC<=VALUE or METRIC>=VALUE with a level metric "
-            f"(e.g. wait_p90_days<=14, occupancy<=0.9); metrics: {', '.join(LEVEL_METRICS)}")
+    return (f"'{text}' is not METRIC<=VALUE or METRIC>=VALUE with a level metric, for one level written "
+            f"LEVEL:METRIC<=VALUE (e.g. wait_p90_days<=14, iop:occupancy<=0.9); metrics: {', '.join(LEVEL_METRICS)}")
 
 
 def _number(text: str) -> float | None:
@@ -100,7 +122,7 @@ def _number(text: str) -> float | None:
 
 def checked_targets(targets: Any, source: str = "sim.plan") -> list[Target]:
     """Targets from ``Target`` objects or texts, or a :class:`SettingsError` listing every problem."""
-    example = "e.g. ['wait_p90_days<=14', 'occupancy<=0.9']"
+    example = "e.g. ['wait_p90_days<=14', 'iop:occupancy<=0.9']"
     if isinstance(targets, str | Target) or not isinstance(targets, Iterable):
         raise SettingsError(source, [f"targets = {targets!r}: give a list of targets, {example}"])
     listed = list(targets)
@@ -131,14 +153,18 @@ class Plan:
     Attributes
     ----------
     capacities
-        One row per planned level: current capacity, theory's first guess, planned capacity,
-        whether every target is met there, and a note.
+        One row per planned level (:data:`PLAN_COLUMNS`): today's capacity, theory's first guess,
+        the planned capacity, whether every target of the level was met in the verification run,
+        a note in words, and the values reached there.
     curve
-        Every capacity tried, per level and target metric: mean, 95% interval, met or not.
+        Every capacity tried per level with the other levels at their planned sizes, per target:
+        mean, 95% interval, met or not (on the search's random numbers).
     results
-        The run of the scenario at the planned capacities (with its staffing, if any).
+        The verification run: the scenario at the planned capacities on fresh random numbers.
     scenario
         The scenario with the planned capacities.
+    passes
+        Passes over the levels the search took to settle.
     """
 
     capacities: pd.DataFrame
@@ -146,76 +172,110 @@ class Plan:
     results: Results
     scenario: Scenario
     targets: list[Target] = field(default_factory=list)
+    passes: int = 0
 
 
-class _Search:
-    """Runs of one scenario at different capacities of one level, remembered."""
+# ---------------------------------------------------------------------------- runs and searches
+class _Runs:
+    """Runs of the scenario at sets of planned capacities, on one seed (common random numbers), remembered."""
 
-    def __init__(self, scenario: Scenario, level: str, targets: Sequence[Target], run_options: dict[str, Any]):
-        self.scenario, self.level, self.targets, self.run_options = scenario, level, targets, run_options
-        self.tried: dict[int, Results] = {}
+    def __init__(self, scenario: Scenario, run_options: dict[str, Any]):
+        self.scenario, self.run_options = scenario, run_options
+        self.done: dict[tuple[tuple[str, int], ...], Results] = {}
 
-    def results(self, capacity: int) -> Results:
-        if capacity not in self.tried:
-            changed = self.scenario.with_changes({f"levels.{self.level}.capacity": capacity})
-            self.tried[capacity] = run(changed, progress=False, **self.run_options)
-        return self.tried[capacity]
+    def results(self, capacities: dict[str, int]) -> Results:
+        key = tuple(sorted(capacities.items()))
+        if key not in self.done:
+            self.done[key] = run(with_capacities(self.scenario, capacities), progress=False, **self.run_options)
+        return self.done[key]
+
+
+def with_capacities(scenario: Scenario, capacities: dict[str, int]) -> Scenario:
+    """The scenario with these levels at these capacities (a schedule becomes one number)."""
+    return scenario.with_changes({f"levels.{level}.capacity": places for level, places in capacities.items()})
+
+
+def meets(results: Results, level: str, targets: Sequence[Target]) -> bool:
+    """Whether every target holds at the level with 95% confidence in these results."""
+    rows = results.summary[results.summary["level"] == level].set_index("metric")
+    return all(target.met_by(rows.loc[target.metric, "ci_low"], rows.loc[target.metric, "ci_high"])
+               for target in targets)
+
+
+@dataclass
+class _LevelSearch:
+    """The smallest capacity of one level at which the judged levels meet their targets, the others held."""
+
+    runs: _Runs
+    capacities: dict[str, int]
+    level: str
+    judged: dict[str, list[Target]]
+    """The levels whose targets must hold, each with its own targets."""
 
     def met(self, capacity: int) -> bool:
-        summary = self.results(capacity).summary
-        rows = summary[summary["level"] == self.level].set_index("metric")
-        return all(target.met_by(rows.loc[target.metric, "ci_low"], rows.loc[target.metric, "ci_high"])
-                   for target in self.targets)
+        results = self.runs.results({**self.capacities, self.level: capacity})
+        return all(meets(results, level, targets) for level, targets in self.judged.items())
 
-    def smallest(self, guess: int, ceiling: int) -> int | None:
-        """The smallest capacity in [1, ceiling] that meets the targets (assuming more never hurts)."""
-        high = max(1, min(guess, ceiling))
-        low, step = 0, max(1, high // 20)   # capacity 0 is never tried: it counts as failing
-        while not self.met(high):           # theory is usually close: widen the steps up from it
-            if high >= ceiling:
-                return None
-            low, high, step = high, min(ceiling, high + step), step * 2
-        if low == 0:
-            probe = max(1, high - max(1, high // 20))   # and look just below it first
-            if probe < high and not self.met(probe):
-                low = probe
-        while high - low > 1:
+    def smallest(self, start: int, ceiling: int) -> int | None:
+        """The smallest capacity in [1, ceiling] meeting the targets (more places are assumed never to hurt)."""
+        high = max(1, min(start, ceiling))
+        if self.met(high):
+            low, step = high - 1, 1
+            while low >= 1 and self.met(low):   # walk down in growing steps: usually one step is enough
+                high, step = low, step * 2
+                low = max(0, high - step)
+        else:
+            low, step = high, max(1, high // 20)
+            while not self.met(high):            # walk up in growing steps
+                if high >= ceiling:
+                    return None
+                low, high, step = high, min(ceiling, high + step), step * 2
+        while high - low > 1:                    # low fails (or is 0), high meets
             middle = (low + high) // 2
-            if self.met(middle):
-                high = middle
-            else:
-                low = middle
+            low, high = (low, middle) if self.met(middle) else (middle, high)
         return high
 
-    def curve(self) -> pd.DataFrame:
-        rows = []
-        for capacity, results in sorted(self.tried.items()):
-            summary = results.summary[results.summary["level"] == self.level].set_index("metric")
-            for target in self.targets:
-                row = summary.loc[target.metric]
-                rows.append((self.level, capacity, target.metric, str(target), row["mean"], row["ci_low"],
-                             row["ci_high"], target.met_by(row["ci_low"], row["ci_high"])))
-        return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+
+# ---------------------------------------------------------------------------- theory's start
+def theory_start(scenario: Scenario, levels: Sequence[str], targets: Sequence[Target]) -> dict[str, int]:
+    """Erlang C's capacity per level at its arrival rate from the traffic equations and its mean stay."""
+    names = scenario.level_names
+    referrals = [spec.referrals_per_year / DAYS_PER_YEAR for spec in scenario.levels.values()]
+    try:
+        rates = list(theory.traffic_rates(referrals, moves_between_levels(scenario).tolist()))
+    except ValueError:   # nobody ever leaves for good: the referrals alone are a floor
+        rates = referrals
+    wait_target = scenario.run.wait_target_days
+    return {level: theory_capacity(float(rates[names.index(level)]), expected_stay_days(scenario.levels[level]),
+                                   [t for t in targets if t.applies_to(level)], wait_target)
+            for level in levels}
 
 
-def theory_guess(results: Results, level: str, targets: Sequence[Target]) -> int:
-    """Erlang C's answer at the level's simulated arrival rate and time in place.
-
-    A level nobody was admitted to (a new one, at 0 places today) has no time in place yet:
-    its stays as the scenario gives them stand in, so the guess, and the search's ceiling
-    above it, grow with the load the level will carry.
-    """
-    rows = results.summary[results.summary["level"] == level].set_index("metric")["mean"]
-    arrivals_per_day = rows["arrivals_per_year"] / 365
-    in_place = rows["time_in_place_mean_days"]
-    if not in_place > 0:
-        in_place = expected_stay_days(results.scenario.levels[level])
-    if not (arrivals_per_day > 0 and in_place > 0):
+def theory_capacity(arrivals_per_day: float, mean_stay_days: float, targets: Sequence[Target],
+                    wait_target_days: float) -> int:
+    """The fewest places at which an M/M/c queue meets every target that has a formula (at least 1)."""
+    if not (arrivals_per_day > 0 and mean_stay_days > 0):
         return 1
-    limits = {t.metric: t.value for t in targets if t.comparison == "<="}
-    return theory.servers_needed(arrivals_per_day, in_place,
-                                 max_wait_p90_days=limits.get("wait_p90_days"),
-                                 max_occupancy=limits.get("occupancy"))
+    load = arrivals_per_day * mean_stay_days
+    places = math.floor(load) + 1
+    while places < 10 * load + 100:
+        figures = theory.mmc(arrivals_per_day, mean_stay_days, places)
+        values = [(target, _theory_value(figures, target.metric, wait_target_days)) for target in targets]
+        if all(value is None or COMPARISONS[target.comparison](value, target.value) for target, value in values):
+            break
+        places += 1
+    return places
+
+
+def _theory_value(figures: theory.QueueFigures, metric: str, wait_target_days: float) -> float | None:
+    percentiles = {"wait_p50_days": 0.5, "wait_p90_days": 0.9, "wait_p95_days": 0.95}
+    if metric in percentiles:
+        return figures.wait_percentile_days(percentiles[metric])
+    if metric == "wait_over_target_share":
+        return figures.wait_over(wait_target_days)
+    if metric in ("wait_mean_days", "occupancy", "waitlist_mean", "census_mean"):
+        return float(getattr(figures, metric))
+    return None   # no formula: the simulation alone decides
 
 
 def expected_stay_days(level: Level) -> float:
@@ -223,34 +283,38 @@ def expected_stay_days(level: Level) -> float:
     return math.fsum(step.share * (step.los or level.los).sampler().mean for step in level.next.values())
 
 
+# ---------------------------------------------------------------------------- the plan
 def plan(scenario: Scenario, targets: Sequence[Target | str], levels: list[str] | None = None,
          replications: int | None = None, seed: int | None = None, max_capacity_factor: float = 4.0,
          curve_width: int = 2, **run_options: Any) -> Plan:
-    """Find the smallest capacity per level meeting every target with 95% confidence.
+    """The fewest places at every chosen level that together meet every target with 95% confidence.
+
+    See the module docstring for the search: theory's start, passes downstream first until no
+    level changes, and a verification run on fresh random numbers that decides ``met``.
 
     Parameters
     ----------
     scenario
         The scenario as it is today.
     targets
-        ``Target`` objects or texts like ``"wait_p90_days<=14"``, ``"occupancy<=0.9"``; each is
-        required of every planned level.
+        ``Target`` objects or texts: ``"wait_p90_days<=14"`` (every planned level),
+        ``"iop: wait_mean_days <= 8"`` (one level), ``"occupancy<=0.9"``.
     levels
-        Levels to plan, default all; planned in the scenario's order (most intensive first).
-    curve_width
-        Also run this many capacities either side of the answer, for the trade-off curve.
+        Levels to plan, default all; the others keep their capacity.
     max_capacity_factor
-        The search gives up above this multiple of the larger of today's capacity and theory's
-        guess, and says so (a target no capacity can meet, e.g. because a full level downstream
-        keeps patients in their beds).
+        A level's search gives up above this multiple of the larger of today's capacity and
+        theory's guess, and says why in words (a full level downstream keeping patients in
+        their beds, a wait that does not come from a lack of places).
+    curve_width
+        Also run this many capacities either side of each level's answer, for the trade-off curve.
     **run_options
-        Passed to :func:`sim.run` (``jobs``, ``executor``, ...).
+        Passed to :func:`sim.run` (``jobs``, ``executor``, ``limits``, ...).
 
     Raises
     ------
     sim.settings.SettingsError
-        Before anything runs, for no targets, a target that is not ``METRIC<=VALUE`` or asks
-        for a value its metric cannot take (a wait below 0, an occupancy above 1), or a bad
+        Before anything runs, for no targets, a target that is not ``[LEVEL:]METRIC<=VALUE`` or
+        asks for a value its metric cannot take, a target's level that is not planned, or a bad
         setting; it is a :class:`sim.ScenarioError` and a ``ValueError``.
     """
     wanted = checked_targets(targets)
@@ -258,52 +322,175 @@ def plan(scenario: Scenario, targets: Sequence[Target | str], levels: list[str] 
                            max_capacity_factor=max_capacity_factor, curve_width=curve_width)
     run_options = check_run_options("sim.plan", run_options, set_here=("progress",))
     scenario = with_run_settings(given["scenario"], given["replications"], given["seed"])
-    levels = _checked_levels(scenario, levels)
-    baseline = run(scenario, progress=False, **run_options)
-    rows: list[tuple[str, int, int, int | None, bool, str]] = []
-    curves: list[pd.DataFrame] = []
-    for level in levels:
-        search = _Search(scenario, level, wanted, run_options)
-        rows.append(_plan_level(search, baseline, given["max_capacity_factor"], given["curve_width"]))
-        curves.append(search.curve())
-        found = rows[-1][3]
-        if found is not None:
-            scenario = scenario.with_changes({f"levels.{level}.capacity": found})
-            baseline = search.results(found)
-    capacities = pd.DataFrame(rows, columns=["level", "current_capacity", "theory_guess", "planned_capacity",
-                                             "met", "note"])
-    return Plan(capacities=capacities, curve=pd.concat(curves, ignore_index=True),
-                results=baseline, scenario=scenario, targets=wanted)
+    levels = _checked_levels(scenario, levels, wanted)
+    start = theory_start(scenario, levels, wanted)
+    ceilings = {level: max(1, math.ceil(given["max_capacity_factor"] * max(_current(scenario, level), start[level])))
+                for level in levels}
+    runs = _Runs(scenario, run_options)
+    planned, reachable, passes = _settle(runs, start, ceilings, levels, wanted)
+    curve = _curves(runs, planned, levels, wanted, given["curve_width"])
+    searched = runs.results(planned)
+    planned, added, verification = _verify(scenario, planned, reachable, wanted, run_options)
+    rows = [_plan_row(scenario, level, start[level], planned[level], reachable[level], ceilings[level],
+                      [t for t in wanted if t.applies_to(level)], verification, searched, added[level],
+                      _missed_with_one_fewer(runs, planned, level, reachable, wanted))
+            for level in levels]
+    return Plan(capacities=pd.DataFrame(rows, columns=PLAN_COLUMNS).astype({"planned_capacity": "Int64"}),
+                curve=curve, results=verification, scenario=with_capacities(scenario, planned), targets=wanted,
+                passes=passes)
 
 
-def _checked_levels(scenario: Scenario, levels: list[str] | None) -> list[str]:
-    if levels is None:
-        return scenario.level_names
+def _current(scenario: Scenario, level: str) -> int:
+    return max(step.capacity for step in scenario.levels[level].capacity)
+
+
+def _checked_levels(scenario: Scenario, levels: list[str] | None, targets: Sequence[Target]) -> list[str]:
     if isinstance(levels, str):
         raise SettingsError("--levels", [f"levels = {levels!r}: give a list of level names, e.g. [{levels!r}]"])
-    unknown = [name for name in levels if name not in scenario.levels]
-    if unknown:
-        raise ScenarioError("--levels", [f"'{name}' is not a level; levels: {', '.join(scenario.level_names)}"
-                                         for name in unknown])
-    return levels
+    chosen = scenario.level_names if levels is None else levels
+    problems = [f"'{name}' is not a level; levels: {', '.join(scenario.level_names)}"
+                for name in chosen if name not in scenario.levels]
+    problems += [f"{target}: '{target.level}' is not a planned level; planned: {', '.join(chosen)}"
+                 for target in targets if target.level is not None and target.level not in chosen]
+    if problems:
+        raise SettingsError("--levels" if levels is not None else "--target", problems)
+    return list(chosen)
 
 
-def _plan_level(search: _Search, baseline: Results, max_capacity_factor: float,
-                curve_width: int) -> tuple[str, int, int, int | None, bool, str]:
-    """One level's row of the plan: search from theory's guess, then run the curve around the answer."""
-    level, wanted = search.level, search.targets
-    current = max(step.capacity for step in search.scenario.levels[level].capacity)
-    guess = theory_guess(baseline, level, wanted)
-    ceiling = max(1, math.ceil(max_capacity_factor * max(current, guess)))
-    found = search.smallest(guess, ceiling)
-    if found is None:
-        note = (f"no capacity up to {ceiling} meets {', '.join(map(str, wanted))}: look downstream "
-                "(blocked beds) or at the targets")
-        return level, current, guess, None, False, note
-    for capacity in range(max(1, found - curve_width), found + curve_width + 1):
-        search.results(capacity)
-    return level, current, guess, found, True, (f"{found - 1} places do not meet the targets" if found > 1
-                                                else "one place is enough")
+def _settle(runs: _Runs, start: dict[str, int], ceilings: dict[str, int], levels: Sequence[str],
+            targets: Sequence[Target]) -> tuple[dict[str, int], dict[str, bool], int]:
+    """Grow levels to their targets, downstream first, until a pass changes none; then trim each.
+
+    Growing: a level missing one of its own targets gets the smallest capacity that meets them,
+    the others where they are; a level never shrinks here, so the passes end (at the ceilings at
+    worst). Trimming: each level, from the most intensive, loses the places it can lose while every
+    planned level still meets its targets, because theory's start or an early pass (sized while a
+    level below was still too small and blocked it) can leave more than is needed.
+    """
+    own = {level: [t for t in targets if t.applies_to(level)] for level in levels}
+    planned, reachable = dict(start), dict.fromkeys(levels, True)
+    passes = 0
+    while passes < MOST_PASSES:
+        passes += 1
+        changed = False
+        for level in reversed(levels):
+            search = _LevelSearch(runs, planned, level, {level: own[level]})
+            if search.met(planned[level]):
+                continue
+            found = search.smallest(planned[level], ceilings[level])
+            reachable[level] = found is not None
+            changed = changed or planned[level] != (found or ceilings[level])
+            planned[level] = found or ceilings[level]
+        if not changed:
+            break
+    judged = {level: own[level] for level in levels if reachable[level]}
+    for level in levels:
+        if reachable[level]:
+            planned[level] = _LevelSearch(runs, planned, level, judged).smallest(planned[level], planned[level]) \
+                or planned[level]
+    return planned, reachable, passes
+
+
+def _verify(scenario: Scenario, planned: dict[str, int], reachable: dict[str, bool], targets: Sequence[Target],
+            run_options: dict[str, Any]) -> tuple[dict[str, int], dict[str, int], Results]:
+    """Run the plan on random numbers the search never saw; a level that misses a target there gets a
+    place more and the plan runs again, on new numbers each time (:data:`VERIFICATION_ROUNDS` at most)."""
+    planned, added = dict(planned), dict.fromkeys(planned, 0)
+    for round_number in range(1, VERIFICATION_ROUNDS + 1):
+        seed = scenario.run.seed + round_number * VERIFICATION_SEED_OFFSET
+        verification = run(with_capacities(scenario, planned), seed=seed, progress=False, **run_options)
+        missed = [level for level in planned if reachable[level]
+                  and not meets(verification, level, [t for t in targets if t.applies_to(level)])]
+        if not missed or round_number == VERIFICATION_ROUNDS:
+            return planned, added, verification
+        for level in missed:
+            planned[level] += 1
+            added[level] += 1
+    raise AssertionError("unreachable: the last round returns")
+
+
+def _curves(runs: _Runs, planned: dict[str, int], levels: Sequence[str], targets: Sequence[Target],
+            width: int) -> pd.DataFrame:
+    """Each level's capacities around its answer, and every one tried, with the others at their planned sizes."""
+    rows = []
+    for level in levels:
+        for capacity in range(max(1, planned[level] - width), planned[level] + width + 1):
+            runs.results({**planned, level: capacity})
+        others = {name: places for name, places in planned.items() if name != level}
+        for key, results in sorted(runs.done.items()):
+            capacities = dict(key)
+            if {name: capacities[name] for name in others} != others:
+                continue
+            summary = results.summary[results.summary["level"] == level].set_index("metric")
+            for target in (t for t in targets if t.applies_to(level)):
+                row = summary.loc[target.metric]
+                rows.append((level, capacities[level], target.metric, str(target), row["mean"], row["ci_low"],
+                             row["ci_high"], target.met_by(row["ci_low"], row["ci_high"])))
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS).sort_values(["level", "capacity"], kind="stable",
+                                                                  ignore_index=True)
+
+
+def _missed_with_one_fewer(runs: _Runs, planned: dict[str, int], level: str, reachable: dict[str, bool],
+                           targets: Sequence[Target]) -> list[str]:
+    """The planned levels that would miss a target with one place fewer at ``level`` (the search's numbers)."""
+    if planned[level] <= 1:
+        return []
+    results = runs.results({**planned, level: planned[level] - 1})
+    return [name for name in planned if reachable[name]
+            and not meets(results, name, [t for t in targets if t.applies_to(name)])]
+
+
+def _plan_row(scenario: Scenario, level: str, guess: int, planned: int, reachable: bool, ceiling: int,
+              targets: Sequence[Target], verification: Results, searched: Results, added: int,
+              missed: list[str]) -> tuple[Any, ...]:
+    met = reachable and meets(verification, level, targets)
+    if not reachable:
+        note = _why_not(scenario, level, ceiling, targets, searched)
+    elif not met:
+        note = (f"met on the search's random numbers but not on fresh ones, even with {added} more "
+                "places: a close call; plan with more replications")
+    elif added:
+        note = (f"meets every target; the search's answer of {planned - added} missed a target on fresh random "
+                f"numbers, so {added} place{'s' if added > 1 else ''} added")
+    elif planned == 1:
+        note = "meets every target; one place is enough"
+    else:
+        others = [name for name in missed if name != level]
+        why = (f" ({' and '.join(others)} would then miss a target: their patients would wait for places here)"
+               if others and level not in missed else "")
+        note = f"meets every target; with {planned - 1} places a target is missed{why}"
+    return (level, _current(scenario, level), guess, planned if reachable else None, met, note,
+            _reached(verification, level, targets))
+
+
+def _reached(results: Results, level: str, targets: Sequence[Target]) -> str:
+    """``wait_p90_days 11.2 (10.1-12.3) <= 14``: each target's value and interval in the verification run."""
+    rows = results.summary[results.summary["level"] == level].set_index("metric")
+    return "; ".join(f"{t.metric} {_figure(rows.loc[t.metric, 'mean'])} ({_figure(rows.loc[t.metric, 'ci_low'])}-"
+                     f"{_figure(rows.loc[t.metric, 'ci_high'])}) {t.comparison} {t.value:g}" for t in targets)
+
+
+def _figure(value: float) -> str:
+    return "-" if not math.isfinite(value) else f"{value:.3g}"
+
+
+def _why_not(scenario: Scenario, level: str, ceiling: int, targets: Sequence[Target], searched: Results) -> str:
+    """In words, why no capacity up to the ceiling meets the level's targets."""
+    rows = searched.summary[searched.summary["level"] == level].set_index("metric")["mean"]
+    wanted = ", ".join(map(str, targets))
+    holding = [name for name in scenario.levels[level].next
+               if name in scenario.levels and scenario.levels[level].when_next_full == "hold"]
+    if rows["blocked_days_per_year"] > 0 and holding:
+        return (f"no capacity up to {ceiling} meets {wanted}: its patients wait in their places for "
+                f"{' or '.join(holding)} downstream ({rows['blocked_days_per_year']:,.0f} blocked days a year "
+                f"at {ceiling} places); plan {' and '.join(holding)} too, or let this level release its patients")
+    program = scenario.levels[level].program
+    cohort = program.cohort_every_days if program else None
+    if cohort:
+        return (f"no capacity up to {ceiling} meets {wanted}: patients start in cohorts every {cohort} days, "
+                "so they wait for the next start however many places there are")
+    return (f"no capacity up to {ceiling} meets {wanted} (at {ceiling} places: "
+            f"{_reached(searched, level, targets)}): the targets ask for less than places alone can give")
 
 
 def write_plan(found: Plan, folder: str | Path, overwrite: bool = False) -> Path:

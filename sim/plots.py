@@ -46,7 +46,7 @@ METRIC_LABELS = {
     "readmit_30d_share": "Readmitted within 30 days",
     "patients_in_care_mean": "Average patients in care",
 }
-SHARE_METRICS = frozenset({"occupancy", "wait_over_target_share", "readmit_30d_share"})
+SHARE_METRICS = frozenset({"occupancy", "wait_over_target_share", "readmit_30d_share", "gave_up_or_turned_away_share"})
 KEY_WORDS = {"capacity": "capacity (places)", "referrals_per_year": "referrals per year"}
 
 BAND = (5, 95)

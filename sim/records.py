@@ -69,7 +69,7 @@ class Tally:
 
     def __init__(self, destinations: int):
         self.referrals = self.arrivals = self.admissions = self.gave_up = self.turned_away = 0
-        self.waits = array("d")          # waits of admissions (for the percentiles)
+        self.waits = array("d")          # waits of admissions and of those who gave up (for the percentiles)
         self.waits_over_target = 0
         self.stays = self.departures = 0
         self.stay_days = self.place_days = 0.0

@@ -30,6 +30,7 @@ LEVEL_METRICS = (
     "waitlist_mean", "waitlist_max", "wait_mean_days", "wait_p50_days", "wait_p90_days",
     "wait_over_target_share", "blocked_days_per_year", "los_mean_days", "gave_up_per_year",
     "turned_away_per_year", "capacity_mean", "time_in_place_mean_days", "closed_places_mean",
+    "wait_p95_days", "gave_up_or_turned_away_share",
 )
 ALL_METRICS = (
     "relapses_per_year", "readmit_30d_share", "patients_in_care_mean", "referrals_per_year",
@@ -53,7 +54,7 @@ class ReplicationOutput:
     days: np.ndarray          # (days, levels, DAY_FIELDS), simulation days from 0
     states: np.ndarray        # (days, STATE_FIELDS)
     episodes: dict[str, np.ndarray] | None = None
-    wait_quantiles: np.ndarray | None = None   # (levels, len(QUANTILES)) waits of measured admissions
+    wait_quantiles: np.ndarray | None = None   # (levels, len(QUANTILES)) measured waits (admissions and give-ups)
     flows: list[tuple[str, str, float]] = field(default_factory=list)   # (source, target, per year)
 
 
@@ -86,7 +87,9 @@ def level_metrics(tally: Tally, days: np.ndarray, years: float) -> dict[str, flo
         "wait_mean_days": _ratio(float(waits.sum()), len(waits)),
         "wait_p50_days": _quantile(waits, 0.5),
         "wait_p90_days": _quantile(waits, 0.9),
-        "wait_over_target_share": _ratio(tally.waits_over_target, tally.admissions),
+        "wait_p95_days": _quantile(waits, 0.95),
+        "wait_over_target_share": _ratio(tally.waits_over_target, len(waits)),
+        "gave_up_or_turned_away_share": _ratio(tally.gave_up + tally.turned_away, tally.arrivals),
         "blocked_days_per_year": float(days[:, DAY_FIELDS.index("held")].sum()) / years,
         "los_mean_days": _ratio(tally.stay_days, tally.stays),
         "gave_up_per_year": _per_year(tally.gave_up, years),
@@ -123,7 +126,7 @@ def replication_metrics(scenario: Scenario, tallies: list[Tally], system: System
 
 
 def wait_quantiles(tallies: list[Tally]) -> np.ndarray:
-    """Per level, the waits of measured admissions at every percentile (NaN without admissions)."""
+    """Per level, measured waits (admissions, and give-ups at the wait they gave up after) at every percentile."""
     rows = []
     for tally in tallies:
         waits = np.frombuffer(tally.waits, dtype=float) if len(tally.waits) else np.empty(0)
