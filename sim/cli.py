@@ -338,9 +338,9 @@ def sweep(scenario: str, grid_options: tuple[str, ...], out_dir: str | None, rep
 
 @main.command()
 @click.argument("scenario", metavar="SCENARIO")
-@click.option("--target", "target_texts", multiple=True, required=True, metavar="METRIC<=VALUE",
-              help="A target every planned level must meet with 95% confidence, e.g. wait_p90_days<=14 "
-                   "or occupancy<=0.9 (repeatable).")
+@click.option("--target", "target_texts", multiple=True, required=True, metavar="[LEVEL:]METRIC<=VALUE",
+              help="A target to meet with 95% confidence: at every planned level (wait_p90_days<=14) or at one "
+                   "(\"iop: occupancy <= 0.9\"); repeatable.")
 @click.option("--levels", help="Comma-separated levels to plan [default: all].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Output folder [default: results/<scenario file stem>_plan].")
@@ -352,7 +352,7 @@ def sweep(scenario: str, grid_options: tuple[str, ...], out_dir: str | None, rep
 def plan(scenario: str, target_texts: tuple[str, ...], levels: str | None, out_dir: str | None,
          replications: int | None, seed: int | None, jobs: int | None, limit_texts: tuple[str, ...],
          assignments: tuple[str, ...], overwrite: bool, quiet: bool) -> None:
-    """Find the fewest places per level that meet every --target (theory first, then simulation)."""
+    """Find the fewest places at every level that together meet every --target, verified on fresh random numbers."""
     folder = Path(out_dir) if out_dir else Path("results") / f"{Path(scenario).stem}_plan"
     try:
         loaded = _load(scenario, assignments, replications=replications, seed=seed)
