@@ -67,7 +67,9 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    """The public API only: what ``from sim import *`` gives; the helpers above and submodules
+    imported along the way stay reachable by name but are not listed (editors, ``dir(sim)``)."""
+    return sorted(__all__)
 
 
 def _installed_version() -> str:

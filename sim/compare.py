@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis import paired_difference, welch_difference
+from .analysis import paired_difference, t_interval, welch_difference
 from .outputs import MANIFEST, staged_folder
 from .results import Results
 from .run import run
@@ -19,7 +19,9 @@ from .settings import SettingsError, check_run_options, check_settings
 COMPARISON_FILES = ("comparison.csv", "report.html", "figures", MANIFEST)
 """What a comparison folder holds besides one folder per scenario (whose names must not collide)."""
 COMPARISON_COLUMNS = ["scenario", "level", "metric", "base", "alternative", "difference", "ci_low", "ci_high",
-                      "relative_change", "clear", "replications", "method"]
+                      "relative_change", "clear", "replications", "method",
+                      "base_ci_low", "base_ci_high", "alternative_ci_low", "alternative_ci_high"]
+"""The columns of :func:`compare`'s table and ``comparison.csv``; new ones are added at the end."""
 
 
 def _as_scenarios(items: tuple[Any, ...]) -> list[Scenario]:
@@ -78,7 +80,8 @@ def comparison_table(base: Results, alternatives: dict[str, Results], paired: bo
     interval comes from the per-replication differences (narrow); otherwise Welch's interval
     for independent runs. ``clear`` is True when the interval excludes 0. A level only one of
     the two has (a new unit) keeps its rows with that side's mean, no difference, and a
-    ``method`` saying which side has it (:data:`NOT_COMPARED`).
+    ``method`` saying which side has it (:data:`NOT_COMPARED`). Each side's own mean comes with
+    its own interval across its replications (``base_ci_low`` ... ``alternative_ci_high``).
     """
     base_values = _by_metric(base)
     rows = []
@@ -86,8 +89,8 @@ def comparison_table(base: Results, alternatives: dict[str, Results], paired: bo
         alt_values = _by_metric(results)
         for key, before in base_values.items():
             rows.append(_compared(label, key, before, alt_values[key], paired, confidence) if key in alt_values
-                        else _one_side(label, key, before, in_base=True))
-        rows += [_one_side(label, key, after, in_base=False) for key, after in alt_values.items()
+                        else _one_side(label, key, before, True, confidence))
+        rows += [_one_side(label, key, after, False, confidence) for key, after in alt_values.items()
                  if key not in base_values]
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
@@ -98,20 +101,25 @@ def _compared(label: str, key: tuple[str, str], before: pd.Series, after_values:
     method = "paired (common random numbers)" if paired else "independent (Welch)"
     after = after_values.reindex(before.index).to_numpy()
     mean, low, high, _, count = difference(before.to_numpy(), after, confidence)
-    base_mean = _mean(before.to_numpy())
+    base_mean, *base_interval = _own(before.to_numpy(), confidence)
+    alt_mean, *alt_interval = _own(after, confidence)
     relative = mean / base_mean if base_mean else np.nan
     clear = bool(np.isfinite(low) and (low > 0 or high < 0))
-    return (label, *key, base_mean, _mean(after), mean, low, high, relative, clear, count, method)
+    return (label, *key, base_mean, alt_mean, mean, low, high, relative, clear, count, method, *base_interval,
+            *alt_interval)
 
 
-def _one_side(label: str, key: tuple[str, str], values: pd.Series, in_base: bool) -> tuple:
-    mean = _mean(values.to_numpy())
-    base_mean, alt_mean = (mean, np.nan) if in_base else (np.nan, mean)
-    return (label, *key, base_mean, alt_mean, np.nan, np.nan, np.nan, np.nan, False, 0, NOT_COMPARED[in_base])
+def _one_side(label: str, key: tuple[str, str], values: pd.Series, in_base: bool, confidence: float) -> tuple:
+    own = _own(values.to_numpy(), confidence)
+    base, alternative = (own, (np.nan,) * 3) if in_base else ((np.nan,) * 3, own)
+    return (label, *key, base[0], alternative[0], np.nan, np.nan, np.nan, np.nan, False, 0, NOT_COMPARED[in_base],
+            *base[1:], *alternative[1:])
 
 
-def _mean(values: np.ndarray) -> float:
-    return float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
+def _own(values: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """One scenario's mean and interval across its replications, as in its ``summary`` (low end at least 0)."""
+    mean, low, high, _, _ = t_interval(values, confidence)
+    return mean, max(low, 0.0) if np.isfinite(low) else low, high
 
 
 def not_compared(table: pd.DataFrame, base_label: str) -> list[str]:
@@ -152,11 +160,17 @@ def compare(base: Scenario | str | Path, *alternatives: Scenario | str | Path, r
     """Compare scenarios (objects or files) with a base, on common random numbers.
 
     Returns one row per alternative, level and metric: ``scenario, level, metric, base,
-    alternative, difference, ci_low, ci_high, relative_change, clear, replications, method``.
+    alternative, difference, ci_low, ci_high, relative_change, clear, replications, method,
+    base_ci_low, base_ci_high, alternative_ci_low, alternative_ci_high``.
     ``difference`` is alternative minus base; ``ci_low``/``ci_high`` a 95% paired interval;
-    ``clear`` marks differences whose interval excludes zero (clearly real). A level only one
-    scenario has (a new unit) is not compared: its rows carry that scenario's means and a
-    ``method`` saying so.
+    ``clear`` marks differences whose interval excludes zero (clearly real). ``base`` and
+    ``alternative`` are each scenario's own mean, and ``base_ci_*``/``alternative_ci_*`` its own
+    95% interval across replications, as in its ``Results.summary`` (for a table or a figure of
+    the values themselves). Judge a change by ``ci_low``/``ci_high``, not by whether the two
+    scenarios' own intervals overlap: those carry the replication-to-replication noise that the
+    pairing cancels, so they overlap even where the difference is clear. A level only one
+    scenario has (a new unit) is not compared: its rows carry that scenario's mean and interval
+    and a ``method`` saying so.
 
     Raises
     ------

@@ -1,4 +1,5 @@
-"""What every figure shares: one colour per level (Okabe-Ito) and one matplotlib style.
+"""What every figure shares: one colour per level (Okabe-Ito), one matplotlib style, and where
+a figure is drawn (its own Figure, or axes the caller gives as ``ax=``).
 
 Used by :mod:`sim.plots` and :mod:`sim.flow_figure`, so that a level has the same colour in
 every figure and the report.
@@ -8,9 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import matplotlib as mpl
+import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from sim.settings import SettingsError
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
 """Okabe-Ito colours in the order levels take them (black is kept for ``all``, yellow comes last)."""
@@ -45,3 +51,35 @@ def house_style() -> Iterator[None]:
 def empty(ax: Axes, message: str) -> None:
     """Say in the middle of ``ax`` why there is nothing to draw."""
     ax.text(0.5, 0.5, message, transform=ax.transAxes, ha="center", va="center", color="0.4")
+
+
+def given_axes(ax: Any, count: int, function: str, wanted: str) -> list[Axes]:
+    """The caller's ``ax`` as ``count`` Axes, row by row (an Axes, a list or an array of them).
+
+    Raises
+    ------
+    sim.settings.SettingsError
+        Not ``count`` matplotlib Axes; the message names the function and says what ``wanted`` is.
+    """
+    many = isinstance(ax, Sequence | np.ndarray) and not isinstance(ax, str)
+    given = list(np.ravel(np.asarray(ax, dtype=object))) if many else [ax]
+    if len(given) != count or not all(isinstance(each, Axes) for each in given):
+        shown = f"{len(given)} Axes" if all(isinstance(each, Axes) for each in given) else type(ax).__name__
+        raise SettingsError(f"sim.plots.{function}", [f"ax = {shown}: should be {wanted}"])
+    for each in given:
+        house_axes(each)
+    return given
+
+
+def house_axes(ax: Axes) -> None:
+    """Give axes made elsewhere what :data:`STYLE` gives the figures' own: no top or right
+    spine, a light grid behind the data."""
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(True, color=STYLE["grid.color"], linewidth=STYLE["grid.linewidth"])
+    ax.set_axisbelow(True)
+
+
+def root_figure(ax: Axes) -> Figure:
+    """The Figure holding ``ax``, through any subfigures (what :func:`sim.plots.save` writes)."""
+    figure = ax.figure
+    return figure if isinstance(figure, Figure) else figure.figure

@@ -17,7 +17,7 @@ from matplotlib.patches import FancyArrowPatch, Polygon, Rectangle
 from matplotlib.path import Path as CurvePath
 from matplotlib.patheffects import withStroke
 
-from sim.figure_style import NEUTRAL, empty, house_style, level_colors
+from sim.figure_style import NEUTRAL, empty, given_axes, house_style, level_colors, root_figure
 
 SOURCE_NAMES = {"community": "New referrals", "relapse": "Back after relapse"}
 EXIT_NAMES = {"discharged": "Discharged", "dropped_out": "Dropped out", "gave_up": "Gave up waiting",
@@ -26,6 +26,7 @@ RETURN_EXITS = ("discharged", "dropped_out")
 SOURCE_COLORS = {"community": "#BBBBBB", "relapse": "#7A7A7A"}
 NODE_WIDTH = 0.1
 """Node width in columns (columns are 1 apart)."""
+FLOW_TITLE = "How patients move through care (people a year, average of replications)"
 FLOW_SIZE = (12.0, 7.2)
 FLOW_AXES = (0.0, 0.08, 1.0, 0.84)
 """Figure size (inches) and the diagram's place in it; fixed, so data units per point are known."""
@@ -91,27 +92,46 @@ def _sort_flows(flows: pd.DataFrame, levels: Sequence[str]) -> _Flows:
     return book
 
 
-def flow_diagram(flows: pd.DataFrame, levels: Sequence[str]) -> Figure:
+def flow_diagram(flows: pd.DataFrame, levels: Sequence[str], ax: Axes | None = None) -> Figure:
     """Patients a year from referral through each level to leaving care: a Sankey-style diagram.
 
     Reads left to right: where people come from (new referrals, relapse), one column per level in
     scenario order, how they leave. Band widths are to scale and labelled in people a year; a band
     has the colour of the level people leave. Steps back up to a more intensive level are arrows
     over the top; the dashed loop carries people who left care and relapsed back into it.
+
+    ``ax``: an Axes to draw in (default: a Figure of its own, 12 x 7.2 inches); the title goes on
+    the axes and the footnote under them. The room for labels is measured in the axes as they
+    are when called, so give the figure its final size first; about 7 x 4 inches or more reads well.
     """
     with house_style():
-        figure = Figure(figsize=FLOW_SIZE)
-        ax = figure.add_axes(FLOW_AXES)
+        own = ax is None
+        figure, ax = _flow_canvas(ax)
         book = _sort_flows(flows, levels)
-        figure.suptitle("How patients move through care (people a year, average of replications)")
+        if own:
+            figure.suptitle(FLOW_TITLE)
+        else:
+            ax.set_title(FLOW_TITLE, loc="left")
         if not (book.into or book.moves or book.out):
             empty(ax, "No patient flows to show")
             ax.set_axis_off()
             return figure
-        diagram = _FlowDiagram(book, list(levels), ax, height_points=FLOW_AXES[3] * FLOW_SIZE[1] * 72)
-        left_off = diagram.draw()
-        figure.text(0.5, 0.015, _flow_note(diagram, left_off), ha="center", va="bottom", fontsize=9, color="0.3")
+        diagram = _FlowDiagram(book, list(levels), ax, height_points=ax.get_window_extent().height * 72 / figure.dpi)
+        note = _flow_note(diagram, diagram.draw())
+        if own:
+            figure.text(0.5, 0.015, note, ha="center", va="bottom", fontsize=9, color="0.3")
+        else:
+            ax.text(0.5, 0.0, note, transform=ax.transAxes, ha="center", va="top", fontsize=9, color="0.3")
         return figure
+
+
+def _flow_canvas(ax: Axes | None) -> tuple[Figure, Axes]:
+    """The function's own Figure and axes at a fixed place, or the caller's axes and their Figure."""
+    if ax is None:
+        figure = Figure(figsize=FLOW_SIZE)
+        return figure, figure.add_axes(FLOW_AXES)
+    (given,) = given_axes(ax, 1, "flow_diagram", "one matplotlib Axes")
+    return root_figure(given), given
 
 
 def _flow_note(diagram: _FlowDiagram, left_off: int) -> str:
@@ -228,8 +248,10 @@ class _FlowDiagram:
         self.lanes = _lanes([(self.nodes[b].x, self.nodes[a].x) for a, b, _ in self.step_ups])
         self.headroom = (max(self.lanes, default=-1) + 1.5) * POINTS["lane"] + POINTS["relapse_lane"] + \
             POINTS["header"]
-        span = -self.bottom * 1.02 / (1 - self.headroom / self.height_points)
-        self.per_point = span / self.height_points
+        # axes too short for the headroom (a small panel of the caller's) get a crowded top, not a broken scale
+        height_points = max(self.height_points, 2 * self.headroom)
+        span = -self.bottom * 1.02 / (1 - self.headroom / height_points)
+        self.per_point = span / height_points
         self.ax.set_ylim(self.headroom * self.per_point - span, self.headroom * self.per_point)
         self.ax.set_xlim(-1.3, self.exit_x + 1.3)
         self.ax.set_axis_off()

@@ -7,6 +7,17 @@ they need no display and leave no global state behind (in Jupyter, a figure left
 shows once ``%matplotlib inline`` has run in the notebook).
 Every level keeps one colour in every figure (:func:`level_colors`, the Okabe-Ito palette, which
 reads for the common kinds of colour blindness). :func:`save` writes a figure as PNG and SVG.
+
+Like pandas and seaborn, every figure function also draws into axes you made, ``ax=``: one Axes
+for a one-panel figure, a list or array of Axes (one per panel, row by row) for the others; it
+returns the Figure holding them. Your figure keeps its own size, layout and title: the
+function's overall title (``suptitle``) is left off, and a legend that would sit under its own
+figure goes beside the last panel instead::
+
+    figure = Figure(figsize=(16, 5), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    sim.plots.wait_curves(results.wait_quantiles, levels, 14, ax=left)
+    sim.plots.staffing_chart(results.staffing, ax=right)
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, PercentFormatter, StrMethodFormatter
 
-from sim.figure_style import CAPACITY_COLOR, empty, house_style, level_colors
+from sim.figure_style import CAPACITY_COLOR, empty, given_axes, house_style, level_colors, root_figure
 from sim.flow_figure import flow_diagram as flow_diagram  # re-exported: sim.plots has every figure
 
 METRIC_LABELS = {
@@ -51,6 +62,9 @@ KEY_WORDS = {"capacity": "capacity (places)", "referrals_per_year": "referrals p
 
 BAND = (5, 95)
 """Percentiles across replications that the shaded bands span (90% of replications)."""
+
+PanelAxes = Axes | Sequence[Axes] | np.ndarray | None
+"""What ``ax=`` takes: None (a new Figure), an Axes, or a list or array of Axes, one per panel."""
 
 
 # ---------------------------------------------------------------------------- shared pieces
@@ -117,18 +131,47 @@ def _wrap(text: str, width: int = 38) -> str:
     return "\n".join(textwrap.wrap(text, width)) or text
 
 
+def _canvas(ax: PanelAxes, shape: tuple[int, int], size: tuple[float, float], function: str, wanted: str,
+            sharex: bool = False, sharey: bool = False) -> tuple[Figure, list[Axes], bool]:
+    """Where a figure is drawn: a new Figure of ``shape`` panels (``ax`` None) or the caller's
+    axes; its panels row by row; and whether the Figure is the function's own."""
+    if ax is None:
+        figure = Figure(figsize=size, layout="constrained")
+        panels = figure.subplots(*shape, sharex=sharex, sharey=sharey, squeeze=False)
+        return figure, list(panels.ravel()), True
+    axes = given_axes(ax, shape[0] * shape[1], function, wanted)
+    return root_figure(axes[0]), axes, False
+
+
+def _bottom_legend(figure: Figure, axes: list[Axes], own: bool, handles: list, ncols: int,
+                   title: str | None = None) -> None:
+    """The legend under the function's own figure; in the caller's, beside the last panel (their
+    figure may hold other plots, whose legends would pile up underneath), with ``title`` saying
+    what the left-off suptitle said."""
+    if own:
+        figure.legend(handles=handles, loc="outside lower center", ncols=ncols)
+    else:
+        axes[-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), title=title,
+                        alignment="left")
+
+
 # ---------------------------------------------------------------------------- census over time
-def census_over_time(daily: pd.DataFrame, levels: Sequence[str], warmup_days: int) -> Figure:
+def census_over_time(daily: pd.DataFrame, levels: Sequence[str], warmup_days: int, ax: PanelAxes = None) -> Figure:
     """Patients in care (left) and waiting (right) per level over time, warm-up shaded.
 
     Lines are the median across replications, shaded bands hold 90% of replications (5th to
     95th percentile), the black step line is the usable capacity (dotted: places, where staff
     shortages close some). ``day`` counts from the end of warm-up.
+
+    ``ax``: two Axes per level, in care then waiting, row by row (e.g. ``figure.subplots(len(levels), 2)``);
+    by default a Figure of its own.
     """
     with house_style():
         colors = _colors(daily)
-        figure = Figure(figsize=(11, 1.9 * len(levels) + 1.3), layout="constrained")
-        axes = figure.subplots(len(levels), 2, sharex=True, squeeze=False)
+        figure, panels, own = _canvas(ax, (len(levels), 2), (11, 1.9 * len(levels) + 1.3), "census_over_time",
+                                      f"{2 * len(levels)} Axes, two per level (in care, waiting), e.g. "
+                                      f"figure.subplots({len(levels)}, 2)", sharex=True)
+        axes = np.reshape(np.asarray(panels, dtype=object), (len(levels), 2))
         replications = daily["replication"].nunique()
         for row, level in zip(axes, levels, strict=True):
             table = daily[daily["level"] == level]
@@ -137,14 +180,14 @@ def census_over_time(daily: pd.DataFrame, levels: Sequence[str], warmup_days: in
             _median_band(row[1], table, "waitlist", colors[level])
             row[0].set_ylabel("Patients in care")
             row[1].set_ylabel("Waiting (people)")
-            for ax in row:
-                ax.set_title(level, loc="left", color=colors[level], fontweight="bold")
-                _shade_warmup(ax, table, warmup_days)
-        for ax in axes[-1]:
-            ax.set_xlabel("Day (0 = end of warm-up; measured from there on)")
-        figure.legend(handles=_census_legend(daily, replications, warmup_days), loc="outside lower center",
-                      ncols=5)
-        figure.suptitle("Patients in care and waiting, day by day")
+            for each in row:
+                each.set_title(level, loc="left", color=colors[level], fontweight="bold")
+                _shade_warmup(each, table, warmup_days)
+        for each in axes[-1]:
+            each.set_xlabel("Day (0 = end of warm-up; measured from there on)")
+        _bottom_legend(figure, panels, own, _census_legend(daily, replications, warmup_days), ncols=5)
+        if own:
+            figure.suptitle("Patients in care and waiting, day by day")
         return figure
 
 
@@ -207,17 +250,17 @@ def _census_legend(daily: pd.DataFrame, replications: int, warmup_days: int) -> 
 
 
 # ---------------------------------------------------------------------------- waits
-def wait_curves(wait_quantiles: pd.DataFrame, levels: Sequence[str], target_days: float | None) -> Figure:
+def wait_curves(wait_quantiles: pd.DataFrame, levels: Sequence[str], target_days: float | None,
+                ax: Axes | None = None) -> Figure:
     """How long admitted patients waited: per level, the share admitted within each number of days.
 
     The line is the average of the replications' quantile functions; the band holds 90% of
     replications. The share over ``target_days`` in the legend is read from each replication's
-    quantiles (to the nearest 1%) and averaged.
+    quantiles (to the nearest 1%) and averaged. ``ax``: an Axes to draw in (default: a Figure of its own).
     """
     with house_style():
         colors = _colors(wait_quantiles)
-        figure = Figure(figsize=(9, 5), layout="constrained")
-        ax = figure.subplots()
+        figure, (ax,), _ = _canvas(ax, (1, 1), (9, 5), "wait_curves", "one matplotlib Axes")
         drawn = [_wait_curve(ax, _quantile_table(wait_quantiles, level), level, colors[level], target_days)
                  for level in levels]
         longest = [value for value in drawn if value is not None]
@@ -278,12 +321,15 @@ def _wait_axes(ax: Axes, widest: float, target_days: float | None) -> None:
 
 
 # ---------------------------------------------------------------------------- occupancy and blocking
-def occupancy_and_blocking(summary: pd.DataFrame, levels: Sequence[str]) -> Figure:
-    """Occupancy (with the 85% planning line) and patient-days held per year, per level, with 95% intervals."""
+def occupancy_and_blocking(summary: pd.DataFrame, levels: Sequence[str], ax: PanelAxes = None) -> Figure:
+    """Occupancy (with the 85% planning line) and patient-days held per year, per level, with 95% intervals.
+
+    ``ax``: two Axes, occupancy then blocked days (e.g. ``figure.subplots(1, 2)``); by default a Figure of its own.
+    """
     with house_style():
         colors = _colors(summary)
-        figure = Figure(figsize=(11, 4.6), layout="constrained")
-        occupancy, blocked = figure.subplots(1, 2)
+        figure, (occupancy, blocked), own = _canvas(ax, (1, 2), (11, 4.6), "occupancy_and_blocking",
+                                                    "2 Axes (occupancy, blocked days), e.g. figure.subplots(1, 2)")
         _level_bars(occupancy, summary, levels, "occupancy", colors, lambda value: f"{value:.0%}")
         occupancy.axhline(0.85, color="0.25", linestyle="--", linewidth=1)
         occupancy.text(1.0, 0.85, "85%", transform=occupancy.get_yaxis_transform(), ha="left", va="center",
@@ -299,7 +345,8 @@ def occupancy_and_blocking(summary: pd.DataFrame, levels: Sequence[str]) -> Figu
         if not (summary[summary["metric"] == "blocked_days_per_year"]["mean"] > 0).any():
             empty(blocked, "No one was held: every patient moved on when ready")
         blocked.set_title("Blocked days: ready to move on, held for want of a place next", loc="left")
-        figure.suptitle("How full each level runs, and how long patients are held (mean, 95% interval)")
+        if own:
+            figure.suptitle("How full each level runs, and how long patients are held (mean, 95% interval)")
         return figure
 
 
@@ -322,9 +369,12 @@ def _level_bars(ax: Axes, summary: pd.DataFrame, levels: Sequence[str], metric: 
 
 
 # ---------------------------------------------------------------------------- staffing
-def staffing_chart(staffing: pd.DataFrame, levels: Sequence[str] | None = None) -> Figure:
+def staffing_chart(staffing: pd.DataFrame, levels: Sequence[str] | None = None, ax: Axes | None = None) -> Figure:
     """Full-time equivalents by level and role at the mean census (bar, 95% interval), with the
-    FTE needed at the 90th-percentile census (diamond) and at full capacity (open circle)."""
+    FTE needed at the 90th-percentile census (diamond) and at full capacity (open circle).
+
+    ``ax``: an Axes to draw in (default: a Figure of its own).
+    """
     with house_style():
         table = staffing[staffing["level"] != "all"]
         levels = [level for level in _levels_in(table, levels) if level != "all"]
@@ -332,8 +382,8 @@ def staffing_chart(staffing: pd.DataFrame, levels: Sequence[str] | None = None) 
         wide = {basis: group.set_index(["level", "role"])
                 for basis, group in table.groupby("census_basis", sort=False)}
         rows = [key for level in levels for key in wide["mean"].index if key[0] == level]
-        figure = Figure(figsize=(9, 0.45 * len(rows) + 2.0), layout="constrained")
-        ax = figure.subplots()
+        figure, (ax,), own = _canvas(ax, (1, 1), (9, 0.45 * len(rows) + 2.0), "staffing_chart",
+                                     "one matplotlib Axes")
         positions = -np.arange(len(rows), dtype=float)
         mean = wide["mean"].loc[rows]
         ax.barh(positions, mean["fte"], color=[colors[level] for level, _ in rows], height=0.6)
@@ -352,7 +402,8 @@ def staffing_chart(staffing: pd.DataFrame, levels: Sequence[str] | None = None) 
         ax.set_title(_wrap(_staffing_subtitle(staffing), 90), loc="left", fontsize=10, color="0.25")
         handles = [Patch(color="0.55", label="At the mean census (95% interval)"), *ax.get_legend_handles_labels()[0]]
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        figure.suptitle("Staff needed by level and role")
+        if own:
+            figure.suptitle("Staff needed by level and role")
         return figure
 
 
@@ -396,35 +447,45 @@ IDENTICAL_FACE = "#D0D0D0"
 
 def comparison_chart(comparison: pd.DataFrame,
                      metrics: Sequence[str] = ("wait_p90_days", "occupancy", "waitlist_mean"),
-                     levels: Sequence[str] | None = None) -> Figure:
+                     levels: Sequence[str] | None = None, ax: PanelAxes = None) -> Figure:
     """Each scenario's difference from the base per level and metric, with its 95% interval.
 
     Filled markers and thick lines are clear differences (the interval excludes zero); hollow
     markers could be chance; grey ones did not change in any replication. One panel per metric, levels down the side.
+    ``ax``: one Axes per metric (e.g. ``figure.subplots(1, len(metrics))``); by default a Figure of its own.
     """
     with house_style():
         table = comparison[comparison["metric"].isin(metrics)]
         levels = _levels_in(table, levels)
         scenarios = list(dict.fromkeys(table["scenario"]))
         colors = _colors(table)
-        figure = Figure(figsize=(3.6 * len(metrics) + 1.2, 0.5 * len(levels) * max(2, len(scenarios)) + 2.2),
-                        layout="constrained")
-        axes = figure.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
+        size = (3.6 * len(metrics) + 1.2, 0.5 * len(levels) * max(2, len(scenarios)) + 2.2)
+        figure, axes, own = _canvas(ax, (1, len(metrics)), size, "comparison_chart",
+                                    f"{len(metrics)} Axes, one per metric, e.g. figure.subplots(1, {len(metrics)})",
+                                    sharey=True)
         offsets = (np.arange(len(scenarios)) - (len(scenarios) - 1) / 2) * 0.7 / max(1, len(scenarios))
-        for ax, metric in zip(axes, metrics, strict=True):
+        for panel, metric in zip(axes, metrics, strict=True):
             rows = table[table["metric"] == metric]
             for index, scenario in enumerate(scenarios):
-                _difference_marks(ax, rows[rows["scenario"] == scenario], levels, colors,
+                _difference_marks(panel, rows[rows["scenario"] == scenario], levels, colors,
                                   MARKERS[index % len(MARKERS)], offsets[index])
-            _difference_axes(ax, metric, rows)
-        axes[0].set_yticks(-np.arange(len(levels)), levels)
-        for label, level in zip(axes[0].get_yticklabels(), levels, strict=True):
-            label.set_color(colors[level])
+            _difference_axes(panel, metric, rows)
+            _level_ticks(panel, levels, colors)
         identical = any(_identical(row) for _, row in table.dropna(subset=["difference"]).iterrows())
-        figure.legend(handles=_comparison_legend(scenarios, identical), loc="outside lower center",
-                      ncols=min(3, len(scenarios) + 2))
-        figure.suptitle("Difference from the base scenario (alternative minus base, 95% interval)")
+        _bottom_legend(figure, axes, own, _comparison_legend(scenarios, identical), ncols=min(3, len(scenarios) + 2),
+                       title="Alternative minus base\n(95% interval)")
+        if own:
+            figure.suptitle("Difference from the base scenario (alternative minus base, 95% interval)")
         return figure
+
+
+def _level_ticks(ax: Axes, levels: list[str], colors: dict[str, str]) -> None:
+    """Levels down the side in their colours; on every panel, as the caller's axes share no y axis
+    (the function's own panels do, and show them on the first only)."""
+    ax.set_yticks(-np.arange(len(levels)), levels)
+    ax.set_ylim(-len(levels) + 0.5, 0.5)
+    for label in ax.get_yticklabels():   # only the shown ones: none on the own figure's later panels
+        label.set_color(colors[label.get_text()])
 
 
 def _difference_marks(ax: Axes, rows: pd.DataFrame, levels: list[str], colors: dict[str, str], marker: str,
@@ -471,10 +532,11 @@ def _comparison_legend(scenarios: list[str], identical: bool) -> list:
 
 # ---------------------------------------------------------------------------- sweep
 def sweep_curve(sweep: pd.DataFrame, key: str, metric: str = "wait_p90_days",
-                levels: Sequence[str] | None = None) -> Figure:
+                levels: Sequence[str] | None = None, ax: PanelAxes = None) -> Figure:
     """``metric`` against the swept ``key`` per level, mean and 95% interval band.
 
-    Other keys of the grid, if any, get one panel per combination of their values.
+    Other keys of the grid, if any, get one panel per combination of their values. ``ax``: one
+    Axes per panel (one Axes for a grid of one key); by default a Figure of its own.
     """
     with house_style():
         keys = list(sweep.columns[: sweep.columns.get_loc("point")])
@@ -483,17 +545,19 @@ def sweep_curve(sweep: pd.DataFrame, key: str, metric: str = "wait_p90_days",
         levels = _levels_in(table, levels)
         colors = _colors(table)
         groups = list(table.groupby(others, sort=False)) if others else [((), table)]
-        figure = Figure(figsize=(min(4.5 * len(groups), 13) + 2.2, 4.6), layout="constrained")
-        axes = figure.subplots(1, len(groups), sharey=True, squeeze=False)[0]
-        for ax, (values, rows) in zip(axes, groups, strict=True):
-            _sweep_panel(ax, rows, key, metric, levels, colors)
+        figure, axes, own = _canvas(ax, (1, len(groups)), (min(4.5 * len(groups), 13) + 2.2, 4.6), "sweep_curve",
+                                    f"{len(groups)} Axes, one per combination of the other grid keys' values"
+                                    if others else "one matplotlib Axes", sharey=True)
+        for panel, (values, rows) in zip(axes, groups, strict=True):
+            _sweep_panel(panel, rows, key, metric, levels, colors)
             if others:
                 named = values if isinstance(values, tuple) else (values,)
-                ax.set_title(", ".join(f"{key_label(o)} = {v}" for o, v in zip(others, named, strict=True)),
-                             loc="left")
+                panel.set_title(", ".join(f"{key_label(o)} = {v}" for o, v in zip(others, named, strict=True)),
+                                loc="left")
         axes[0].set_ylabel(metric_label(metric))
         axes[-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="Level")
-        figure.suptitle(f"{_bare(metric_label(metric))} by {_bare(key_label(key))}")
+        if own:
+            figure.suptitle(f"{_bare(metric_label(metric))} by {_bare(key_label(key))}")
         if not others:
             axes[0].set_title(_sweep_note(metric), loc="left", fontsize=9.5, color="0.3")
         return figure

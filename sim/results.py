@@ -208,7 +208,11 @@ def states_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.Dat
 
 
 def episodes_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.DataFrame | None:
-    """One row per episode (a patient's visit to a level); times in measured-period days."""
+    """One row per episode (a patient's visit to a level); times in measured-period days.
+
+    ``period`` (the last column) is ``warm-up`` for an episode that arrived before day 0, else
+    ``measured``: an episode belongs to the period it arrived in, as a day of ``daily`` does.
+    """
     kept = [(out.replication, out.episodes) for out in outputs if out.episodes is not None]
     if not kept:
         return None
@@ -229,6 +233,8 @@ def episodes_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.D
             "held_days": cols["left"] - cols["stay_ended"],
             "status": status_names[cols["status"]],
             "route": np.where(route >= 0, np.asarray(names)[np.maximum(route, 0)], "elsewhere"),
+            # appended last: scripts read the columns before it by position
+            "period": np.where(cols["arrived"] < warmup, "warm-up", "measured"),
         }))
     return pd.concat(frames, ignore_index=True)
 
@@ -251,7 +257,10 @@ class Results:
         Per replication and day: how many patients are waiting, in treatment, held, at risk of
         relapse, gone, and created so far.
     episodes
-        One row per episode when the run kept them, else ``None``.
+        One row per episode when the run kept them, else ``None``: ``replication, patient, level,
+        source, arrived_day, admitted_day, stay_ended_day, left_day, wait_days, stay_days,
+        held_days, status, route, period`` (``period``: ``warm-up`` or ``measured``, by the day
+        the episode arrived).
     staffing
         FTE and cost per level, role and census basis (mean, 90th percentile, capacity) with 95%
         intervals (``sim.staffing.COLUMNS``); ``None`` when no level has staff.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 from conftest import SCENARIOS
 
@@ -31,6 +32,11 @@ def test_compare_writes_a_comparison_and_each_scenario(tmp_path):
     table = pd.read_csv(tmp_path / "cmp" / "comparison.csv")
     wait = table.query("level == 'ward' and metric == 'wait_mean_days'").iloc[0]
     assert wait["difference"] < 0 and wait["clear"]
+    assert list(table.columns)[-5:] == ["method", "base_ci_low", "base_ci_high", "alternative_ci_low",
+                                        "alternative_ci_high"]
+    own = pd.read_csv(tmp_path / "cmp" / "bigger" / "summary.csv").query(
+        "level == 'ward' and metric == 'wait_mean_days'").iloc[0]
+    assert (wait["alternative_ci_low"], wait["alternative_ci_high"]) == pytest.approx((own["ci_low"], own["ci_high"]))
     assert sorted(p.name for p in (tmp_path / "cmp").iterdir()) == ["base", "bigger", "comparison.csv", "figures",
                                                                      "manifest.json", "report.html"]
     assert json.loads((tmp_path / "cmp" / "manifest.json").read_text())["kind"] == "compare"

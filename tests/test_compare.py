@@ -90,3 +90,37 @@ def test_results_show_the_run_and_its_headline_not_every_table(base):
     for shown in (repr(results), results._repr_html_()):
         assert base.name in shown and "wait_p90_days" in shown and "2 replications" in shown
         assert len(shown) < 5000           # the daily table alone would be thousands of rows
+
+
+COLUMNS_BEFORE = ["scenario", "level", "metric", "base", "alternative", "difference", "ci_low", "ci_high",
+                  "relative_change", "clear", "replications", "method"]
+
+
+def test_each_scenarios_own_interval_comes_beside_the_difference(base):
+    short = base.with_changes({"run.replications": 3})
+    bigger = short.with_changes({"levels.ward.capacity": 22})
+    table = sim.compare(short, bigger, progress=False, jobs=1)
+    assert list(table.columns) == [*COLUMNS_BEFORE, "base_ci_low", "base_ci_high", "alternative_ci_low",
+                                   "alternative_ci_high"]           # appended: the old columns keep their places
+    for side, scenario in (("base", short), ("alternative", bigger)):
+        summary = sim.run(scenario, progress=False, jobs=1).summary.set_index(["level", "metric"])
+        own = table.set_index(["level", "metric"])
+        for column in ("ci_low", "ci_high"):
+            assert own[f"{side}_{column}"].to_numpy() == pytest.approx(
+                summary.loc[own.index, column].to_numpy(), nan_ok=True)
+        assert own[side].to_numpy() == pytest.approx(summary.loc[own.index, "mean"].to_numpy(), nan_ok=True)
+    wait = row(table, "wait_mean_days")
+    assert wait["base_ci_low"] < wait["base"] < wait["base_ci_high"]
+
+
+def test_a_level_in_one_scenario_only_keeps_that_scenarios_own_interval(base):
+    short = base.with_changes({"run.replications": 3, "run.days": 200})
+    data = short.to_dict()
+    data["levels"] = {"crisis": {"capacity": 3, "los": {"dist": "exponential", "mean": 2},
+                                 "next": {"ward": 0.3, "discharged": 0.7}, "referrals_per_year": 200},
+                      **data["levels"]}
+    table = sim.compare(short, sim.validate(data), progress=False, jobs=1)
+    crisis = table[table["level"] == "crisis"]
+    assert crisis[["base", "base_ci_low", "base_ci_high"]].isna().all().all()
+    admissions = row(crisis, "admissions_per_year", "crisis")
+    assert admissions["alternative_ci_low"] <= admissions["alternative"] <= admissions["alternative_ci_high"]

@@ -313,3 +313,53 @@ def test_a_level_drawn_alone_keeps_its_colour():
     figure = plots.sweep_curve(sweep_table(), "levels.ward.capacity", levels=[LEVELS[1]])
     drawn = {line.get_color() for ax in figure.axes for line in ax.get_lines() if len(line.get_xdata()) > 1}
     assert drawn == {plots.level_colors(LEVELS)[LEVELS[1]]}
+
+
+# ---------------------------------------------------------------------------- drawing into your own axes
+def test_two_figures_side_by_side_in_one_figure_of_yours(tmp_path):
+    figure = Figure(figsize=(16, 5), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    assert plots.wait_curves(wait_quantile_table(), LEVELS, target_days=7, ax=left) is figure
+    assert plots.staffing_chart(staffing_table(), ax=right) is figure
+    assert figure.axes == [left, right] and left.has_data() and right.has_data()
+    assert left.get_legend_handles_labels()[1][0] == "ward: 23% waited over 7 days"
+    assert [label.get_text() for label in right.get_yticklabels()][0] == "ward: nurse"
+    assert figure.get_suptitle() == ""            # your figure's title stays yours
+    assert plots.save(figure, tmp_path, "both")[0].stat().st_size > 0
+    alone = plots.wait_curves(wait_quantile_table(), LEVELS, target_days=7)   # by default, a figure of its own
+    assert alone is not figure and len(alone.axes) == 1 and len(figure.axes) == 2
+
+
+def test_figures_of_several_panels_draw_into_an_array_of_your_axes():
+    figure = Figure(figsize=(14, 12), layout="constrained")
+    grid = figure.subfigures(3, 1)
+    census = grid[0].subplots(len(LEVELS), 2)
+    assert plots.census_over_time(daily_table(), LEVELS, warmup_days=5, ax=census) is figure
+    assert all(ax.has_data() for ax in census.ravel()) and census[1, 0].get_title("left") == "day"
+    assert "Warm-up (not measured)" in [text.get_text() for text in census[-1, -1].get_legend().get_texts()]
+    four = grid[1].subplots(1, 4)
+    plots.comparison_chart(comparison_table(), ax=four[:3])
+    plots.sweep_curve(sweep_table(), "levels.ward.capacity", ax=four[3])
+    assert [label.get_text() for label in four[2].get_yticklabels()] == LEVELS
+    flow, occupancy, blocked = grid[2].subplots(1, 3)
+    assert plots.flow_diagram(flow_table(), LEVELS, ax=flow) is figure
+    assert plots.occupancy_and_blocking(summary_table(), LEVELS, ax=[occupancy, blocked]) is figure
+    assert len(figure.axes) == 2 * len(LEVELS) + 4 + 3 and all(ax.has_data() for ax in figure.axes)
+    assert not any(part.legends for part in (figure, *grid)) and figure.get_suptitle() == ""
+    assert any("Relapse: 400 a year" in text.get_text() for text in flow.texts)
+
+
+def test_axes_of_the_wrong_number_or_kind_are_refused_saying_what_is_wanted():
+    figure = Figure()
+    one, two = figure.subplots(1, 2)
+    with pytest.raises(sim.ScenarioError) as refused:
+        plots.occupancy_and_blocking(summary_table(), LEVELS, ax=one)
+    assert "sim.plots.occupancy_and_blocking" in str(refused.value)
+    assert "ax = 1 Axes: should be 2 Axes (occupancy, blocked days), e.g. figure.subplots(1, 2)" in str(refused.value)
+    with pytest.raises(ValueError, match=r"ax = 2 Axes: should be 6 Axes, two per level .* figure.subplots\(3, 2\)"):
+        plots.census_over_time(daily_table(), LEVELS, warmup_days=5, ax=[one, two])
+    with pytest.raises(ValueError, match="ax = str: should be one matplotlib Axes"):
+        plots.flow_diagram(flow_table(), LEVELS, ax="left")
+    with pytest.raises(ValueError, match="ax = 2 Axes: should be one matplotlib Axes"):
+        plots.wait_curves(wait_quantile_table(), LEVELS, target_days=7, ax=[one, two])
+    assert not one.has_data() and not two.has_data()
