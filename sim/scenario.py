@@ -22,11 +22,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     PlainValidator,
     PrivateAttr,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_serializer,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -84,16 +87,8 @@ class RunSettings(_Model):
     seed: Annotated[int, Field(ge=0)] = 1
     wait_target_days: Days = 14
     start_month: Annotated[int, Field(ge=1, le=12)] = 1
-
-    @model_validator(mode="after")
-    def _warmup_shorter_than_run(self) -> RunSettings:
-        if self.warmup_days != "auto" and self.warmup_days > self.days:
-            raise _ProblemAt(
-                "warmup_days",
-                f"a warm-up of {self.warmup_days:g} days is longer than the measured period "
-                f"(days: {self.days:g}); shorten the warm-up or lengthen the run",
-            )
-        return self
+    # no rule against a warm-up longer than the measured period: a relapse loop can take years
+    # to fill, longer than the period a planner wants to measure
 
     @property
     def resolved_warmup_days(self) -> int:
@@ -243,15 +238,29 @@ StaffSchedule = Annotated[list[StaffStep], BeforeValidator(_fte_as_schedule), Fi
 """FTE on hand: a number, or a hiring plan ``[{from_day: 0, fte: 100}, {from_day: 365, fte: 120}]``."""
 
 
+REFERRAL_KEYS = ("referrals_per_year", "referrals_per_100k_per_year")
+REFERRAL_WORDS = "referrals_per_year (people a year) or referrals_per_100k_per_year (per 100,000 population a year)"
+PER_100K = 100_000
+
+
+def _gave_referrals_per_year(level: BaseModel) -> bool:
+    """Whether the scenario wrote ``referrals_per_year`` for this level, rather than leaving it to the default."""
+    return "referrals_per_year" in level.model_fields_set
+
+
 class Level(_Model):
     capacity: Annotated[list[CapacityStep], BeforeValidator(_capacity_as_schedule), Field(min_length=1)]
     los: Distribution
     next: dict[str, Annotated[NextStep, BeforeValidator(_share_as_step)]]
     referrals_per_year: Days = 0
+    """First presentations from the community a year (per 100,000 converted by :class:`Scenario`)."""
+    referrals_per_100k_per_year: Days | None = None
     referral_growth_per_year: Annotated[float, Field(gt=-1)] = 0
     referral_seasonality: Annotated[list[Positive], Field(min_length=12, max_length=12)] | None = None
     when_full: Literal["wait", "turn_away"] = "wait"
-    when_next_full: Literal["hold", "release"] = "hold"
+    # release by default: a full caseload downstream should not keep a bed upstream unless a
+    # scenario says that its patients really stay put (a ward waiting for a step-down place)
+    when_next_full: Literal["hold", "release"] = "release"
     waitlist: Literal["fifo", "transfers_first"] = "fifo"
     patience: Distribution | None = None
     gave_up: dict[str, Share] | None = None
@@ -259,6 +268,16 @@ class Level(_Model):
     program: Program | None = None
     staff: list[StaffRole] | None = None
     staff_available: dict[str, StaffSchedule] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_referrals_mean_the_other(cls, data: Any) -> Any:
+        # with --set or with_changes a key cannot be removed: null one of the pair to switch to the other
+        if isinstance(data, dict):
+            pair = [data.get(key) for key in REFERRAL_KEYS]
+            if sum(value is None for value in pair) == 1:
+                return {key: value for key, value in data.items() if not (key in REFERRAL_KEYS and value is None)}
+        return data
 
     @field_validator("capacity")
     @classmethod
@@ -285,6 +304,9 @@ class Level(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Level:
+        if _gave_referrals_per_year(self) and self.referrals_per_100k_per_year is not None:
+            raise _ProblemAt("referrals_per_100k_per_year", f"give {REFERRAL_WORDS}, not both; to switch "
+                             "with --set or with_changes, set the other one to null")
         if self.gave_up is not None and self.patience is None:
             raise _ProblemAt(
                 "gave_up",
@@ -333,6 +355,14 @@ class Level(_Model):
             for name, step in steps.items()
         }
 
+    @model_serializer(mode="wrap")
+    def _referrals_as_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # a rate per 100,000 is written back as given: both keys would be refused when read again
+        data = handler(self)
+        if self.referrals_per_100k_per_year is not None:
+            data.pop("referrals_per_year", None)
+        return data
+
     @property
     def gave_up_routes(self) -> dict[str, float]:
         """Where patients who give up go; back to the community when not given."""
@@ -371,17 +401,47 @@ class Staffing(_Model):
 
 
 # ---------------------------------------------------------------------------- scenario
+def _check_referral_keys(name: str, level: Level, population: int | None) -> None:
+    """A level's referrals in one unit: per 100,000 needs a population; with one, every level says which."""
+    per_100k = level.referrals_per_100k_per_year
+    if per_100k is not None and population is None:
+        raise _ProblemAt(("levels", name, "referrals_per_100k_per_year"), (
+            f"{per_100k:g} per 100,000 needs the scenario's population (people served, a top-level key, e.g. "
+            "population: 250000) to become referrals a year; or give referrals_per_year instead"))
+    if population is not None and per_100k is None and not _gave_referrals_per_year(level):
+        raise _ProblemAt(("levels", name), (
+            f"with population given, each level gives its referrals from the community as {REFERRAL_WORDS}; "
+            "0 for a level that takes none"))
+
+
 class Scenario(_Model):
     """A validated, frozen scenario. Make variants with :meth:`with_changes`."""
 
     name: str = "Unnamed scenario"
     description: str = ""
+    population: Annotated[int, Field(gt=0)] | None = None
+    """People served, for referrals given per 100,000 population (``referrals_per_100k_per_year``)."""
     run: RunSettings = RunSettings()
     levels: Annotated[dict[str, Level], Field(min_length=1)]
     relapse: Relapse | None = None
     staffing: Staffing = Staffing()
 
     _source: str = PrivateAttr(default="<dict>")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _referrals_from_population(cls, data: Any, handler: ModelWrapValidatorHandler[Scenario]) -> Scenario:
+        # converted once, here: the engine and every table only ever see referrals a year
+        scenario = handler(data)
+        for name, level in scenario.levels.items():
+            _check_referral_keys(name, level, scenario.population)
+        if scenario.population is None:
+            return scenario
+        levels = {name: level.model_copy(update={"referrals_per_year": level.referrals_per_100k_per_year
+                                                 * scenario.population / PER_100K})
+                  if level.referrals_per_100k_per_year is not None else level
+                  for name, level in scenario.levels.items()}
+        return scenario.model_copy(update={"levels": levels})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> Scenario:

@@ -125,7 +125,7 @@ def _drivers(scenario: Scenario, patients: np.ndarray, visits: np.ndarray, repli
     per_replication = days
     if patients.any():
         busiest = scenario.level_names[int(np.argmax(patients))]
-        per_replication = f"{_volume(busiest, scenario.levels[busiest])} over {days}"
+        per_replication = f"{_volume(busiest, scenario.levels[busiest], scenario.population)} over {days}"
     if scenario.relapse is not None and visits.sum() > 10 * patients.sum():
         per_replication += ", with patients returning many times (relapse probabilities)"
     many = f"run.replications = {replications}"
@@ -133,12 +133,15 @@ def _drivers(scenario: Scenario, patients: np.ndarray, visits: np.ndarray, repli
             "daily_rows": f"{days}, times {len(scenario.levels)} levels, times {many}", "replications": many}
 
 
-def _volume(name: str, level: Level) -> str:
+def _volume(name: str, level: Level, population: int | None) -> str:
     """Where a level's patients come from, as keys and values."""
     start = level.initial.census + level.initial.waitlist
     if start > level.referrals_per_year:
         return f"levels.{name}.initial = {{census: {level.initial.census}, waitlist: {level.initial.waitlist}}}"
     volume = f"levels.{name}.referrals_per_year = {level.referrals_per_year:g}"
+    if level.referrals_per_100k_per_year is not None:   # name the keys the planner wrote
+        volume = (f"levels.{name}.referrals_per_100k_per_year = {level.referrals_per_100k_per_year:g} "
+                  f"({level.referrals_per_year:g} a year for population = {population})")
     if level.referral_growth_per_year > 0:
         volume += f" growing by levels.{name}.referral_growth_per_year = {level.referral_growth_per_year:g}"
     return volume

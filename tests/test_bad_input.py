@@ -99,7 +99,7 @@ CASES = {
     "unknown key at the top": (
         GOOD + "colour: red\n",
         ["line 20", "colour is not a known key",
-         "allowed here: description, levels, name, relapse, run"]),
+         "allowed here: description, levels, name, population, relapse, run"]),
     "unknown key in run": (
         edited("  seed: 1", "  seeds: 1"),
         ["line 6", "run.seeds", "did you mean 'seed'?", "warmup_days"]),
@@ -139,9 +139,9 @@ CASES = {
     "missing next": (
         edited("    next: {discharged: 0.9, dropped_out: 0.1}\n", ""),
         ["line 13", "levels.clinic.next is required but missing"]),
-    "warm-up longer than the run": (
-        edited("warmup_days: 10", "warmup_days: 1000"),
-        ["line 3", "run.warmup_days", "1000", "days: 100"]),
+    "warm-up not a number of days": (
+        edited("warmup_days: 10", "warmup_days: long"),
+        ["line 3", "run.warmup_days", "'long'", "whole number of days", "auto"]),
     "unknown distribution": (
         edited("dist: exponential, mean: 4", "dist: poisson, mean: 4"),
         ["line 10", "levels.ward.los.dist = 'poisson'", "exponential, lognormal, gamma"]),
@@ -280,7 +280,8 @@ def test_real_process_reports_on_stderr(scenario_file, tmp_path):
         f"error: {path}: 1 problem in the scenario\n"
         "  - line 11, levels.ward.referals_per_year is not a known key; "
         "did you mean 'referrals_per_year'? allowed here: capacity, gave_up, initial, los, next, "
-        "patience, program, referral_growth_per_year, referral_seasonality, referrals_per_year, staff, "
+        "patience, program, referral_growth_per_year, referral_seasonality, referrals_per_100k_per_year, "
+        "referrals_per_year, staff, "
         "staff_available, waitlist, when_full, when_next_full\n"
     )
     assert not out.exists()
