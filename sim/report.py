@@ -87,8 +87,8 @@ def checklist(results: Results) -> list[tuple[str, str]]:
                                "places, a waitlist and a stay; patients move on by shares, may be held in place when "
                                "the next level is full, may give up waiting, and may relapse back into care."),
         ("2.2 Modelling approach", "Discrete-event simulation in SimPy; time in days, continuous."),
-        ("3.1 Data sources", "See the comments in the scenario file (figures from the project's domain notes, each "
-                             "graded as sourced, partial or assumed)."),
+        ("3.1 Data sources", "See the comments in the scenario file; the bundled scenarios' figures, each graded as "
+                             "sourced, partial or assumed, and their citations are in docs/sources.md."),
         ("3.2 Input parameters", f"Stay distributions: {stays}."),
         ("4.1 Initialisation", f"Warm-up {warmup}, not measured; starting state: "
                                + ("today's numbers (initial census and waitlist)"
