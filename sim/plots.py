@@ -565,7 +565,8 @@ def sweep_curve(sweep: pd.DataFrame, key: str, metric: str = "wait_p90_days",
 
 def _sweep_note(metric: str) -> str:
     note = "Mean across replications and 95% interval"
-    return note + ("; 90% of admissions start within the plotted wait" if metric == "wait_p90_days" else "")
+    return note + ("; 90% of waits (to admission, or to giving up) end within it" if metric == "wait_p90_days"
+                   else "")
 
 
 def _sweep_panel(ax: Axes, rows: pd.DataFrame, key: str, metric: str, levels: list[str],

@@ -16,10 +16,12 @@ from pathlib import Path
 import jinja2
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from . import plots
 from .compare import NOT_COMPARED
+from .planning import Target, parse_target
 from .results import SYSTEM_METRICS, Results
 from .run import warmup_warning
 from .scenario import Scenario
@@ -241,16 +243,29 @@ def _version() -> str:
     return __version__
 
 
+def _mark_plan(ax: Axes, target: Target, planned: int | None) -> None:
+    """The target as a line and the planned capacity as a marker on a plan curve."""
+    ax.axhline(target.value, color="#D55E00", linestyle="--", linewidth=1.2, label=f"target {target.comparison} "
+               f"{target.value:g}")
+    if planned is not None:
+        ax.axvline(planned, color="0.2", linestyle=":", linewidth=1.2, label=f"planned: {planned} places")
+    ax.legend(loc="best", frameon=False)
+
+
 def plan_section(capacities: pd.DataFrame, curve: pd.DataFrame) -> tuple[dict, list[tuple[str, str, Figure]]]:
     """The planner's answer per level and, for each, its target metric against capacity."""
     drawn = []
+    planned = capacities.set_index("level")["planned_capacity"]
     for (level, metric), rows in curve.groupby(["level", "metric"], sort=False):
         key = f"levels.{level}.capacity"
         table = rows.rename(columns={"capacity": key}).assign(point=range(len(rows)), std=np.nan,
                                                               replications=np.nan)
         table = table[[key, "point", "level", "metric", "mean", "ci_low", "ci_high", "std", "replications"]]
-        drawn.append((f"plan_{level}_{metric}", f"{level}: {metric} at each capacity tried, with its 95% interval; "
-                      f"the target is {rows['target'].iloc[0]}.", plots.sweep_curve(table, key, metric)))
+        figure = plots.sweep_curve(table, key, metric)
+        target = parse_target(rows["target"].iloc[0])
+        _mark_plan(figure.axes[0], target, None if pd.isna(planned[level]) else int(planned[level]))
+        drawn.append((f"plan_{level}_{metric}", f"{level}: {metric} at each capacity tried (the other levels at "
+                      f"their planned sizes), with its 95% interval; the target is {target}.", figure))
     note = ("The fewest places at which every target holds with 95% confidence; theory's first guess "
             "(Erlang C) beside it. The rest of this report describes the continuum at the planned capacities.")
     shown = capacities.set_index("level")
