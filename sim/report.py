@@ -118,6 +118,10 @@ COLUMN_LABELS = {
 }
 
 
+PLAN_LABELS = {"current_capacity": "Today", "theory_guess": "Theory's guess", "planned_capacity": "Planned",
+               "met": "Met", "note": "Note", "reached": "Reached in the verification run (mean, 95% interval)"}
+
+
 def _table(frame: pd.DataFrame | None) -> str:
     """A table in the planner's words: readable headers, no index names."""
     if frame is None or frame.empty:
@@ -266,7 +270,9 @@ def plan_section(capacities: pd.DataFrame, curve: pd.DataFrame) -> tuple[dict, l
         _mark_plan(figure.axes[0], target, None if pd.isna(planned[level]) else int(planned[level]))
         drawn.append((f"plan_{level}_{metric}", f"{level}: {metric} at each capacity tried (the other levels at "
                       f"their planned sizes), with its 95% interval; the target is {target}.", figure))
-    note = ("The fewest places at which every target holds with 95% confidence; theory's first guess "
-            "(Erlang C) beside it. The rest of this report describes the continuum at the planned capacities.")
-    shown = capacities.set_index("level")
+    note = ("The fewest places at every level that together meet every target with 95% confidence: theory's first "
+            "guess (Erlang C at the traffic equations' arrival rates), then levels grown downstream first and trimmed "
+            "by simulation on common random numbers. 'Met' is judged in a verification run on random numbers the "
+            "search never saw; the rest of this report describes that run.")
+    shown = capacities.set_index("level").rename(columns=PLAN_LABELS)
     return section("The capacity plan", note, shown, drawn), drawn
