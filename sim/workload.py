@@ -91,7 +91,7 @@ def _visits(scenario: Scenario, referrals: np.ndarray, horizon: float) -> np.nda
     """Visits per level: referrals, plus transfers and relapses by the traffic equations."""
     if not np.all(np.isfinite(referrals)):
         return np.where(np.isfinite(referrals), referrals, math.inf)
-    moves = _moves(scenario)
+    moves = level_moves(scenario)
     try:
         return traffic_rates(referrals.tolist(), moves.tolist())
     except ValueError:  # a closed loop: nobody leaves for good, so visits grow with time
@@ -103,7 +103,7 @@ def _visits(scenario: Scenario, referrals: np.ndarray, horizon: float) -> np.nda
         return visits
 
 
-def _moves(scenario: Scenario) -> np.ndarray:
+def level_moves(scenario: Scenario) -> np.ndarray:
     """Share of a level's leavers who come to each level next: transfers, and relapses via the exits."""
     names = scenario.level_names
     moves = np.zeros((len(names), len(names)))
