@@ -140,3 +140,25 @@ def precision_shortfalls(replications: pd.DataFrame, metrics: tuple[str, ...], p
             needed = replications_needed(group["value"], precision * scale / max(abs(mean), 1e-300), confidence)
             rows.append((level, metric, mean, half, needed))
     return pd.DataFrame(rows, columns=["level", "metric", "mean", "half_width", "needed"])
+
+
+def trend_test(slopes) -> tuple[float, float]:
+    """Mean of per-replication slopes and the one-sided p-value that the true slope is above 0.
+
+    ``slopes`` holds one least-squares slope per replication (a daily series against day).
+    Replications are independent, so a Student t test across them is valid however strongly
+    the days within one replication are correlated; a regression on the pooled days would not
+    be (a queue's waitlist remembers weeks, and its p-values would be far too small). The
+    p-value is NaN with fewer than two finite slopes.
+    """
+    data = np.asarray(slopes, dtype=float)
+    data = data[np.isfinite(data)]
+    if len(data) == 0:
+        return np.nan, np.nan
+    mean = float(data.mean())
+    if len(data) < 2:
+        return mean, np.nan
+    std = float(data.std(ddof=1))
+    if std == 0:
+        return mean, 0.0 if mean > 0 else 1.0
+    return mean, float(stats.t.sf(mean / (std / np.sqrt(len(data))), len(data) - 1))

@@ -27,7 +27,6 @@ from .planning import plan as plan_capacity
 from .report import write_sweep_report
 from .results import HEADLINE_METRICS, SYSTEM_METRICS, Results
 from .run import run as run_scenario
-from .run import warmup_warning
 from .scenario import ScenarioError, load_scenario, parse_assignment
 from .settings import SettingsError, setting_problems
 from .sweep import SweepFolderError, parse_grid, sweep_headline
@@ -197,6 +196,7 @@ def run(scenario: str, out_dir: str | None, replications: int | None, seed: int 
         _fail(error)
     if not quiet:
         _print_results(results)
+    _print_warnings(results)
     report = " (open report.html for the figures and findings)" if not no_report else ""
     click.echo(f"\nResults written to {folder}/{report}")
 
@@ -209,8 +209,6 @@ def _print_results(results: Results) -> None:
             pilot = results.meta["warmup"]
             click.echo(f"Warm-up chosen by MSER-5 from a pilot of {pilot['pilot_replications']} replications: "
                        f"{pilot['chosen_days']} days")
-            if warning := warmup_warning(results.meta):
-                click.echo(warning, err=True)
         if "precision" in results.meta:
             click.echo(_precision_text(results.meta["precision"]))
         click.echo("\n" + results.headline().to_string())
@@ -219,6 +217,12 @@ def _print_results(results: Results) -> None:
         if staffing is not None:
             click.echo("\nStaff needed (FTE, mean and 95% interval)\n")
             click.echo(staffing.to_string())
+
+
+def _print_warnings(results: Results) -> None:
+    """One line on stderr per reason not to trust some numbers, even with --quiet."""
+    for warning in results.warnings:
+        click.echo(f"warning: {warning['message']}", err=True)
 
 
 def _precision_text(note: dict) -> str:

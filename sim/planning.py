@@ -37,7 +37,7 @@ from .arrivals import DAYS_PER_YEAR
 from .outputs import staged_folder
 from .results import LEVEL_METRICS, Results
 from .run import run, with_run_settings
-from .scenario import Level, Scenario
+from .scenario import Scenario
 from .settings import SettingsError, check_run_options, check_settings
 from .workload import moves_between_levels
 
@@ -246,7 +246,7 @@ def theory_start(scenario: Scenario, levels: Sequence[str], targets: Sequence[Ta
     except ValueError:   # nobody ever leaves for good: the referrals alone are a floor
         rates = referrals
     wait_target = scenario.run.wait_target_days
-    return {level: theory_capacity(float(rates[names.index(level)]), expected_stay_days(scenario.levels[level]),
+    return {level: theory_capacity(float(rates[names.index(level)]), scenario.levels[level].mean_stay_days,
                                    [t for t in targets if t.applies_to(level)], wait_target)
             for level in levels}
 
@@ -276,11 +276,6 @@ def _theory_value(figures: theory.QueueFigures, metric: str, wait_target_days: f
     if metric in ("wait_mean_days", "occupancy", "waitlist_mean", "census_mean"):
         return float(getattr(figures, metric))
     return None   # no formula: the simulation alone decides
-
-
-def expected_stay_days(level: Level) -> float:
-    """The mean stay at a level, each route's own stay weighted by its share."""
-    return math.fsum(step.share * (step.los or level.los).sampler().mean for step in level.next.values())
 
 
 # ---------------------------------------------------------------------------- the plan

@@ -23,8 +23,8 @@ from . import plots
 from .compare import NOT_COMPARED
 from .planning import Target, parse_target
 from .results import SYSTEM_METRICS, Results
-from .run import warmup_warning
 from .scenario import Scenario
+from .trust import GROWTH_KINDS
 
 ENVIRONMENT = jinja2.Environment(loader=jinja2.PackageLoader("sim", "templates"),
                                  autoescape=jinja2.select_autoescape(["html"]))
@@ -45,6 +45,7 @@ def findings(results: Results) -> list[str]:
     """Plain sentences about each level and the system, with their intervals."""
     sentences = []
     target = results.scenario.run.wait_target_days
+    growing = {warning["level"] for warning in results.warnings if warning["kind"] in GROWTH_KINDS}
     for level in results.scenario.level_names:
         p90, low, high = _value(results, level, "wait_p90_days")
         waitlist = _value(results, level, "waitlist_mean")[0]
@@ -58,6 +59,8 @@ def findings(results: Results) -> list[str]:
             text += f"; {over:.0%} wait longer than {target:g} day{'s' if target != 1 else ''}"
         if np.isfinite(blocked) and blocked >= 1:
             text += f"; patients ready to move on spend {blocked:,.0f} days a year held here"
+        if level in growing:
+            text += " (but its waitlist keeps growing: these figures depend on the run's length; see the warning)"
         sentences.append(text + ".")
     readmit, low, high = _value(results, "all", "readmit_30d_share")
     if np.isfinite(readmit) and results.scenario.relapse is not None:
@@ -67,8 +70,6 @@ def findings(results: Results) -> list[str]:
     relapses = _value(results, "all", "relapses_per_year")[0]
     if relapses > 0:
         sentences.append(f"{relapses:,.0f} people a year come back into care after leaving it (relapse).")
-    if warning := warmup_warning(results.meta):
-        sentences.append(warning)
     return sentences
 
 
@@ -114,7 +115,7 @@ COLUMN_LABELS = {
     "blocked_days_per_year": "Days held a year", "patients_in_care_mean": "Patients in care",
     "relapses_per_year": "Returns by relapse a year", "readmit_30d_share": "30-day readmission",
     "fte_at_mean": "FTE at mean census", "fte_at_p90": "FTE at 90th percentile", "fte_at_capacity": "FTE at capacity",
-    "cost_per_year_at_mean": "Cost a year (at mean)",
+    "cost_per_year_at_mean": "Cost a year (at mean)", "warning": "Warning",
 }
 
 
@@ -130,6 +131,16 @@ def _table(frame: pd.DataFrame | None) -> str:
     shown.columns.name = None
     shown.index.names = [None] * shown.index.nlevels
     return shown.to_html(border=0, na_rep="-")
+
+
+def flagged(table: pd.DataFrame, warnings: list[dict]) -> pd.DataFrame:
+    """The level table with a ``warning`` column naming each level's warnings (none: unchanged)."""
+    kinds: dict[str, list[str]] = {}
+    for warning in warnings:
+        kinds.setdefault(warning["level"], []).append(warning["kind"].replace("_", " "))
+    if not kinds.keys() & set(table.index):
+        return table
+    return table.assign(warning=[", ".join(kinds.get(level, [])) for level in table.index])
 
 
 def figures(results: Results) -> list[tuple[str, str, Figure]]:
@@ -176,8 +187,9 @@ def render(results: Results, drawn: Sequence[tuple[str, str, Figure]], sections:
         description=scenario.description.strip(),
         method_sentence=(f"{run.replications} replications of {run.days} days each, measured after a warm-up of "
                          f"{run.warmup_days} days; seed {run.seed}; 95% confidence intervals across replications."),
+        warnings=[warning["message"] for warning in results.warnings],
         findings=findings(results),
-        level_table=_table(results.headline()),
+        level_table=_table(flagged(results.headline(), results.warnings)),
         system_table=_table(results.headline(SYSTEM_METRICS, ["all"])),
         staffing_table=_table(results.staffing_headline()),
         figures=[{"caption": caption, "png": _png(figure)} for _, caption, figure in drawn],

@@ -270,6 +270,10 @@ class Results:
     flows
         ``source, target, per_year``: yearly volumes from the community into each level, between
         levels, to the exits, given up, turned away, and back by relapse (mean over replications).
+    warnings
+        Why some numbers cannot be trusted (a waitlist growing without bound, a warm-up at its
+        limit, intervals too wide to read): ``level, kind, message, evidence`` each, as in
+        ``run.json`` (see :mod:`sim.trust`); empty when there is nothing to say.
     """
 
     scenario: Scenario
@@ -299,6 +303,11 @@ class Results:
             wait_quantiles=wait_quantile_table(outputs, scenario),
             flows=flow_table(outputs),
         )
+
+    @property
+    def warnings(self) -> list[dict[str, Any]]:
+        """Why some numbers cannot be trusted, one dict per warning (``run.json``'s ``warnings``)."""
+        return self.meta.get("warnings", [])
 
     def headline(self, metrics: tuple[str, ...] = HEADLINE_METRICS, levels: list[str] | None = None) -> pd.DataFrame:
         """A compact table for people: levels as rows, metrics as columns, ``mean (95% CI)``."""
@@ -359,14 +368,17 @@ class Results:
     def __repr__(self) -> str:
         """What a console shows: the run in a sentence and the headline tables (not every table)."""
         return "\n".join([f"Results({self.scenario.name!r}: {self.run_sentence()}; tables: summary, replications, "
-                          "daily, patients, staffing, flows, wait_quantiles)", self.headline().to_string(),
-                          self.headline(SYSTEM_METRICS, ["all"]).to_string()])
+                          "daily, patients, staffing, flows, wait_quantiles)",
+                          *(f"warning: {warning['message']}" for warning in self.warnings),
+                          self.headline().to_string(), self.headline(SYSTEM_METRICS, ["all"]).to_string()])
 
     def _repr_html_(self) -> str:
         """What a notebook shows: the run in a sentence and the headline tables with intervals."""
         lines = [f"<h4>{html.escape(self.scenario.name)}</h4>",
                  f"<p>{self.run_sentence()}. Mean (95% interval); every metric in <code>.summary</code>, "
-                 "per replication in <code>.replications</code>, per day in <code>.daily</code>.</p>"]
+                 "per replication in <code>.replications</code>, per day in <code>.daily</code>.</p>",
+                 *(f'<p style="color:#b00020">Warning: {html.escape(warning["message"])}</p>'
+                   for warning in self.warnings)]
         return "\n".join([*lines, self.headline().to_html(), self.headline(SYSTEM_METRICS, ["all"]).to_html()])
 
 

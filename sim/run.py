@@ -26,6 +26,7 @@ from .results import (
 )
 from .scenario import Scenario
 from .settings import check_settings
+from .trust import run_warnings, warmup_text
 
 
 def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = False) -> ReplicationOutput:
@@ -136,7 +137,9 @@ def _run_checked(scenario: Scenario, replications: int | None, seed: int | None,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
     }
-    return Results.from_outputs(scenario, outputs, meta)
+    results = Results.from_outputs(scenario, outputs, meta)
+    results.meta["warnings"] = run_warnings(results)
+    return results
 
 
 def with_run_settings(scenario: Scenario, replications: int | None, seed: int | None) -> Scenario:
@@ -168,13 +171,13 @@ def choose_warmup(scenario: Scenario, simulate) -> tuple[Scenario, dict[str, Any
 
 
 def warmup_warning(meta: dict[str, Any]) -> str | None:
-    """A warning for the reader when the automatic warm-up ran into the end of its pilot."""
+    """A warning for the reader when the automatic warm-up ran into the end of its pilot.
+
+    The same text is the ``warmup_near_limit`` entry of ``Results.warnings``, which the terminal
+    and the report show; this function stays for callers who ask about the warm-up alone.
+    """
     note = meta.get("warmup", {})
-    if not note.get("near_limit"):
-        return None
-    return (f"Warning: the warm-up MSER-5 chose ({note['chosen_days']} days) is near the longest its "
-            f"{note['pilot_days']}-day pilot can find, so the system may still be filling when measuring "
-            "starts. Lengthen run.days or set run.warmup_days by hand (look at the census over time).")
+    return f"Warning: {warmup_text(note)}" if note.get("near_limit") else None
 
 
 def add_until_precise(scenario: Scenario, outputs: list[ReplicationOutput], simulate, precision: float,

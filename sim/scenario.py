@@ -364,6 +364,11 @@ class Level(_Model):
         return data
 
     @property
+    def mean_stay_days(self) -> float:
+        """The mean treatment stay, each route's own stay (``next.<name>.los``) weighted by its share."""
+        return math.fsum(step.share * (step.los or self.los).sampler().mean for step in self.next.values())
+
+    @property
     def gave_up_routes(self) -> dict[str, float]:
         """Where patients who give up go; back to the community when not given."""
         return self.gave_up if self.gave_up is not None else {"discharged": 1.0}

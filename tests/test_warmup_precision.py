@@ -5,7 +5,6 @@ from __future__ import annotations
 from conftest import exponential, level, scenario
 
 import sim
-from sim.report import findings
 
 
 def filling_ward(**run):
@@ -35,7 +34,8 @@ def test_auto_warmup_warns_when_the_pilot_is_too_short_to_see_the_fill():
     slow = filling_ward().with_changes({"run.days": 40})   # the ward needs ~60 days to fill; the pilot sees 80
     results = sim.run(slow, jobs=1, progress=False)
     assert results.meta["warmup"]["near_limit"]
-    assert "may still be filling" in " ".join(findings(results))
+    assert [warning["kind"] for warning in results.warnings] == ["warmup_near_limit"]
+    assert "may still be filling" in results.warnings[0]["message"]
 
 
 def test_precision_rule_adds_replications_until_met():
