@@ -32,14 +32,12 @@ from typing import Any
 
 import pandas as pd
 
-from . import theory
-from .arrivals import DAYS_PER_YEAR
+from . import theory, trust
 from .outputs import staged_folder
 from .results import LEVEL_METRICS, Results
 from .run import run, with_run_settings
 from .scenario import Scenario
 from .settings import SettingsError, check_run_options, check_settings
-from .workload import moves_between_levels
 
 TARGET_PATTERN = re.compile(r"^\s*(?:([^\s:<>=][^:<>=]*?)\s*:\s*)?([a-z0-9_]+)\s*(<=|>=)\s*([0-9.eE+-]+)\s*$")
 COMPARISONS = {"<=": operator.le, ">=": operator.ge}
@@ -211,26 +209,28 @@ class _LevelSearch:
     level: str
     judged: dict[str, list[Target]]
     """The levels whose targets must hold, each with its own targets."""
+    floor: int = 1
+    """The fewest places considered: enough to carry the level's demand without people giving up."""
 
     def met(self, capacity: int) -> bool:
         results = self.runs.results({**self.capacities, self.level: capacity})
         return all(meets(results, level, targets) for level, targets in self.judged.items())
 
     def smallest(self, start: int, ceiling: int) -> int | None:
-        """The smallest capacity in [1, ceiling] meeting the targets (more places are assumed never to hurt)."""
-        high = max(1, min(start, ceiling))
+        """The smallest capacity in [floor, ceiling] meeting the targets (more places are assumed never to hurt)."""
+        high = max(self.floor, min(start, ceiling))
         if self.met(high):
             low, step = high - 1, 1
-            while low >= 1 and self.met(low):   # walk down in growing steps: usually one step is enough
+            while low >= self.floor and self.met(low):   # walk down in growing steps: usually one is enough
                 high, step = low, step * 2
-                low = max(0, high - step)
+                low = max(self.floor - 1, high - step)
         else:
             low, step = high, max(1, high // 20)
             while not self.met(high):            # walk up in growing steps
                 if high >= ceiling:
                     return None
                 low, high, step = high, min(ceiling, high + step), step * 2
-        while high - low > 1:                    # low fails (or is 0), high meets
+        while high - low > 1:                    # low fails (or is below the floor), high meets
             middle = (low + high) // 2
             low, high = (low, middle) if self.met(middle) else (middle, high)
         return high
@@ -239,15 +239,29 @@ class _LevelSearch:
 # ---------------------------------------------------------------------------- theory's start
 def theory_start(scenario: Scenario, levels: Sequence[str], targets: Sequence[Target]) -> dict[str, int]:
     """Erlang C's capacity per level at its arrival rate from the traffic equations and its mean stay."""
-    names = scenario.level_names
-    referrals = [spec.referrals_per_year / DAYS_PER_YEAR for spec in scenario.levels.values()]
-    try:
-        rates = list(theory.traffic_rates(referrals, moves_between_levels(scenario).tolist()))
-    except ValueError:   # nobody ever leaves for good: the referrals alone are a floor
-        rates = referrals
+    loads = offered_loads(scenario, levels)
     wait_target = scenario.run.wait_target_days
-    return {level: theory_capacity(float(rates[names.index(level)]), scenario.levels[level].mean_stay_days,
-                                   [t for t in targets if t.applies_to(level)], wait_target)
+    return {level: theory_capacity(*loads[level], [t for t in targets if t.applies_to(level)], wait_target)
+            for level in levels}
+
+
+def stable_floors(scenario: Scenario, levels: Sequence[str]) -> dict[str, int]:
+    """The fewest places that carry each level's demand (its offered load, rounded down, plus one).
+
+    Below it a level is stable only because people give up: the planner never goes there, however
+    short the waits of those who stay would be.
+    """
+    return {level: math.floor(rate * stay) + 1 for level, (rate, stay) in offered_loads(scenario, levels).items()}
+
+
+def offered_loads(scenario: Scenario, levels: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """Per level: arrivals a day by the traffic equations over the measured period, and the mean stay.
+
+    The same figures the run's overload check uses (:func:`sim.trust.offered_loads`), so a plan is
+    never one its own run would call overloaded by theory; NaN arrivals (a closed loop) count as none.
+    """
+    table = trust.offered_loads(scenario, pd.Series(dtype=float)).fillna({"arrivals_per_day": 0.0})
+    return {level: (float(table.loc[level, "arrivals_per_day"]), float(table.loc[level, "stay_days"]))
             for level in levels}
 
 
@@ -281,7 +295,7 @@ def _theory_value(figures: theory.QueueFigures, metric: str, wait_target_days: f
 # ---------------------------------------------------------------------------- the plan
 def plan(scenario: Scenario, targets: Sequence[Target | str], levels: list[str] | None = None,
          replications: int | None = None, seed: int | None = None, max_capacity_factor: float = 4.0,
-         curve_width: int = 2, **run_options: Any) -> Plan:
+         curve_width: int = 1, **run_options: Any) -> Plan:
     """The fewest places at every chosen level that together meet every target with 95% confidence.
 
     See the module docstring for the search: theory's start, passes downstream first until no
@@ -363,13 +377,14 @@ def _settle(runs: _Runs, start: dict[str, int], ceilings: dict[str, int], levels
     level below was still too small and blocked it) can leave more than is needed.
     """
     own = {level: [t for t in targets if t.applies_to(level)] for level in levels}
+    floors = stable_floors(runs.scenario, levels)
     planned, reachable = dict(start), dict.fromkeys(levels, True)
     passes = 0
     while passes < MOST_PASSES:
         passes += 1
         changed = False
         for level in reversed(levels):
-            search = _LevelSearch(runs, planned, level, {level: own[level]})
+            search = _LevelSearch(runs, planned, level, {level: own[level]}, floors[level])
             if search.met(planned[level]):
                 continue
             found = search.smallest(planned[level], ceilings[level])
@@ -381,8 +396,8 @@ def _settle(runs: _Runs, start: dict[str, int], ceilings: dict[str, int], levels
     judged = {level: own[level] for level in levels if reachable[level]}
     for level in levels:
         if reachable[level]:
-            planned[level] = _LevelSearch(runs, planned, level, judged).smallest(planned[level], planned[level]) \
-                or planned[level]
+            planned[level] = _LevelSearch(runs, planned, level, judged, floors[level]).smallest(
+                planned[level], planned[level]) or planned[level]
     return planned, reachable, passes
 
 
