@@ -219,10 +219,10 @@ def _print_results(results: Results) -> None:
             click.echo(staffing.to_string())
 
 
-def _print_warnings(results: Results) -> None:
-    """One line on stderr per reason not to trust some numbers, even with --quiet."""
+def _print_warnings(results: Results, whose: str = "") -> None:
+    """One line on stderr per reason not to trust some numbers, even with --quiet (``whose``: which run)."""
     for warning in results.warnings:
-        click.echo(f"warning: {warning['message']}", err=True)
+        click.echo(f"warning: {whose}{warning['message']}", err=True)
 
 
 def _precision_text(note: dict) -> str:
@@ -280,6 +280,8 @@ def compare(base: str, alternatives: tuple[str, ...], out_dir: str | None, repli
         _fail(error)
     base_label, *others = results
     table = comparison_table(results[base_label], {label: results[label] for label in others})
+    for label, outcome in results.items():
+        _print_warnings(outcome, f"{label}: ")
     try:
         write_comparison(folder, table, results, [base, *alternatives], overwrite=overwrite)
     except OutputFolderError as error:
@@ -379,4 +381,5 @@ def plan(scenario: str, target_texts: tuple[str, ...], levels: str | None, out_d
             if staffing is not None:
                 click.echo("\nStaff the planned capacities need (FTE, mean and 95% interval)\n")
                 click.echo(staffing.to_string())
+    _print_warnings(found.results, "the verification run of the plan: ")
     click.echo(f"\nResults written to {folder}/ (plan.csv, plan_curve.csv, planned/)")

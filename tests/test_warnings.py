@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from conftest import SCENARIOS
 
@@ -83,3 +84,18 @@ def test_intervals_too_wide_to_read_are_named():
     for row in wide[0]["evidence"]["metrics"]:
         assert row["half_width"] > max(row["mean"], 1 if row["metric"] != "occupancy" else 0)
         assert row["metric"] in wide[0]["message"]
+
+
+def test_compare_prints_each_scenarios_warnings_with_its_name(tmp_path):
+    """A comparison whose alternative is overloaded says so, naming that scenario, on stderr."""
+    base = yaml.safe_load((SCENARIOS / "teaching_mmc.yaml").read_text())
+    base["run"].update({"days": 400, "warmup_days": 50, "replications": 5})
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({**base, "name": "base"}))
+    base["levels"]["ward"]["capacity"], base["name"] = 15, "cut"
+    (tmp_path / "cut.yaml").write_text(yaml.safe_dump(base))
+    result = CliRunner().invoke(main, ["compare", str(tmp_path / "base.yaml"), str(tmp_path / "cut.yaml"), "--jobs",
+                                       "1", "--quiet", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    lines = warning_lines(result.stderr)
+    assert any(line.startswith("warning: cut: ward is overloaded") for line in lines), lines
+    assert not any(line.startswith("warning: base: ward is overloaded") for line in lines), lines
