@@ -313,9 +313,9 @@ def _wait_axes(ax: Axes, widest: float, target_days: float | None) -> None:
     ax.set_xlim(-0.01 * right, right)
     ax.set_ylim(0, 1.01)
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
-    ax.set_xlabel("Days waited, from referral to admission")
-    ax.set_ylabel("Share of admissions who\nwaited at most that long")
-    ax.set_title("How long patients wait for a place (admissions in the measured period)", loc="left")
+    ax.set_xlabel("Days waited, from joining the waitlist to admission (or to giving up)")
+    ax.set_ylabel("Share of waits (admissions,\ngive-ups) at most that long")
+    ax.set_title("How long patients wait for a place (waits ended in the measured period)", loc="left")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="Level (share over target)",
               alignment="left")
 
