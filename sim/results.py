@@ -332,16 +332,20 @@ class Results:
         order = list(dict.fromkeys(zip(self.staffing["level"], self.staffing["role"], strict=True)))
         return wide.loc[order]
 
-    def to_folder(self, path: str | Path, report: bool = False, overwrite: bool = False) -> Path:
+    def to_folder(self, path: str | Path, report: bool = False, overwrite: bool = False,
+                  also: dict[str, str] | None = None) -> Path:
         """Write every table to ``path`` whole or not at all (a temporary folder moved into place).
 
         ``report``: also the figures (``figures/*.png|svg``) and ``report.html``. ``overwrite``:
         replace a folder continuum did not write (one without ``manifest.json``); the current
         folder, home and a folder holding the scenario file are never replaced
-        (:class:`sim.OutputFolderError`).
+        (:class:`sim.OutputFolderError`). ``also``: more text files (name to text) to move into
+        place with the tables, such as a sweep point's ``point.json``.
         """
         with staged_folder(path, "run", [self.scenario.source], overwrite) as staging:
             self._write(staging)
+            for name, text in (also or {}).items():
+                (staging / name).write_text(text, encoding="utf-8")
             if report:
                 from .report import write_report  # the report draws on plots, which draw on results
 

@@ -309,13 +309,12 @@ def _finished(folder: Path, point: dict[str, Any]) -> bool:
 
 
 def _save_point(results: Any, point: dict[str, Any], folder: Path) -> None:
-    """Write a point's run (whole or not at all), then its ``point.json``: a point is finished once that is there.
+    """Write a point's run with its ``point.json``, whole or not at all: a point is finished once it is there.
 
-    A kill between the two leaves a run without ``point.json``, which the next run of the sweep
-    replaces; a kill inside the first leaves a staging folder, which the next write removes.
+    A kill while writing leaves a staging folder, which the next write of the point removes.
     """
-    results.to_folder(folder, overwrite=True)
-    _write_text(json.dumps({"id": folder.name, "values": _plain(point)}, indent=2) + "\n", folder / "point.json")
+    marker = json.dumps({"id": folder.name, "values": _plain(point)}, indent=2) + "\n"
+    results.to_folder(folder, overwrite=True, also={"point.json": marker})
 
 
 def _load_point(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
