@@ -26,7 +26,7 @@ from .results import (
 )
 from .scenario import Scenario
 from .settings import check_settings
-from .trust import run_warnings, warmup_text
+from .trust import run_warnings
 
 
 def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = False) -> ReplicationOutput:
@@ -168,16 +168,6 @@ def choose_warmup(scenario: Scenario, simulate) -> tuple[Scenario, dict[str, Any
     note = {"method": "MSER-5 on the daily census of each level", "pilot_replications": pilot.run.replications,
             "pilot_days": pilot.run.days, "chosen_days": warmup, "near_limit": near_limit}
     return scenario.with_changes({"run.warmup_days": warmup}), note
-
-
-def warmup_warning(meta: dict[str, Any]) -> str | None:
-    """A warning for the reader when the automatic warm-up ran into the end of its pilot.
-
-    The same text is the ``warmup_near_limit`` entry of ``Results.warnings``, which the terminal
-    and the report show; this function stays for callers who ask about the warm-up alone.
-    """
-    note = meta.get("warmup", {})
-    return f"Warning: {warmup_text(note)}" if note.get("near_limit") else None
 
 
 def add_until_precise(scenario: Scenario, outputs: list[ReplicationOutput], simulate, precision: float,

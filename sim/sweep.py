@@ -257,7 +257,7 @@ def _open_folder(folder: Path, base: Scenario, grid: dict[str, list[Any]], point
         "scenario_file": base.source,
         "seed": base.run.seed,
         "replications": base.run.replications,
-        "grid": {key: [_plain_value(value) for value in values] for key, values in grid.items()},
+        "grid": grid,   # already plain numbers (grid_values)
         "points": [{"point": index, "id": point_id, "values": point}
                    for index, (point, point_id) in enumerate(zip(points, ids, strict=True))],
         "scenario": base.to_dict(),
