@@ -265,13 +265,6 @@ def real() -> sim.Results:
     return sim.run(scenario, jobs=1, progress=False)
 
 
-def real_table(results: sim.Results, name: str) -> pd.DataFrame:
-    table = getattr(results, name, None)
-    if table is None:
-        pytest.skip(f"Results has no {name} table yet (the results layer adds it)")
-    return table
-
-
 def test_real_census_occupancy_and_staffing(real):
     levels = real.scenario.level_names
     assert_drawn(plots.census_over_time(real.daily, levels, real.scenario.run.warmup_days), 2 * len(levels))
@@ -280,12 +273,12 @@ def test_real_census_occupancy_and_staffing(real):
 
 
 def test_real_wait_curves(real):
-    table = real_table(real, "wait_quantiles")
+    table = real.wait_quantiles
     assert_drawn(plots.wait_curves(table, real.scenario.level_names, real.scenario.run.wait_target_days), 1)
 
 
 def test_real_flow_diagram(real):
-    assert_drawn(plots.flow_diagram(real_table(real, "flows"), real.scenario.level_names), 1)
+    assert_drawn(plots.flow_diagram(real.flows, real.scenario.level_names), 1)
 
 
 def test_real_comparison_and_sweep_tables(real):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas.testing as pdt
 import pytest
-from conftest import SCENARIOS
+from conftest import SCENARIOS, fixed, level, scenario
 
 import sim
 
@@ -25,7 +25,18 @@ def test_patients_are_conserved_every_day(serial):
     assert (placed == states["created"]).all()
     assert (states[["waiting", "in_treatment", "held", "at_risk", "gone"]] >= 0).all().all()
     assert states.groupby("replication")["created"].is_monotonic_increasing.all()
-    assert states["at_risk"].max() > 0 and states["held"].max() >= 0
+    assert states["at_risk"].max() > 0
+
+
+def test_a_held_patient_is_counted_once_as_held():
+    # two ward patients finish on day 1; the one step-down place takes one, the other is held 10 days
+    s = scenario({"ward": level(2, fixed(1), {"step": 1}, initial={"census": 2}, when_next_full="hold"),
+                  "step": level(1, fixed(10), {"discharged": 1})}, days=20)
+    states = sim.run(s, jobs=1, progress=False).patients.set_index("day")
+    assert states.loc[1:10, "held"].eq(1).all() and states.loc[11:, "held"].eq(0).all()
+    assert states.loc[1:10, ["waiting", "in_treatment"]].values.tolist() == [[0, 1]] * 10
+    placed = states[["waiting", "in_treatment", "held", "at_risk", "gone"]].sum(axis=1)
+    assert (placed == states["created"]).all()
 
 
 @pytest.mark.parametrize("file", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
