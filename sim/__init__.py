@@ -59,7 +59,7 @@ def __getattr__(name: str) -> Any:
     elif name in LAZY_MODULES:
         value = import_module(f".{name}", __name__)
     elif name == "__version__":
-        value = _installed_version()
+        value = import_module(".version", __name__).package_version()
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # found directly from now on
@@ -70,15 +70,6 @@ def __dir__() -> list[str]:
     """The public API only: what ``from sim import *`` gives; the helpers above and submodules
     imported along the way stay reachable by name but are not listed (editors, ``dir(sim)``)."""
     return sorted(__all__)
-
-
-def _installed_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("continuum")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0.0.0"
 
 
 class _Package(ModuleType):

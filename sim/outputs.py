@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
+from .version import package_version
+
 MANIFEST = "manifest.json"
 STAGING_MARK = ".continuum-staging-"
 NAME_KEPT = 50
@@ -214,8 +216,6 @@ def _alive(pid: int) -> bool:
 
 
 def _write_manifest(folder: Path, kind: Kind) -> None:
-    from . import __version__
-
     files = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
-    record = {"package": "continuum", "kind": kind, "version": __version__, "files": files}
+    record = {"package": "continuum", "kind": kind, "version": package_version(), "files": files}
     (folder / MANIFEST).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -25,6 +25,7 @@ from .planning import Target, parse_target
 from .results import SYSTEM_METRICS, Results
 from .scenario import Scenario
 from .trust import GROWTH_KINDS
+from .version import package_version
 
 ENVIRONMENT = jinja2.Environment(loader=jinja2.PackageLoader("sim", "templates"),
                                  autoescape=jinja2.select_autoescape(["html"]))
@@ -246,17 +247,11 @@ def write_sweep_report(scenario: Scenario, table: pd.DataFrame, grid_keys: list[
         title=f"{scenario.name}: sweep of {', '.join(grid_keys)}", description=scenario.description.strip(),
         method_sentence=note, findings=[], sections=[section("Every point", note, sweep_headline(table), drawn)],
         level_table="", system_table="", staffing_table="", figures=[], checklist=[],
-        scenario_yaml=scenario.to_yaml(), version=_version(),
+        scenario_yaml=scenario.to_yaml(), version=package_version(),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     path = folder / "report.html"
     path.write_text(html, encoding="utf-8")
     return path
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def _mark_plan(ax: Axes, target: Target, planned: int | None) -> None:

@@ -27,6 +27,7 @@ from .results import (
 from .scenario import Scenario
 from .settings import check_settings
 from .trust import run_warnings
+from .version import package_version
 
 
 def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = False) -> ReplicationOutput:
@@ -124,7 +125,7 @@ def _run_checked(scenario: Scenario, replications: int | None, seed: int | None,
             scenario, outputs, simulate, precision, max(max_replications, scenario.run.replications))
     meta = {
         "package": "continuum",
-        "version": _version(),
+        "version": package_version(),
         "scenario": scenario.name,
         "scenario_file": scenario.source,
         "seed": scenario.run.seed,
@@ -184,9 +185,3 @@ def add_until_precise(scenario: Scenario, outputs: list[ReplicationOutput], simu
     note = {"target": precision, "met": bool(short.empty), "replications": len(outputs), "cap": cap,
             "short": short.round(6).to_dict("records")}
     return scenario, outputs, note
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import conftest
 import pandas.testing as pdt
 import pytest
-from conftest import SCENARIOS, fixed, level, scenario
+from conftest import SCENARIOS, fixed, scenario
 
 import sim
 
@@ -30,8 +31,8 @@ def test_patients_are_conserved_every_day(serial):
 
 def test_a_held_patient_is_counted_once_as_held():
     # two ward patients finish on day 1; the one step-down place takes one, the other is held 10 days
-    s = scenario({"ward": level(2, fixed(1), {"step": 1}, initial={"census": 2}, when_next_full="hold"),
-                  "step": level(1, fixed(10), {"discharged": 1})}, days=20)
+    s = scenario({"ward": conftest.level(2, fixed(1), {"step": 1}, initial={"census": 2}, when_next_full="hold"),
+                  "step": conftest.level(1, fixed(10), {"discharged": 1})}, days=20)
     states = sim.run(s, jobs=1, progress=False).patients.set_index("day")
     assert states.loc[1:10, "held"].eq(1).all() and states.loc[11:, "held"].eq(0).all()
     assert states.loc[1:10, ["waiting", "in_treatment"]].values.tolist() == [[0, 1]] * 10
