@@ -24,13 +24,12 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .analysis import mser5_warmup, paired_difference, replications_needed, t_interval, welch_difference
     from .compare import compare
     from .executors import ExecutorUnavailable, local_dask_cluster
-    from .outputs import OutputFolderError
+    from .outputs import OutputFolderError, SweepFolderError, sweep, write_comparison, write_plan, write_results
     from .planning import Plan, Target, plan
     from .results import Results
     from .run import run, run_replication
     from .scenario import Scenario, ScenarioError, load_scenario, validate
     from .settings import SettingsError
-    from .sweep import SweepFolderError, sweep
 
     __version__: str
 
@@ -39,13 +38,13 @@ PUBLIC = {
     "t_interval": "analysis", "welch_difference": "analysis",
     "compare": "compare",
     "ExecutorUnavailable": "executors", "local_dask_cluster": "executors",
-    "OutputFolderError": "outputs",
+    "OutputFolderError": "outputs", "SweepFolderError": "outputs", "sweep": "outputs",
+    "write_results": "outputs", "write_comparison": "outputs", "write_plan": "outputs",
     "Plan": "planning", "Target": "planning", "plan": "planning",
     "Results": "results",
     "run": "run", "run_replication": "run",
     "Scenario": "scenario", "ScenarioError": "scenario", "load_scenario": "scenario", "validate": "scenario",
     "SettingsError": "settings",
-    "SweepFolderError": "sweep", "sweep": "sweep",
 }
 """Each public name and the module it comes from, loaded on first use (``sim.run``, ``from sim import run``)."""
 
@@ -73,11 +72,11 @@ def __dir__() -> list[str]:
 
 
 class _Package(ModuleType):
-    """The ``sim`` module, whose functions ``run``, ``compare`` and ``sweep`` share their names with
-    the submodules that define them: importing such a submodule must not replace the function."""
+    """The ``sim`` module, whose functions ``run``, ``compare``, ``plan`` and ``sweep`` share their names
+    with submodules: importing such a submodule must not replace the function."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if not (isinstance(value, ModuleType) and PUBLIC.get(name) == name):
+        if not (isinstance(value, ModuleType) and name in PUBLIC):
             super().__setattr__(name, value)
 
 
@@ -110,4 +109,7 @@ __all__ = [
     "theory",
     "validate",
     "welch_difference",
+    "write_comparison",
+    "write_plan",
+    "write_results",
 ]

@@ -19,18 +19,18 @@ import click
 import pandas as pd
 
 from . import workload
-from .compare import NOT_COMPARED, comparison_table, not_compared, run_all, write_comparison
+from .compare import NOT_COMPARED, comparison_table, not_compared, run_all
 from .executors import ExecutorUnavailable
-from .outputs import OutputFolderError, check_folder
-from .planning import parse_target, write_plan
+from .outputs import OutputFolderError, SweepFolderError, check_folder, write_comparison, write_plan, write_results
+from .outputs import sweep as sweep_scenario
+from .planning import parse_target
 from .planning import plan as plan_capacity
 from .report import write_sweep_report
-from .results import HEADLINE_METRICS, SYSTEM_METRICS, Results
+from .results import HEADLINE_METRICS, SYSTEM_METRICS, Results, sweep_headline
 from .run import run as run_scenario
 from .scenario import ScenarioError, load_scenario, parse_assignment
 from .settings import SettingsError, setting_problems
-from .sweep import SweepFolderError, parse_grid, sweep_headline
-from .sweep import sweep as sweep_scenario
+from .sweep import parse_grid
 
 BAD_INPUT = 2
 INTERRUPTED = 130  # 128 + the signal's number, as shells report a command ended by SIGINT
@@ -191,7 +191,7 @@ def run(scenario: str, out_dir: str | None, replications: int | None, seed: int 
     except (ScenarioError, ExecutorUnavailable) as error:
         _fail(error)
     try:
-        results.to_folder(folder, report=not no_report, overwrite=overwrite)
+        write_results(results, folder, report=not no_report, overwrite=overwrite)
     except OutputFolderError as error:
         _fail(error)
     if not quiet:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +9,11 @@ import numpy as np
 import pandas as pd
 
 from .analysis import paired_difference, t_interval, welch_difference
-from .outputs import MANIFEST, staged_folder
 from .results import Results
 from .run import run
 from .scenario import Scenario, load_scenario
 from .settings import SettingsError, check_run_options, check_settings
 
-COMPARISON_FILES = ("comparison.csv", "report.html", "figures", MANIFEST)
-"""What a comparison folder holds besides one folder per scenario (whose names must not collide)."""
 COMPARISON_COLUMNS = ["scenario", "level", "metric", "base", "alternative", "difference", "ci_low", "ci_high",
                       "relative_change", "clear", "replications", "method",
                       "base_ci_low", "base_ci_high", "alternative_ci_low", "alternative_ci_high"]
@@ -50,15 +46,17 @@ def _label(scenario: Scenario, taken: set[str], base: Scenario) -> str:
 
 def _changes(base: dict, other: dict, most: int = 2) -> str:
     """The keys where ``other`` differs from ``base``, as ``key=value`` (the first ``most``)."""
-    found = _differences(base, other, "")
+    found = [f"{key}={after}" for key, _, after in changed_keys(base, other)]
     return ", ".join(found[:most]) + (f" and {len(found) - most} more" if len(found) > most else "")
 
 
-def _differences(left: Any, right: Any, where: str) -> list[str]:
-    if isinstance(left, dict) and isinstance(right, dict):
-        return [found for key in dict.fromkeys([*left, *right])
-                for found in _differences(left.get(key), right.get(key), f"{where}{key}.")]
-    return [] if left == right else [f"{where[:-1]}={right}"]
+def changed_keys(before: Any, after: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """``(dotted key, value before, value after)`` for every key whose value differs between two
+    scenario dicts (nested mappings are walked; anything else compares whole)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [found for key in dict.fromkeys([*before, *after])
+                for found in changed_keys(before.get(key), after.get(key), f"{path}.{key}" if path else str(key))]
+    return [] if before == after else [(path, before, after)]
 
 
 def _by_metric(results: Results) -> dict[tuple[str, str], pd.Series]:
@@ -188,41 +186,3 @@ def compare(base: Scenario | str | Path, *alternatives: Scenario | str | Path, r
                             paired=common_random_numbers)
 
 
-def write_comparison(folder: str | Path, table: pd.DataFrame, results: dict[str, Results],
-                     sources: list[str | Path], overwrite: bool = False) -> Path:
-    """Write ``comparison.csv`` and each scenario's results folder, whole or not at all.
-
-    ``overwrite``: replace a folder continuum did not write; see :meth:`Results.to_folder`.
-    """
-    inputs = [*sources, *(outcome.scenario.source for outcome in results.values())]
-    with staged_folder(folder, "compare", inputs, overwrite) as staging:
-        table.to_csv(staging / "comparison.csv", index=False)
-        for name, outcome in zip(_folder_names(sources, list(results.values())), results.values(), strict=True):
-            outcome.to_folder(staging / name, report=True)
-        from .report import comparison_section, write_report  # the report draws on plots and results
-
-        compared, drawn = comparison_section(table)
-        write_report(next(iter(results.values())), staging, [compared], drawn)
-    return Path(folder)
-
-
-def _folder_names(sources: list[str | Path], outcomes: list[Results]) -> list[str]:
-    """A folder name per scenario: its file stem, prefixed by its place in the list when stems repeat
-    or one would collide with a file the comparison writes (``report.html.yaml``)."""
-    names = [_folder_name(source, outcome) for source, outcome in zip(sources, outcomes, strict=True)]
-    counts = Counter(names)
-    taken = {name.casefold() for name in (*COMPARISON_FILES, "", ".", "..")}
-    chosen = []
-    for index, name in enumerate(names):
-        unique = name if counts[name] == 1 else f"{index}_{name}"
-        while unique.casefold() in taken:   # case-blind file systems take Report.html for report.html
-            unique = f"{index}_{unique}"
-        taken.add(unique.casefold())
-        chosen.append(unique)
-    return chosen
-
-
-def _folder_name(source: str | Path, outcome: Results) -> str:
-    if isinstance(source, str | Path) and Path(source).suffix in (".yaml", ".yml"):
-        return Path(source).stem
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in outcome.scenario.name)[:60]

@@ -1,5 +1,9 @@
 """Every folder continuum writes: staged, moved into place whole or not at all, never over a user's files.
 
+What each command writes (:func:`write_results`, :func:`write_comparison`, :func:`write_plan`,
+a sweep's :class:`SweepFolder`) lives here, above the rooms that compute the results and draw
+the report, so none of them has to reach up to write.
+
 A folder is built in a hidden staging folder beside its target
 (``.<name>.continuum-staging-<pid>-<random>``), gets a ``manifest.json`` saying continuum wrote
 it, and is moved into place when complete. An existing folder is replaced only if it is empty,
@@ -15,11 +19,23 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterable, Iterator
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import pandas as pd
+
+from .analysis import SUMMARY_COLUMNS
+from .compare import changed_keys
+from .planning import Plan
+from .report import comparison_section, plan_section, write_report
+from .results import Results
+from .scenario import Scenario
+from .sweep import Tables, plain_data, point_label, short_text, value_text
+from .sweep import sweep as sweep_points
 from .version import package_version
 
 MANIFEST = "manifest.json"
@@ -219,3 +235,262 @@ def _write_manifest(folder: Path, kind: Kind) -> None:
     files = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
     record = {"package": "continuum", "kind": kind, "version": package_version(), "files": files}
     (folder / MANIFEST).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------- what each command writes
+def write_results(results: Results, path: str | Path, report: bool = False, overwrite: bool = False,
+                  also: dict[str, str] | None = None) -> Path:
+    """Write every table of a run to ``path``, whole or not at all (a staging folder moved into place).
+
+    Parameters
+    ----------
+    results
+        What :func:`sim.run` returned.
+    path
+        The folder: ``summary.csv``, ``replications.csv``, ``daily.csv``, ``episodes.csv`` (when
+        kept), ``staffing.csv`` (with staff), ``scenario.yaml``, ``run.json``, ``manifest.json``.
+    report
+        Also the figures (``figures/*.png|svg``) and ``report.html``.
+    overwrite
+        Replace a folder continuum did not write (one without ``manifest.json``); the current
+        folder, home and a folder holding the scenario file are never replaced
+        (:class:`OutputFolderError`).
+    also
+        More text files (name to text) to move into place with the tables, such as a sweep
+        point's ``point.json``.
+    """
+    with staged_folder(path, "run", [results.scenario.source], overwrite) as staging:
+        _write_tables(results, staging)
+        for name, text in (also or {}).items():
+            (staging / name).write_text(text, encoding="utf-8")
+        if report:
+            write_report(results, staging)
+    return Path(path)
+
+
+def _write_tables(results: Results, folder: Path) -> None:
+    results.summary.to_csv(folder / "summary.csv", index=False)
+    results.replications.to_csv(folder / "replications.csv", index=False)
+    results.daily.to_csv(folder / "daily.csv", index=False)
+    if results.episodes is not None:
+        results.episodes.to_csv(folder / "episodes.csv", index=False)
+    if results.staffing is not None:
+        results.staffing.to_csv(folder / "staffing.csv", index=False)
+    (folder / "scenario.yaml").write_text(results.scenario.to_yaml(), encoding="utf-8")
+    (folder / "run.json").write_text(json.dumps(results.meta, indent=2) + "\n", encoding="utf-8")
+
+
+COMPARISON_FILES = ("comparison.csv", "report.html", "figures", MANIFEST)
+"""What a comparison folder holds besides one folder per scenario (whose names must not collide)."""
+
+
+def write_comparison(folder: str | Path, table: pd.DataFrame, results: dict[str, Results],
+                     sources: list[str | Path], overwrite: bool = False) -> Path:
+    """Write ``comparison.csv``, ``report.html`` and each scenario's results folder, whole or not at all.
+
+    ``overwrite``: replace a folder continuum did not write; see :func:`write_results`.
+    """
+    inputs = [*sources, *(outcome.scenario.source for outcome in results.values())]
+    with staged_folder(folder, "compare", inputs, overwrite) as staging:
+        table.to_csv(staging / "comparison.csv", index=False)
+        for name, outcome in zip(_folder_names(sources, list(results.values())), results.values(), strict=True):
+            write_results(outcome, staging / name, report=True)
+        compared, drawn = comparison_section(table)
+        write_report(next(iter(results.values())), staging, [compared], drawn)
+    return Path(folder)
+
+
+def _folder_names(sources: list[str | Path], outcomes: list[Results]) -> list[str]:
+    """A folder name per scenario: its file stem, prefixed by its place in the list when stems repeat
+    or one would collide with a file the comparison writes (``report.html.yaml``)."""
+    names = [_folder_name(source, outcome) for source, outcome in zip(sources, outcomes, strict=True)]
+    counts = Counter(names)
+    taken = {name.casefold() for name in (*COMPARISON_FILES, "", ".", "..")}
+    chosen = []
+    for index, name in enumerate(names):
+        unique = name if counts[name] == 1 else f"{index}_{name}"
+        while unique.casefold() in taken:   # case-blind file systems take Report.html for report.html
+            unique = f"{index}_{unique}"
+        taken.add(unique.casefold())
+        chosen.append(unique)
+    return chosen
+
+
+def _folder_name(source: str | Path, outcome: Results) -> str:
+    if isinstance(source, str | Path) and Path(source).suffix in (".yaml", ".yml"):
+        return Path(source).stem
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in outcome.scenario.name)[:60]
+
+
+def write_plan(found: Plan, folder: str | Path, overwrite: bool = False) -> Path:
+    """``plan.csv``, ``plan_curve.csv``, ``report.html`` and the planned run's folder (``planned/``),
+    whole or not at all.
+
+    ``overwrite``: replace a folder continuum did not write; see :func:`write_results`.
+    """
+    with staged_folder(folder, "plan", [found.scenario.source], overwrite) as staging:
+        found.capacities.to_csv(staging / "plan.csv", index=False)
+        found.curve.to_csv(staging / "plan_curve.csv", index=False)
+        write_results(found.results, staging / "planned", report=True)
+        planned, drawn = plan_section(found.capacities, found.curve)
+        write_report(found.results, staging, [planned], drawn)
+    return Path(folder)
+
+
+# ---------------------------------------------------------------------------- a sweep's folder
+class SweepFolderError(Exception):
+    """An output folder that holds something other than this sweep (results must not mix)."""
+
+
+def sweep(scenario: Scenario, grid: dict[str, Iterable[Any]], *, out: str | Path | None = None,
+          replications: int | None = None, seed: int | None = None, progress: bool = True,
+          **run_options: Any) -> pd.DataFrame:
+    """Run ``scenario`` at every combination of the ``grid`` values and gather one tidy table.
+
+    Parameters
+    ----------
+    scenario
+        The base scenario (see :func:`sim.load_scenario`).
+    grid
+        Dotted scenario keys mapped to the values to try, e.g.
+        ``{"levels.php.capacity": [10, 20, 30], "levels.iop.capacity": [40, 60]}``. Every
+        combination runs (the first key varies slowest). Values may come in any iterable (a
+        range, a numpy array, a generator: each is read once). All points are validated before
+        any runs: a bad value raises :class:`sim.ScenarioError` naming the key and value, and a
+        bad setting (``replications=0``, ``jobs=0``) a ``sim.settings.SettingsError``.
+    out
+        A folder to save each point in as it finishes (:class:`SweepFolder`). Running the
+        same sweep into it again reuses the finished points; the grid may grow between runs,
+        but a different base scenario, seed or number of replications raises
+        :class:`SweepFolderError`.
+    replications, seed
+        Override the scenario's ``run.replications`` and ``run.seed`` (for every point).
+    progress
+        Show a progress bar over the points (only in a terminal or notebook).
+    **run_options
+        Passed on to :func:`sim.run` for every point (``jobs``, ``keep_episodes``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point, level and metric: a column per grid key (named as the key), then
+        ``point`` (0, 1, ... in grid order) and the summary columns ``level, metric, mean,
+        ci_low, ci_high, std, replications``.
+    """
+    store = None if out is None else SweepFolder(out)
+    return sweep_points(scenario, grid, store=store, replications=replications, seed=seed, progress=progress,
+                        **run_options)
+
+
+# Floats must read back bit for bit (a loaded point equals a fresh run): pandas 3.1 does so by
+# default and deprecates asking; earlier versions need asking.
+_EXACT_FLOATS = ({} if tuple(int(part) for part in pd.__version__.split(".")[:2]) >= (3, 1)
+                 else {"float_precision": "round_trip"})
+
+
+class SweepFolder:
+    """A sweep's folder, where each point is kept as soon as it finishes::
+
+        sweep.json                 the base scenario (seed and replications included), the grid, the points
+        points/<point id>/         one run's folder (summary.csv, replications.csv, ...) plus point.json
+        sweep.csv                  the tidy table over the grid, written when every point is done
+        sweep_replications.csv     the same per replication (for paired comparisons between points)
+
+    Running the same sweep into it again skips the finished points (a :class:`sim.sweep.PointStore`).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def open(self, base: Scenario, grid: dict[str, list[Any]], points: list[dict[str, Any]],
+             ids: list[str]) -> None:
+        """Check the folder is empty or holds this same sweep, then record the sweep in ``sweep.json``."""
+        record = plain_data({
+            "scenario_file": base.source,
+            "seed": base.run.seed,
+            "replications": base.run.replications,
+            "grid": grid,   # already plain numbers (grid_values)
+            "points": [{"point": index, "id": point_id, "values": point}
+                       for index, (point, point_id) in enumerate(zip(points, ids, strict=True))],
+            "scenario": base.to_dict(),
+        })
+        sweep_file = self.path / "sweep.json"
+        if sweep_file.exists():
+            _check_same_sweep(sweep_file, record["scenario"])
+        elif self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            raise SweepFolderError(f"{self.path} exists and is not a sweep folder (it has no sweep.json); "
+                                   "choose another output folder")
+        self.path.mkdir(parents=True, exist_ok=True)
+        _write_text(json.dumps(record, indent=2) + "\n", sweep_file)
+
+    def load(self, point_id: str, point: dict[str, Any]) -> Tables | None:
+        """A finished point's tables, or None (points are moved into place whole)."""
+        folder = self.path / "points" / point_id
+        marker = folder / "point.json"
+        if not marker.exists():
+            return None
+        stored = json.loads(marker.read_text(encoding="utf-8"))["values"]
+        if stored != plain_data(point):
+            raise SweepFolderError(f"{folder} holds the point {point_label(stored)}, "
+                                   f"not {point_label(point)}")
+        return _load_point(folder)
+
+    def save(self, point_id: str, point: dict[str, Any], results: Results) -> Tables:
+        """Write a point's run with its ``point.json``, whole or not at all, and read it back (so a
+        resumed sweep gives the very same table as a fresh one). A kill while writing leaves a
+        staging folder, which the next write of the point removes."""
+        folder = self.path / "points" / point_id
+        marker = json.dumps({"id": point_id, "values": plain_data(point)}, indent=2) + "\n"
+        write_results(results, folder, overwrite=True, also={"point.json": marker})
+        return _load_point(folder)
+
+    def finish(self, table: pd.DataFrame, per_replication: pd.DataFrame) -> None:
+        """Write ``sweep.csv`` and ``sweep_replications.csv`` once every point is done."""
+        _write_csv(table, self.path / "sweep.csv")
+        _write_csv(per_replication, self.path / "sweep_replications.csv")
+
+
+def _check_same_sweep(sweep_file: Path, scenario: dict[str, Any]) -> None:
+    try:
+        earlier = json.loads(sweep_file.read_text(encoding="utf-8"))["scenario"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SweepFolderError(f"{sweep_file} cannot be read ({error}); choose another output folder") from None
+    changed = [f"{key}: {short_text(value_text(before))} in the folder, "
+               f"{short_text(value_text(after))} now"
+               for key, before, after in changed_keys(earlier, scenario)]
+    if changed:
+        shown = "; ".join(changed[:5]) + (f"; and {len(changed) - 5} more" if len(changed) > 5 else "")
+        raise SweepFolderError(
+            f"{sweep_file.parent} holds a sweep of a different base scenario ({shown}), whose points "
+            f"would not be comparable with new ones. Choose another output folder, or delete "
+            f"{sweep_file.parent} to start this sweep afresh.")
+
+
+def _load_point(folder: Path) -> Tables:
+    return _read_csv(folder / "summary.csv")[SUMMARY_COLUMNS], _read_csv(folder / "replications.csv")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    # level names are text whatever they look like ("NA", "null")
+    return pd.read_csv(path, dtype={"level": str, "metric": str}, keep_default_na=False, na_values=[""],
+                       **_EXACT_FLOATS)
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    _write_atomically(path, lambda temporary: table.to_csv(temporary, index=False))
+
+
+def _write_text(text: str, path: Path) -> None:
+    _write_atomically(path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"))
+
+
+def _write_atomically(path: Path, write: Callable[[str], Any]) -> None:
+    """Write through a temporary file beside ``path`` and rename it, so ``path`` is whole or absent."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -27,13 +27,11 @@ import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from . import theory, trust
-from .outputs import staged_folder
 from .results import LEVEL_METRICS, Results
 from .run import run, with_run_settings
 from .scenario import Scenario
@@ -503,17 +501,3 @@ def _why_not(scenario: Scenario, level: str, ceiling: int, targets: Sequence[Tar
             f"{_reached(searched, level, targets)}): the targets ask for less than places alone can give")
 
 
-def write_plan(found: Plan, folder: str | Path, overwrite: bool = False) -> Path:
-    """``plan.csv``, ``plan_curve.csv`` and the planned run's folder (``planned/``), whole or not at all.
-
-    ``overwrite``: replace a folder continuum did not write; see :meth:`Results.to_folder`.
-    """
-    with staged_folder(folder, "plan", [found.scenario.source], overwrite) as staging:
-        found.capacities.to_csv(staging / "plan.csv", index=False)
-        found.curve.to_csv(staging / "plan_curve.csv", index=False)
-        found.results.to_folder(staging / "planned", report=True)
-        from .report import plan_section, write_report  # the report draws on plots and results
-
-        planned, drawn = plan_section(found.capacities, found.curve)
-        write_report(found.results, staging, [planned], drawn)
-    return Path(folder)

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from . import plots
 from .compare import NOT_COMPARED
 from .planning import Target, parse_target
-from .results import SYSTEM_METRICS, Results
+from .results import SYSTEM_METRICS, Results, sweep_headline
 from .scenario import Scenario
 from .trust import GROWTH_KINDS
 from .version import package_version
@@ -232,8 +232,6 @@ def comparison_section(table: pd.DataFrame) -> tuple[dict, list[tuple[str, str, 
 
 def write_sweep_report(scenario: Scenario, table: pd.DataFrame, grid_keys: list[str], folder: str | Path) -> Path:
     """``report.html`` for a sweep: the headline metrics at every point and a curve per grid key."""
-    from .sweep import sweep_headline  # sweeps run scenarios; the report only reads their table
-
     folder = Path(folder)
     drawn = [(f"sweep_{key.replace('.', '_')}", f"{key}: the 90th-percentile wait at each value, with its 95% "
               "interval (other keys at their first value when several are swept).", plots.sweep_curve(table, key))

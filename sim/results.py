@@ -8,9 +8,7 @@ definition is in ``scenarios/README.md``.
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +16,6 @@ import pandas as pd
 
 from . import records
 from .analysis import summarise
-from .outputs import staged_folder
 from .records import DAY_FIELDS, STATE_FIELDS, SystemTally, Tally
 from .scenario import EXITS, Scenario
 from .staffing import staffing_table
@@ -332,37 +329,6 @@ class Results:
         order = list(dict.fromkeys(zip(self.staffing["level"], self.staffing["role"], strict=True)))
         return wide.loc[order]
 
-    def to_folder(self, path: str | Path, report: bool = False, overwrite: bool = False,
-                  also: dict[str, str] | None = None) -> Path:
-        """Write every table to ``path`` whole or not at all (a temporary folder moved into place).
-
-        ``report``: also the figures (``figures/*.png|svg``) and ``report.html``. ``overwrite``:
-        replace a folder continuum did not write (one without ``manifest.json``); the current
-        folder, home and a folder holding the scenario file are never replaced
-        (:class:`sim.OutputFolderError`). ``also``: more text files (name to text) to move into
-        place with the tables, such as a sweep point's ``point.json``.
-        """
-        with staged_folder(path, "run", [self.scenario.source], overwrite) as staging:
-            self._write(staging)
-            for name, text in (also or {}).items():
-                (staging / name).write_text(text, encoding="utf-8")
-            if report:
-                from .report import write_report  # the report draws on plots, which draw on results
-
-                write_report(self, staging)
-        return Path(path)
-
-    def _write(self, folder: Path) -> None:
-        self.summary.to_csv(folder / "summary.csv", index=False)
-        self.replications.to_csv(folder / "replications.csv", index=False)
-        self.daily.to_csv(folder / "daily.csv", index=False)
-        if self.episodes is not None:
-            self.episodes.to_csv(folder / "episodes.csv", index=False)
-        if self.staffing is not None:
-            self.staffing.to_csv(folder / "staffing.csv", index=False)
-        (folder / "scenario.yaml").write_text(self.scenario.to_yaml(), encoding="utf-8")
-        (folder / "run.json").write_text(json.dumps(self.meta, indent=2) + "\n", encoding="utf-8")
-
     def run_sentence(self) -> str:
         """The run in words: ``20 replications, 1825 days measured after 1825 days of warm-up, seed 2026``."""
         run = self.scenario.run
@@ -396,3 +362,19 @@ def estimate_text(row: pd.Series) -> str:
     if not np.isfinite(low):
         return f"{mean:,.{decimals}f}"
     return f"{mean:,.{decimals}f} ({low:,.{decimals}f}-{high:,.{decimals}f})"
+
+
+def sweep_headline(table: pd.DataFrame, metrics: tuple[str, ...] = HEADLINE_METRICS,
+                   levels: list[str] | None = None) -> pd.DataFrame:
+    """A compact table for people: a row per point and level, a column per metric, ``mean (95% CI)``.
+
+    ``levels`` defaults to every level but ``all``.
+    """
+    keys = list(table.columns[: table.columns.get_loc("point")])
+    if levels is None:
+        levels = [level for level in table["level"].unique() if level != "all"]
+    rows = table[table["metric"].isin(metrics) & table["level"].isin(levels)]
+    text = rows.assign(text=[estimate_text(row) for _, row in rows.iterrows()])
+    wide = text.pivot_table(index=["point", *keys, "level"], columns="metric", values="text",
+                            aggfunc="first", sort=False)
+    return wide.droplevel("point")[[metric for metric in metrics if metric in wide.columns]]

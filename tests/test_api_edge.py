@@ -93,7 +93,7 @@ def test_numpy_numbers_are_the_numbers_they_are(ward, tmp_path):
     assert sim.validate(data).levels["ward"].capacity[0].capacity == 18
     assert sim.load_scenario(TEACHING, {CAPACITY: np.int64(21)}).levels["ward"].capacity[0].capacity == 21
     results = sim.run(ward, replications=np.int64(2), seed=np.int64(3), jobs=np.int64(1), progress=False)
-    folder = results.to_folder(tmp_path / "run", report=False)
+    folder = sim.write_results(results, tmp_path / "run", report=False)
     assert json.loads((folder / "run.json").read_text())["jobs"] == 1
     for flag in (True, np.bool_(True)):   # a yes/no is still not a number of places
         with pytest.raises(sim.ScenarioError, match="capacity is a whole number of places"):

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from conftest import SCENARIOS, exponential, level, scenario
 
 import sim
+import sim.outputs
 from sim.cli import main
 from sim.results import Results
 
@@ -116,18 +117,18 @@ def test_the_api_refuses_a_foreign_folder_unless_told_to_overwrite(results, tmp_
     folder.mkdir()
     (folder / "notes.txt").write_text("replace me")
     with pytest.raises(sim.OutputFolderError, match="notes.txt"):
-        results.to_folder(folder)
+        sim.write_results(results, folder)
     assert (folder / "notes.txt").exists()
-    results.to_folder(folder, overwrite=True)
+    sim.write_results(results, folder, overwrite=True)
     assert manifest(folder)["kind"] == "run" and not (folder / "notes.txt").exists()
-    results.to_folder(folder)   # ours now
+    sim.write_results(results, folder)   # ours now
 
 
 def test_a_file_is_never_replaced_by_the_api(results, tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("a file")
     with pytest.raises(sim.OutputFolderError, match="is a file, not a folder"):
-        results.to_folder(path, overwrite=True)
+        sim.write_results(results, path, overwrite=True)
     assert path.read_text() == "a file"
 
 
@@ -171,21 +172,22 @@ def test_a_long_name_that_fits_is_written(scenario_file, tmp_path):
 
 
 def test_a_failed_write_leaves_no_folder_behind(results, tmp_path, monkeypatch):
-    def fail(self, folder):
+    def fail(results, folder):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Results, "_write", fail)
+    monkeypatch.setattr(sim.outputs, "_write_tables", fail)
     with pytest.raises(OSError, match="No space"):
-        results.to_folder(tmp_path / "new" / "deeper" / "out")
+        sim.write_results(results, tmp_path / "new" / "deeper" / "out")
     assert list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------------------- 3. staging left by a kill
 def test_staging_folders_are_named_for_the_target_and_the_process(results, tmp_path, monkeypatch):
     seen = []
-    write = Results._write
-    monkeypatch.setattr(Results, "_write", lambda self, folder: (seen.append(folder.name), write(self, folder)))
-    results.to_folder(tmp_path / "out")
+    write = sim.outputs._write_tables
+    monkeypatch.setattr(sim.outputs, "_write_tables",
+                        lambda results, folder: (seen.append(folder.name), write(results, folder)))
+    sim.write_results(results, tmp_path / "out")
     assert re.fullmatch(rf"\.out\.continuum-staging-{os.getpid()}-[0-9a-f]{{8}}", seen[0])
 
 
@@ -200,7 +202,7 @@ def test_staging_folders_of_ended_processes_are_removed_by_the_next_run(results,
     for folder in left.values():
         folder.mkdir()
         (folder / "summary.csv").write_text("half written")
-    results.to_folder(tmp_path / "out")
+    sim.write_results(results, tmp_path / "out")
     assert not left.pop(f".out.continuum-staging-{dead}-0123abcd").exists()
     assert all((folder / "summary.csv").exists() for folder in left.values())
 
@@ -209,7 +211,7 @@ def test_staging_folders_of_ended_processes_are_removed_by_the_next_run(results,
 def test_folders_follow_the_umask_like_mkdir(results, tmp_path):
     earlier = os.umask(0o027)
     try:
-        results.to_folder(tmp_path / "out")
+        sim.write_results(results, tmp_path / "out")
         (tmp_path / "plain").mkdir()
     finally:
         os.umask(earlier)
@@ -225,7 +227,7 @@ def quick_report(results, folder, sections=None, extra_figures=()):
 
 
 def test_compare_gives_scenarios_named_like_its_files_folders_of_their_own(scenario_file, tmp_path, monkeypatch):
-    monkeypatch.setattr("sim.report.write_report", quick_report)
+    monkeypatch.setattr("sim.outputs.write_report", quick_report)
     names = ["report.html", "figures", "comparison.csv", "manifest.json"]
     files = [scenario_file.with_name(f"{name}.yaml") for name in names]
     for path in files:

@@ -21,7 +21,7 @@ def folder(tmp_path_factory):
     scenario = sim.load_scenario(SCENARIOS / "regional_adult.yaml").with_changes(
         {"run.replications": 2, "run.warmup_days": 200, "run.days": 300})
     results = sim.run(scenario, jobs=1, progress=False)
-    return results, results.to_folder(tmp_path_factory.mktemp("report") / "run", report=True)
+    return results, sim.write_results(results, tmp_path_factory.mktemp("report") / "run", report=True)
 
 
 def test_report_and_figures_are_written_whole(folder):

@@ -12,9 +12,10 @@ import pytest
 from conftest import SCENARIOS
 
 import sim
+from sim import SweepFolderError, sweep
 from sim.analysis import SUMMARY_COLUMNS
-from sim.results import HEADLINE_METRICS
-from sim.sweep import SweepFolderError, grid_points, parse_grid, point_ids, sweep, sweep_headline
+from sim.results import HEADLINE_METRICS, sweep_headline
+from sim.sweep import grid_points, parse_grid, point_ids
 
 # the module itself, whatever ``sim.sweep`` names once the package re-exports the function
 sweep_module = importlib.import_module("sim.sweep")

@@ -71,7 +71,7 @@ def test_results_warnings_match_run_json(tmp_path):
     scenario = sim.load_scenario(SCENARIOS / "teaching_step_down.yaml").with_changes(
         {"levels.php.capacity": 8, "run.days": 300, "run.warmup_days": 100, "run.replications": 4})
     results = sim.run(scenario, jobs=1, progress=False)
-    results.to_folder(tmp_path / "out")
+    sim.write_results(results, tmp_path / "out")
     assert results.warnings and json.loads((tmp_path / "out" / "run.json").read_text())["warnings"] == results.warnings
     assert "blocked by php" in repr(results)
 
