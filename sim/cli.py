@@ -21,11 +21,12 @@ import pandas as pd
 from . import workload
 from .compare import NOT_COMPARED, comparison_table, not_compared, run_all, write_comparison
 from .executors import ExecutorUnavailable
+from .metrics import HEADLINE_METRICS, SYSTEM_METRICS
 from .outputs import OutputFolderError, check_folder
 from .planning import parse_target, write_plan
 from .planning import plan as plan_capacity
 from .report import write_sweep_report
-from .results import HEADLINE_METRICS, SYSTEM_METRICS, Results
+from .results import Results
 from .run import run as run_scenario
 from .scenario import ScenarioError, load_scenario, parse_assignment
 from .settings import SettingsError, setting_problems

@@ -34,7 +34,8 @@ from tqdm.auto import tqdm
 
 from .analysis import SUMMARY_COLUMNS
 from .executors import local_dask_cluster
-from .results import HEADLINE_METRICS, estimate_text
+from .metrics import HEADLINE_METRICS
+from .results import estimate_text
 from .run import run, with_run_settings
 from .scenario import Scenario, ScenarioError, read_yaml
 from .settings import check_run_options, check_settings
