@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .metrics import METRICS
+
 SUMMARY_COLUMNS = ["level", "metric", "mean", "ci_low", "ci_high", "std", "replications"]
 
 
@@ -32,15 +34,16 @@ def summarise(replications: pd.DataFrame, confidence: float = 0.95) -> pd.DataFr
     """One row per (level, metric): mean and t interval across replications.
 
     ``replications`` has columns ``level, metric, value``; row order of levels and metrics is
-    kept as first seen. Every metric is a count, time or share, never negative, so the
-    interval's lower end is clipped at 0.
+    kept as first seen. No metric goes below its ``lower_bound`` (:mod:`sim.metrics`; 0 for
+    counts, times and shares), so the interval's lower end is clipped there.
     """
     rows = [
         (level, metric, *t_interval(group["value"], confidence))
         for (level, metric), group in replications.groupby(["level", "metric"], sort=False)
     ]
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    summary["ci_low"] = summary["ci_low"].clip(lower=0)
+    bounds = [METRICS[metric].lower_bound for metric in summary["metric"]]
+    summary["ci_low"] = summary["ci_low"].clip(lower=pd.Series(bounds, index=summary.index, dtype=float))
     return summary
 
 
@@ -116,8 +119,9 @@ def replications_needed(values, precision: float, confidence: float = 0.95) -> i
 def precision_scale(metric: str, mean: float) -> float:
     """What a relative precision is relative to: the mean, but at least one unit (a day, a
     person, a patient a year) for counts and times, so a wait of 0.003 days counts as precise
-    when its interval is a small fraction of a day. Shares and occupancy stay purely relative."""
-    if metric == "occupancy" or metric.endswith("_share"):
+    when its interval is a small fraction of a day. Shares (occupancy among them) stay purely
+    relative (:attr:`sim.metrics.Metric.is_share`)."""
+    if METRICS[metric].is_share:
         return abs(mean)
     return max(abs(mean), 1.0)
 

@@ -21,12 +21,13 @@ import pandas as pd
 from . import workload
 from .compare import NOT_COMPARED, comparison_table, not_compared, run_all
 from .executors import ExecutorUnavailable
+from .metrics import HEADLINE_METRICS, SYSTEM_METRICS
 from .outputs import OutputFolderError, SweepFolderError, check_folder, write_comparison, write_plan, write_results
 from .outputs import sweep as sweep_scenario
 from .planning import parse_target
 from .planning import plan as plan_capacity
 from .report import write_sweep_report
-from .results import HEADLINE_METRICS, SYSTEM_METRICS, Results, sweep_headline
+from .results import Results, sweep_headline
 from .run import run as run_scenario
 from .scenario import ScenarioError, load_scenario, parse_assignment
 from .settings import SettingsError, setting_problems

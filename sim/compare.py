@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis import paired_difference, t_interval, welch_difference
+from .metrics import METRICS
 from .results import Results
 from .run import run
 from .scenario import Scenario, load_scenario
@@ -99,8 +100,8 @@ def _compared(label: str, key: tuple[str, str], before: pd.Series, after_values:
     method = "paired (common random numbers)" if paired else "independent (Welch)"
     after = after_values.reindex(before.index).to_numpy()
     mean, low, high, _, count = difference(before.to_numpy(), after, confidence)
-    base_mean, *base_interval = _own(before.to_numpy(), confidence)
-    alt_mean, *alt_interval = _own(after, confidence)
+    base_mean, *base_interval = _own(before.to_numpy(), key[1], confidence)
+    alt_mean, *alt_interval = _own(after, key[1], confidence)
     relative = mean / base_mean if base_mean else np.nan
     clear = bool(np.isfinite(low) and (low > 0 or high < 0))
     return (label, *key, base_mean, alt_mean, mean, low, high, relative, clear, count, method, *base_interval,
@@ -108,16 +109,17 @@ def _compared(label: str, key: tuple[str, str], before: pd.Series, after_values:
 
 
 def _one_side(label: str, key: tuple[str, str], values: pd.Series, in_base: bool, confidence: float) -> tuple:
-    own = _own(values.to_numpy(), confidence)
+    own = _own(values.to_numpy(), key[1], confidence)
     base, alternative = (own, (np.nan,) * 3) if in_base else ((np.nan,) * 3, own)
     return (label, *key, base[0], alternative[0], np.nan, np.nan, np.nan, np.nan, False, 0, NOT_COMPARED[in_base],
             *base[1:], *alternative[1:])
 
 
-def _own(values: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    """One scenario's mean and interval across its replications, as in its ``summary`` (low end at least 0)."""
+def _own(values: np.ndarray, metric: str, confidence: float) -> tuple[float, float, float]:
+    """One scenario's mean and interval across its replications, as in its ``summary`` (low end clipped at
+    the metric's lower bound)."""
     mean, low, high, _, _ = t_interval(values, confidence)
-    return mean, max(low, 0.0) if np.isfinite(low) else low, high
+    return mean, max(low, METRICS[metric].lower_bound) if np.isfinite(low) else low, high
 
 
 def not_compared(table: pd.DataFrame, base_label: str) -> list[str]:

@@ -32,7 +32,8 @@ from typing import Any
 import pandas as pd
 
 from . import theory, trust
-from .results import LEVEL_METRICS, Results
+from .metrics import METRICS, PLANNABLE_METRICS, Metric
+from .results import Results
 from .run import run, with_run_settings
 from .scenario import Scenario
 from .settings import SettingsError, check_run_options, check_settings
@@ -68,10 +69,6 @@ class Target:
         return f"{self.level + ':' if self.level else ''}{self.metric}{self.comparison}{self.value:g}"
 
 
-SHARE_METRICS = ("occupancy", "wait_over_target_share", "gave_up_or_turned_away_share")
-"""Level metrics that are shares (0 to 1); every other level metric is 0 or more."""
-
-
 def parse_target(text: str, source: str = "--target") -> Target:
     """``"wait_p90_days<=14"`` or ``"iop: wait_p90_days <= 14"`` -> a :class:`Target`.
 
@@ -79,7 +76,7 @@ def parse_target(text: str, source: str = "--target") -> Target:
     """
     found = TARGET_PATTERN.match(text) if isinstance(text, str) else None
     value = _number(found.group(4)) if found else None
-    if found is None or value is None or found.group(2) not in LEVEL_METRICS:
+    if found is None or value is None or found.group(2) not in PLANNABLE_METRICS:
         raise SettingsError(source, [_not_a_target(text)])
     target = Target(found.group(2), found.group(3), value, found.group(1))
     problem = target_problem(target)
@@ -89,24 +86,38 @@ def parse_target(text: str, source: str = "--target") -> Target:
 
 
 def target_problem(target: Target) -> str | None:
-    """What is wrong with a target (a level metric, ``<=`` or ``>=``, a value it can take), or ``None``."""
-    if target.metric not in LEVEL_METRICS or target.comparison not in COMPARISONS:
+    """What is wrong with a target (a plannable metric, ``<=`` or ``>=``, a value it can take), or ``None``."""
+    if target.metric not in PLANNABLE_METRICS or target.comparison not in COMPARISONS:
         return _not_a_target(f"{target.metric}{target.comparison}{target.value}")
     if not isinstance(target.value, numbers.Real) or isinstance(target.value, bool):
         return f"{target.metric}{target.comparison}{target.value!r}: the value should be a number"
-    value = target.value
-    if target.metric == "occupancy":
-        fits, allowed = 0 < value <= 1, "above 0 and at most 1 (e.g. occupancy<=0.9)"
-    elif target.metric in SHARE_METRICS:
-        fits, allowed = 0 <= value <= 1, "between 0 and 1"
-    else:
-        fits, allowed = 0 <= value < math.inf, "0 or more (no level can do better than 0)"
-    return None if fits else f"{target}: a target for {target.metric} should be {allowed}"
+    metric = METRICS[target.metric]
+    if _can_take(metric, target.value):
+        return None
+    return f"{target}: a target for {metric.name} should be {_allowed(metric)}"
+
+
+def _can_take(metric: Metric, value: float) -> bool:
+    """The value lies within the metric's bounds (above the lower one where a target cannot sit on it)."""
+    low, high = metric.lower_bound, metric.upper_bound
+    above = low < value if metric.target_above_lower_bound else low <= value
+    return above and (value <= high if high is not None else value < math.inf)
+
+
+def _allowed(metric: Metric) -> str:
+    """The values a target for the metric can take, in words."""
+    low, high = metric.lower_bound, metric.upper_bound
+    if high is None:
+        return f"{low:g} or more (no level can do better than {low:g})"
+    if metric.target_above_lower_bound:
+        return f"above {low:g} and at most {high:g} (e.g. {metric.name}<={0.9 * high:g})"
+    return f"between {low:g} and {high:g}"
 
 
 def _not_a_target(text: Any) -> str:
     return (f"'{text}' is not METRIC<=VALUE or METRIC>=VALUE with a level metric, for one level written "
-            f"LEVEL:METRIC<=VALUE (e.g. wait_p90_days<=14, iop:occupancy<=0.9); metrics: {', '.join(LEVEL_METRICS)}")
+            f"LEVEL:METRIC<=VALUE (e.g. wait_p90_days<=14, iop:occupancy<=0.9); metrics: "
+            f"{', '.join(PLANNABLE_METRICS)}")
 
 
 def _number(text: str) -> float | None:
@@ -280,14 +291,15 @@ def theory_capacity(arrivals_per_day: float, mean_stay_days: float, targets: Seq
 
 
 def _theory_value(figures: theory.QueueFigures, metric: str, wait_target_days: float) -> float | None:
-    percentiles = {"wait_p50_days": 0.5, "wait_p90_days": 0.9, "wait_p95_days": 0.95}
-    if metric in percentiles:
-        return figures.wait_percentile_days(percentiles[metric])
-    if metric == "wait_over_target_share":
+    """The metric by M/M/c theory (its ``theory`` figure in :mod:`sim.metrics`), or None without a formula."""
+    found = METRICS[metric]
+    if found.theory is None:
+        return None   # the simulation alone decides
+    if found.quantile is not None:
+        return figures.wait_percentile_days(found.quantile)
+    if found.theory == "wait_over":
         return figures.wait_over(wait_target_days)
-    if metric in ("wait_mean_days", "occupancy", "waitlist_mean", "census_mean"):
-        return float(getattr(figures, metric))
-    return None   # no formula: the simulation alone decides
+    return float(getattr(figures, found.theory))
 
 
 # ---------------------------------------------------------------------------- the plan

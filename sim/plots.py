@@ -37,27 +37,10 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter, StrMethodFormatter
 
 from sim.figure_style import CAPACITY_COLOR, empty, given_axes, house_style, level_colors, root_figure
 from sim.flow_figure import flow_diagram as flow_diagram  # re-exported: sim.plots has every figure
+from sim.metrics import LABELS, METRICS
 
-METRIC_LABELS = {
-    "occupancy": "Occupancy",
-    "wait_p90_days": "90th-percentile wait (days)",
-    "wait_p50_days": "Median wait (days)",
-    "wait_mean_days": "Average wait (days)",
-    "wait_over_target_share": "Share of admissions waiting over target",
-    "waitlist_mean": "Average waitlist (people)",
-    "waitlist_max": "Longest waitlist (people)",
-    "blocked_days_per_year": "Patient-days held per year",
-    "admissions_per_year": "Admissions per year",
-    "referrals_per_year": "Referrals per year",
-    "census_mean": "Average patients in care",
-    "los_mean_days": "Average stay (days)",
-    "gave_up_per_year": "Gave up waiting per year",
-    "turned_away_per_year": "Turned away per year",
-    "relapses_per_year": "Relapses per year",
-    "readmit_30d_share": "Readmitted within 30 days",
-    "patients_in_care_mean": "Average patients in care",
-}
-SHARE_METRICS = frozenset({"occupancy", "wait_over_target_share", "readmit_30d_share", "gave_up_or_turned_away_share"})
+SHARE_METRICS = frozenset(name for name, metric in METRICS.items() if metric.is_share)
+"""The metrics that are shares: drawn in percent, their differences in percentage points."""
 KEY_WORDS = {"capacity": "capacity (places)", "referrals_per_year": "referrals per year"}
 
 BAND = (5, 95)
@@ -69,8 +52,8 @@ PanelAxes = Axes | Sequence[Axes] | np.ndarray | None
 
 # ---------------------------------------------------------------------------- shared pieces
 def metric_label(metric: str) -> str:
-    """A metric's name in a planner's words (the code name when there is none)."""
-    return METRIC_LABELS.get(metric, metric.replace("_", " "))
+    """A metric's label from :mod:`sim.metrics` (a name that is no metric, in words)."""
+    return LABELS.get(metric, metric.replace("_", " "))
 
 
 def key_label(key: str) -> str:
@@ -113,9 +96,8 @@ def _error(table: pd.DataFrame, value: str = "mean", prefix: str = "") -> np.nda
 
 
 def _unit(metric: str) -> str:
-    """The unit in a metric's label, as in ``days`` from ``90% start within (days)``."""
-    label = metric_label(metric)
-    return label[label.rfind("(") + 1: -1] if label.endswith(")") else label.lower()
+    """A metric's unit from :mod:`sim.metrics`, as in ``days`` (a name that is no metric, in words)."""
+    return METRICS[metric].unit if metric in METRICS else metric.replace("_", " ")
 
 
 def _days(days: float) -> str:
@@ -337,9 +319,9 @@ def occupancy_and_blocking(summary: pd.DataFrame, levels: Sequence[str], ax: Pan
         occupancy.set_ylim(0, max(1.0, occupancy.get_ylim()[1]))
         occupancy.yaxis.set_major_formatter(PercentFormatter(xmax=1))
         occupancy.set_ylabel("Average share of places in use")
-        occupancy.set_title("Occupancy", loc="left")
+        occupancy.set_title(metric_label("occupancy"), loc="left")
         _level_bars(blocked, summary, levels, "blocked_days_per_year", colors, lambda value: f"{value:,.0f}")
-        blocked.set_ylabel("Patient-days held per year")
+        blocked.set_ylabel(metric_label("blocked_days_per_year"))
         blocked.yaxis.set_major_locator(MaxNLocator(integer=True))
         blocked.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
         if not (summary[summary["metric"] == "blocked_days_per_year"]["mean"] > 0).any():

@@ -21,8 +21,9 @@ from matplotlib.figure import Figure
 
 from . import plots
 from .compare import NOT_COMPARED
+from .metrics import LABELS, SYSTEM_METRICS
 from .planning import Target, parse_target
-from .results import SYSTEM_METRICS, Results, sweep_headline
+from .results import Results, sweep_headline
 from .scenario import Scenario
 from .trust import GROWTH_KINDS
 from .version import package_version
@@ -111,10 +112,7 @@ def checklist(results: Results) -> list[tuple[str, str]]:
 
 
 COLUMN_LABELS = {
-    "admissions_per_year": "Admissions a year", "occupancy": "Occupancy", "waitlist_mean": "Waiting (people)",
-    "wait_mean_days": "Mean wait (days)", "wait_p90_days": "90% start within (days)",
-    "blocked_days_per_year": "Days held a year", "patients_in_care_mean": "Patients in care",
-    "relapses_per_year": "Returns by relapse a year", "readmit_30d_share": "30-day readmission",
+    **LABELS,   # every metric's label from sim.metrics; the report's other columns below
     "fte_at_mean": "FTE at mean census", "fte_at_p90": "FTE at 90th percentile", "fte_at_capacity": "FTE at capacity",
     "cost_per_year_at_mean": "Cost a year (at mean)", "warning": "Warning",
 }

@@ -2,7 +2,7 @@
 
 Warm-up is a time filter applied here: every metric is computed from the measured period
 ``[warmup_days, warmup_days + days)`` of simulation time only. Each metric's exact
-definition is in ``scenarios/README.md``.
+definition, and how its ``all`` row is made, is in :mod:`sim.metrics` (and the README's tables).
 """
 
 from __future__ import annotations
@@ -16,30 +16,15 @@ import pandas as pd
 
 from . import records
 from .analysis import summarise
+from .metrics import ALL_METRICS, HEADLINE_METRICS, LEVEL_METRICS, SUMMED_METRICS, SYSTEM_METRICS
 from .records import DAY_FIELDS, STATE_FIELDS, SystemTally, Tally
 from .scenario import EXITS, Scenario
 from .staffing import staffing_table
 
 DAYS_PER_YEAR = 365.0
 
-LEVEL_METRICS = (
-    "referrals_per_year", "arrivals_per_year", "admissions_per_year", "census_mean", "occupancy",
-    "waitlist_mean", "waitlist_max", "wait_mean_days", "wait_p50_days", "wait_p90_days",
-    "wait_over_target_share", "blocked_days_per_year", "los_mean_days", "gave_up_per_year",
-    "turned_away_per_year", "capacity_mean", "time_in_place_mean_days", "closed_places_mean",
-    "wait_p95_days", "gave_up_or_turned_away_share",
-)
-ALL_METRICS = (
-    "relapses_per_year", "readmit_30d_share", "patients_in_care_mean", "referrals_per_year",
-    "admissions_per_year", "waitlist_mean", "blocked_days_per_year", "gave_up_per_year",
-    "turned_away_per_year",
-)
 QUANTILES = np.round(np.linspace(0, 1, 101), 2)
 """Where the quantile function of waits is kept: every percentile."""
-
-HEADLINE_METRICS = ("admissions_per_year", "occupancy", "waitlist_mean", "wait_mean_days", "wait_p90_days",
-                    "blocked_days_per_year")
-SYSTEM_METRICS = ("patients_in_care_mean", "relapses_per_year", "readmit_30d_share")
 
 
 @dataclass
@@ -110,16 +95,19 @@ def replication_metrics(scenario: Scenario, tallies: list[Tally], system: System
         values = level_metrics(tally, measured[:, index], years)
         per_level.append(values)
         rows += [(name, metric, values[metric]) for metric in LEVEL_METRICS]
-    totals = {
-        "relapses_per_year": _per_year(system.relapses, years),
-        "readmit_30d_share": _ratio(system.readmissions, system.first_level_discharges),
-        "patients_in_care_mean": float(measured[:, :, DAY_FIELDS.index("census")].sum(axis=1).mean()),
-    }
-    for metric in ALL_METRICS:
-        if metric not in totals:
-            totals[metric] = float(sum(values[metric] for values in per_level))
+    totals = system_metrics(system, measured, years)
+    totals.update({metric: float(sum(values[metric] for values in per_level)) for metric in SUMMED_METRICS})
     rows += [("all", metric, totals[metric]) for metric in ALL_METRICS]
     return rows
+
+
+def system_metrics(system: SystemTally, days: np.ndarray, years: float) -> dict[str, float]:
+    """The system's own metrics (``total="system"`` in :mod:`sim.metrics`) from its tally and measured days."""
+    return {
+        "relapses_per_year": _per_year(system.relapses, years),
+        "readmit_30d_share": _ratio(system.readmissions, system.first_level_discharges),
+        "patients_in_care_mean": float(days[:, :, DAY_FIELDS.index("census")].sum(axis=1).mean()),
+    }
 
 
 def wait_quantiles(tallies: list[Tally]) -> np.ndarray:

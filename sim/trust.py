@@ -26,7 +26,8 @@ import pandas as pd
 
 from .analysis import precision_scale, trend_test
 from .arrivals import expected_referrals
-from .results import DAYS_PER_YEAR, HEADLINE_METRICS, SYSTEM_METRICS
+from .metrics import HEADLINE_METRICS, SYSTEM_METRICS
+from .results import DAYS_PER_YEAR
 from .scenario import Scenario
 from .theory import traffic_rates
 from .workload import moves_between_levels

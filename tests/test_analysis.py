@@ -36,7 +36,7 @@ def test_interval_covers_the_true_mean_about_95_percent_of_the_time():
 
 
 def test_summary_clips_at_zero_and_keeps_order():
-    table = pd.DataFrame({"level": ["b", "b", "a", "a"], "metric": ["wait", "wait", "wait", "wait"],
+    table = pd.DataFrame({"level": ["b", "b", "a", "a"], "metric": ["wait_mean_days"] * 4,
                           "value": [0.0, 1.0, 5.0, 5.0]})
     summary = summarise(table)
     assert summary["level"].tolist() == ["b", "a"]
