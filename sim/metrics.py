@@ -149,9 +149,10 @@ REGISTRY: tuple[Metric, ...] = (
            "Patients who left this waitlist in the period because their patience ran out.", "sum"),
     Metric("turned_away_per_year", "Turned away per year", "turned away per year", "rate",
            "Arrivals in the period who found a `turn_away` level full.", "sum"),
-    Metric("capacity_mean", "Average capacity (places)", "places", "count",
-           "Time-average capacity in use (differs from the file when a schedule changes it or staff on hand "
-           "cannot run every place)."),
+    Metric("capacity_mean", "Average staffed places", "places", "count",
+           "Time-average staffed places: the places in use, which the staff on hand can run. The scenario's "
+           "`capacity` key gives the built places; the two differ when `staff_available` cannot run every "
+           "place (`closed_places_mean`), and the mean follows a capacity schedule."),
     Metric("time_in_place_mean_days", "Average time in place (days)", "days", "time",
            "Mean time in the place (stay plus held time) of patients who left the place in the period. By "
            "Little's law `census_mean` = admissions per day x this."),
