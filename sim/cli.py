@@ -21,13 +21,14 @@ import pandas as pd
 from . import workload
 from .compare import NOT_COMPARED, comparison_table, not_compared, run_all, write_comparison
 from .executors import ExecutorUnavailable
+from .messages import ScenarioError
 from .outputs import OutputFolderError, check_folder
 from .planning import parse_target, write_plan
 from .planning import plan as plan_capacity
 from .report import write_sweep_report
 from .results import HEADLINE_METRICS, SYSTEM_METRICS, Results
 from .run import run as run_scenario
-from .scenario import ScenarioError, load_scenario, parse_assignment
+from .scenario_file import load_scenario, parse_assignment
 from .settings import SettingsError, setting_problems
 from .sweep import SweepFolderError, parse_grid, sweep_headline
 from .sweep import sweep as sweep_scenario

@@ -13,7 +13,8 @@ from .analysis import paired_difference, t_interval, welch_difference
 from .outputs import MANIFEST, staged_folder
 from .results import Results
 from .run import run
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario
+from .scenario_file import load_scenario
 from .settings import SettingsError, check_run_options, check_settings
 
 COMPARISON_FILES = ("comparison.csv", "report.html", "figures", MANIFEST)
