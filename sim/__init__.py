@@ -24,11 +24,13 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .analysis import mser5_warmup, paired_difference, replications_needed, t_interval, welch_difference
     from .compare import compare
     from .executors import ExecutorUnavailable, local_dask_cluster
+    from .messages import ScenarioError
     from .outputs import OutputFolderError, SweepFolderError, sweep, write_comparison, write_plan, write_results
     from .planning import Plan, Target, plan
     from .results import Results
     from .run import run, run_replication
-    from .scenario import Scenario, ScenarioError, load_scenario, validate
+    from .scenario import Scenario, validate
+    from .scenario_file import load_scenario
     from .settings import SettingsError
 
     __version__: str
@@ -38,12 +40,14 @@ PUBLIC = {
     "t_interval": "analysis", "welch_difference": "analysis",
     "compare": "compare",
     "ExecutorUnavailable": "executors", "local_dask_cluster": "executors",
+    "ScenarioError": "messages",
     "OutputFolderError": "outputs", "SweepFolderError": "outputs", "sweep": "outputs",
     "write_results": "outputs", "write_comparison": "outputs", "write_plan": "outputs",
     "Plan": "planning", "Target": "planning", "plan": "planning",
     "Results": "results",
     "run": "run", "run_replication": "run",
-    "Scenario": "scenario", "ScenarioError": "scenario", "load_scenario": "scenario", "validate": "scenario",
+    "Scenario": "scenario", "validate": "scenario",
+    "load_scenario": "scenario_file",
     "SettingsError": "settings",
 }
 """Each public name and the module it comes from, loaded on first use (``sim.run``, ``from sim import run``)."""

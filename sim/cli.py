@@ -21,6 +21,7 @@ import pandas as pd
 from . import workload
 from .compare import NOT_COMPARED, comparison_table, not_compared, run_all
 from .executors import ExecutorUnavailable
+from .messages import ScenarioError
 from .metrics import HEADLINE_METRICS, SYSTEM_METRICS
 from .outputs import OutputFolderError, SweepFolderError, check_folder, write_comparison, write_plan, write_results
 from .outputs import sweep as sweep_scenario
@@ -29,7 +30,7 @@ from .planning import plan as plan_capacity
 from .report import write_sweep_report
 from .results import Results, sweep_headline
 from .run import run as run_scenario
-from .scenario import ScenarioError, load_scenario, parse_assignment
+from .scenario_file import load_scenario, parse_assignment
 from .settings import SettingsError, setting_problems
 from .sweep import parse_grid
 

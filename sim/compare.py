@@ -12,7 +12,8 @@ from .analysis import paired_difference, t_interval, welch_difference
 from .metrics import METRICS
 from .results import Results
 from .run import run
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario, changed_keys
+from .scenario_file import load_scenario
 from .settings import SettingsError, check_run_options, check_settings
 
 COMPARISON_COLUMNS = ["scenario", "level", "metric", "base", "alternative", "difference", "ci_low", "ci_high",
@@ -49,15 +50,6 @@ def _changes(base: dict, other: dict, most: int = 2) -> str:
     """The keys where ``other`` differs from ``base``, as ``key=value`` (the first ``most``)."""
     found = [f"{key}={after}" for key, _, after in changed_keys(base, other)]
     return ", ".join(found[:most]) + (f" and {len(found) - most} more" if len(found) > most else "")
-
-
-def changed_keys(before: Any, after: Any, path: str = "") -> list[tuple[str, Any, Any]]:
-    """``(dotted key, value before, value after)`` for every key whose value differs between two
-    scenario dicts (nested mappings are walked; anything else compares whole)."""
-    if isinstance(before, dict) and isinstance(after, dict):
-        return [found for key in dict.fromkeys([*before, *after])
-                for found in changed_keys(before.get(key), after.get(key), f"{path}.{key}" if path else str(key))]
-    return [] if before == after else [(path, before, after)]
 
 
 def _by_metric(results: Results) -> dict[tuple[str, str], pd.Series]:

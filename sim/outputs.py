@@ -29,11 +29,10 @@ from typing import Any, Literal
 import pandas as pd
 
 from .analysis import SUMMARY_COLUMNS
-from .compare import changed_keys
 from .planning import Plan
 from .report import comparison_section, plan_section, write_report
 from .results import Results
-from .scenario import Scenario
+from .scenario import Scenario, changed_keys
 from .sweep import Tables, plain_data, point_label, short_text, value_text
 from .sweep import sweep as sweep_points
 from .version import package_version

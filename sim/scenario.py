@@ -1,19 +1,17 @@
-"""The scenario: schema, loading from YAML, ``--set`` overrides, validation messages, variants.
+"""The scenario's schema, and validating plain data against it into a frozen :class:`Scenario`.
 
 A scenario is validated once, here, and is frozen afterwards; variants are new scenarios made
-by :meth:`Scenario.with_changes`. Every key is documented in ``scenarios/README.md``.
+by :meth:`Scenario.with_changes`. Every key is documented in ``scenarios/README.md``; reading a
+file is :mod:`sim.scenario_file`, the wording of every problem :mod:`sim.messages`.
 """
 
 from __future__ import annotations
 
 import copy
-import difflib
 import math
-import re
-import types
-import typing
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
@@ -34,9 +32,7 @@ from pydantic import (
 )
 
 from .distributions import Distribution
-
-if TYPE_CHECKING:
-    from pydantic_core import ErrorDetails
+from .messages import ProblemAt, ScenarioError, describe_value, did_you_mean, key_location, problem_text
 
 EXITS = ("discharged", "dropped_out")
 """Destinations that leave care for the community (where relapse may bring patients back)."""
@@ -47,23 +43,13 @@ SHARE_TOLERANCE = 1e-6
 Share = Annotated[float, Field(ge=0, le=1)]
 Positive = Annotated[float, Field(gt=0)]
 Days = Annotated[float, Field(ge=0)]
+PerYear = Annotated[float, Field(ge=0)]
+"""A yearly rate, 0 or more (referrals a year, per 100,000 a year)."""
 
 
 class _Model(BaseModel):
     # no .inf or .nan: every number in a scenario is finite (an infinite rate or stay never finishes)
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
-
-
-class _ProblemAt(ValueError):
-    """A problem a model validator finds with one of its keys, so the message can point at it.
-
-    ``key`` is a key of the model, a path below it (``("staff", 0, "per_group")``), or ``()``
-    for the model as a whole.
-    """
-
-    def __init__(self, key: str | tuple[str | int, ...], message: str):
-        super().__init__(message)
-        self.key = key if isinstance(key, tuple) else (key,)
 
 
 def _check_shares(shares: dict[str, float], what: str) -> None:
@@ -143,7 +129,7 @@ class GroupSize(_Model):
     @model_validator(mode="after")
     def _max_not_below_min(self) -> GroupSize:
         if self.max < self.min:
-            raise _ProblemAt("max", f"max {self.max} is below min {self.min}")
+            raise ProblemAt("max", f"max {self.max} is below min {self.min}")
         return self
 
 
@@ -208,13 +194,13 @@ class StaffRole(_Model):
         given = [basis for basis in STAFF_BASES if getattr(self, basis) is not None]
         if len(given) != 1:
             found = f"{len(given)} ({', '.join(given)})" if given else "none"
-            raise _ProblemAt((), f"a role needs exactly one basis, this one has {found}: patients_per_staff "
-                                 "(patients per person on duty), per_group (staff per running group) or "
-                                 "caseload (clients per full-time clinician)")
+            raise ProblemAt((), f"a role needs exactly one basis, this one has {found}: patients_per_staff "
+                                "(patients per person on duty), per_group (staff per running group) or "
+                                "caseload (clients per full-time clinician)")
         for key in SHIFT_KEYS:
             if getattr(self, key) is not None and given[0] != "patients_per_staff":
-                raise _ProblemAt(key, f"applies to patients_per_staff only; a {given[0]} role's hours come from "
-                                      + ("the level's program" if given[0] == "per_group" else "its caseload"))
+                raise ProblemAt(key, f"applies to patients_per_staff only; a {given[0]} role's hours come from "
+                                     + ("the level's program" if given[0] == "per_group" else "its caseload"))
         return self
 
     @property
@@ -248,13 +234,21 @@ def _gave_referrals_per_year(level: BaseModel) -> bool:
     return "referrals_per_year" in level.model_fields_set
 
 
+def _schedule_out_of_order(steps: Sequence[CapacityStep | StaffStep], schedule: str) -> str | None:
+    """What is wrong with a schedule's days, or None: it starts at from_day 0 and its days increase."""
+    days = [step.from_day for step in steps]
+    if days[0] == 0 and all(later > earlier for earlier, later in pairwise(days)):
+        return None
+    return f"{schedule} starts at from_day 0 and its days increase (got {days})"
+
+
 class Level(_Model):
     capacity: Annotated[list[CapacityStep], BeforeValidator(_capacity_as_schedule), Field(min_length=1)]
     los: Distribution
     next: dict[str, Annotated[NextStep, BeforeValidator(_share_as_step)]]
-    referrals_per_year: Days = 0
+    referrals_per_year: PerYear = 0
     """First presentations from the community a year (per 100,000 converted by :class:`Scenario`)."""
-    referrals_per_100k_per_year: Days | None = None
+    referrals_per_100k_per_year: PerYear | None = None
     referral_growth_per_year: Annotated[float, Field(gt=-1)] = 0
     referral_seasonality: Annotated[list[Positive], Field(min_length=12, max_length=12)] | None = None
     when_full: Literal["wait", "turn_away"] = "wait"
@@ -282,11 +276,9 @@ class Level(_Model):
     @field_validator("capacity")
     @classmethod
     def _schedule_in_order(cls, steps: list[CapacityStep]) -> list[CapacityStep]:
-        days = [step.from_day for step in steps]
-        if days[0] != 0 or any(b <= a for a, b in zip(days, days[1:], strict=False)):
-            raise ValueError(
-                f"a capacity schedule starts at from_day 0 and its days increase (got {days})"
-            )
+        problem = _schedule_out_of_order(steps, "a capacity schedule")
+        if problem:
+            raise ValueError(problem)
         return steps
 
     @field_validator("next")
@@ -305,39 +297,38 @@ class Level(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> Level:
         if _gave_referrals_per_year(self) and self.referrals_per_100k_per_year is not None:
-            raise _ProblemAt("referrals_per_100k_per_year", f"give {REFERRAL_WORDS}, not both; to switch "
-                             "with --set or with_changes, set the other one to null")
+            raise ProblemAt("referrals_per_100k_per_year", f"give {REFERRAL_WORDS}, not both; to switch "
+                            "with --set or with_changes, set the other one to null")
         if self.gave_up is not None and self.patience is None:
-            raise _ProblemAt(
+            raise ProblemAt(
                 "gave_up",
                 "needs a patience too (how long people wait before giving up, "
                 "e.g. patience: {dist: exponential, mean: 30})",
             )
         if self.patience is not None and self.when_full == "turn_away":
-            raise _ProblemAt("patience", "needs a waitlist, but when_full: turn_away has none")
+            raise ProblemAt("patience", "needs a waitlist, but when_full: turn_away has none")
         if self.initial.census > self.capacity[0].capacity:
-            raise _ProblemAt(
+            raise ProblemAt(
                 "initial",
                 f"census {self.initial.census} is above the capacity "
                 f"{self.capacity[0].capacity} at day 0",
             )
         if self.initial.waitlist and self.when_full == "turn_away":
-            raise _ProblemAt("initial", "a waitlist needs when_full: wait, not turn_away")
+            raise ProblemAt("initial", "a waitlist needs when_full: wait, not turn_away")
         if self.program is not None and self.program.cohort_every_days and self.when_full == "turn_away":
-            raise _ProblemAt(("program", "intake"), "cohorts need a waitlist to gather in: use when_full: wait")
+            raise ProblemAt(("program", "intake"), "cohorts need a waitlist to gather in: use when_full: wait")
         roles = sorted({role.role for role in self.staff or ()})
         for name, steps in (self.staff_available or {}).items():
             if name not in roles:
-                hint = _did_you_mean(name, roles)
-                raise _ProblemAt(("staff_available", name), f"'{name}' is not a role in this level's staff; "
-                                 f"{hint}roles: {', '.join(roles) or 'none (add staff first)'}")
-            days = [step.from_day for step in steps]
-            if days[0] != 0 or any(b <= a for a, b in zip(days, days[1:], strict=False)):
-                raise _ProblemAt(("staff_available", name), f"a hiring plan starts at from_day 0 and its days "
-                                 f"increase (got {days})")
+                hint = did_you_mean(name, roles)
+                raise ProblemAt(("staff_available", name), f"'{name}' is not a role in this level's staff; "
+                                f"{hint}roles: {', '.join(roles) or 'none (add staff first)'}")
+            problem = _schedule_out_of_order(steps, "a hiring plan")
+            if problem:
+                raise ProblemAt(("staff_available", name), problem)
         for index, role in enumerate(self.staff or ()):
             if role.per_group is not None and (self.program is None or self.program.group_size is None):
-                raise _ProblemAt(("staff", index, "per_group"), (
+                raise ProblemAt(("staff", index, "per_group"), (
                     "needs the level's program with a group_size, e.g. program: {days_per_week: 3, "
                     "hours_per_day: 3, group_size: {min: 6, max: 12}}"))
         return self
@@ -410,11 +401,11 @@ def _check_referral_keys(name: str, level: Level, population: int | None) -> Non
     """A level's referrals in one unit: per 100,000 needs a population; with one, every level says which."""
     per_100k = level.referrals_per_100k_per_year
     if per_100k is not None and population is None:
-        raise _ProblemAt(("levels", name, "referrals_per_100k_per_year"), (
+        raise ProblemAt(("levels", name, "referrals_per_100k_per_year"), (
             f"{per_100k:g} per 100,000 needs the scenario's population (people served, a top-level key, e.g. "
             "population: 250000) to become referrals a year; or give referrals_per_year instead"))
     if population is not None and per_100k is None and not _gave_referrals_per_year(level):
-        raise _ProblemAt(("levels", name), (
+        raise ProblemAt(("levels", name), (
             f"with population given, each level gives its referrals from the community as {REFERRAL_WORDS}; "
             "0 for a level that takes none"))
 
@@ -448,11 +439,6 @@ class Scenario(_Model):
                   for name, level in scenario.levels.items()}
         return scenario.model_copy(update={"levels": levels})
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> Scenario:
-        """Build a scenario in code from plain data, validated exactly like a file."""
-        return validate(data, source=source)
-
     @property
     def source(self) -> str:
         """Where the scenario came from (a file path, or ``<dict>``)."""
@@ -483,140 +469,7 @@ class Scenario(_Model):
         return validate(data, source=self._source, overridden=set(everything))
 
 
-# ---------------------------------------------------------------------------- errors
-class ScenarioError(Exception):
-    """A scenario that cannot be used, with every problem found (file, key path, value, rule)."""
-
-    def __init__(self, source: str, problems: list[str]):
-        self.source = source
-        self.problems = problems
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        count = len(self.problems)
-        heading = f"{self.source}: {count} problem{'s' if count > 1 else ''} in the scenario"
-        return "\n".join([heading, *(f"  - {p}" for p in self.problems)])
-
-
-def _describe_value(value: Any) -> str:
-    if value is None:
-        return "(empty)"
-    text = repr(value) if not isinstance(value, dict | list) else yaml.safe_dump(value, default_flow_style=True).strip()
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _unwrap(annotation: Any) -> list[Any]:
-    """The concrete types inside Annotated / Optional / Union annotations."""
-    origin = typing.get_origin(annotation)
-    if origin is Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        return [t for arg in typing.get_args(annotation) for t in _unwrap(arg)]
-    return [annotation]
-
-
-def _model_at(path: tuple) -> type[BaseModel] | None:
-    """The schema model found at a key path (used to list the allowed keys)."""
-    candidates: list[Any] = [Scenario]
-    for part in path:
-        found = []
-        for kind in candidates:
-            if isinstance(kind, type) and issubclass(kind, BaseModel) and part in kind.model_fields:
-                found += _unwrap(kind.model_fields[part].annotation)
-            elif typing.get_origin(kind) in (dict, list):
-                found += _unwrap(typing.get_args(kind)[-1])
-            elif isinstance(kind, type) and issubclass(kind, BaseModel) and "dist" in kind.model_fields:
-                found.append(kind)  # the discriminator tag in the path: stay on this model
-        models = [k for k in found if isinstance(k, type) and issubclass(k, BaseModel)]
-        tagged = [m for m in models
-                  if "dist" in m.model_fields and part in typing.get_args(m.model_fields["dist"].annotation)]
-        candidates = tagged or found
-    models = [k for k in candidates if isinstance(k, type) and issubclass(k, BaseModel)]
-    return models[0] if len(models) == 1 else None
-
-
-def _clean_path(loc: tuple, data: Any) -> tuple:
-    """Drop pydantic's internal parts (union tags, validator names) from an error location."""
-    path: list = []
-    node = data
-    for part in loc:
-        if isinstance(part, str) and ("[" in part or (isinstance(node, dict) and node.get("dist") == part)):
-            continue
-        path.append(part)
-        node = node.get(part) if isinstance(node, dict) else (
-            node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None
-        )
-    return tuple(path)
-
-
-_PLAIN_WORDS = (
-    ("Value error, ", ""), ("Input should", "should"), ("List should", "should"),
-    ("Dictionary should", "should"), (" after validation", ""), ("a valid dictionary", "a mapping"),
-    ("a finite number", "a finite number (not .inf or .nan)"),
-)
-"""pydantic's phrases, and the planner's words for them."""
-
-
-def _did_you_mean(name: str, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(name, allowed, n=1)
-    return f"did you mean '{close[0]}'? " if close else ""
-
-
-def _problem_text(error: ErrorDetails, data: Any) -> tuple[tuple, str]:
-    """The key path of one pydantic error, and the rest of its line after the path."""
-    path = _clean_path(error["loc"], data)
-    kind, value = error["type"], error["input"]
-    shown = _describe_value(value)
-    dists = ", ".join(_dist_names())
-    if kind == "extra_forbidden":
-        # the raw location keeps the 'dist' tag, which picks the distribution's own keys
-        model = _model_at(tuple(p for p in error["loc"][:-1] if "[" not in str(p)))
-        allowed = sorted(model.model_fields) if model else []
-        hint = _did_you_mean(str(path[-1]), allowed)
-        return path, f" is not a known key; {hint}allowed here: {', '.join(allowed)}"
-    if kind == "missing":
-        return path, " is required but missing"
-    is_distribution = kind == "model_attributes_type" and _model_at(path) is None
-    if kind == "union_tag_not_found" or is_distribution:
-        example = "{dist: exponential, mean: 4}"
-        return path, f" = {shown}: needs a distribution like {example}, dist one of: {dists}"
-    if kind == "union_tag_invalid":
-        tag = str(error["ctx"]["tag"])
-        hint = _did_you_mean(tag, _dist_names())
-        return (*path, "dist"), f" = {_describe_value(tag)}: {hint}dist is one of: {dists}"
-    if kind == "model_type":
-        model = _model_at(path)
-        keys = ", ".join(sorted(model.model_fields if model else ()))
-        return path, f" = {shown}: should be a mapping of keys ({keys})"
-    keyed = (error.get("ctx") or {}).get("error")
-    if isinstance(keyed, _ProblemAt):
-        return (*path, *keyed.key), f": {keyed}"
-    message = error["msg"]
-    for pydantic_words, plain_words in _PLAIN_WORDS:
-        message = message.replace(pydantic_words, plain_words)
-    if kind == "less_than_equal" and error["ctx"]["le"] == 1 and value <= 100:
-        message += f" (shares and probabilities are fractions: {value:g}% is {value / 100:g})"
-    return path, f" = {shown}: {message}"
-
-
-def _dist_names() -> list[str]:
-    from .distributions import DIST_NAMES
-
-    return list(DIST_NAMES)
-
-
-LONGEST_KEY_SHOWN = 40
-
-
-def _format_path(path: tuple) -> str:
-    return ".".join(_short_key(str(p)) for p in path) or "(top level)"
-
-
-def _short_key(key: str) -> str:
-    """A key as shown in a message: a pasted paragraph as a key is cut, not echoed whole."""
-    return key if len(key) <= LONGEST_KEY_SHOWN else f"{key[:LONGEST_KEY_SHOWN - 3]}... ({len(key)} characters)"
-
-
+# ---------------------------------------------------------------------------- checks beyond the schema
 def _check_references(scenario: Scenario) -> list[tuple[tuple, str]]:
     """Problems pydantic cannot see: names that must refer to levels or exits."""
     levels = scenario.level_names
@@ -624,8 +477,7 @@ def _check_references(scenario: Scenario) -> list[tuple[tuple, str]]:
 
     def check(path: tuple, name: str, allowed: list[str]) -> None:
         if name not in allowed:
-            close = difflib.get_close_matches(name, allowed, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = did_you_mean(name, allowed, in_brackets=True)
             problems.append((path, f"'{name}' is not a level or exit here{hint}; allowed: {', '.join(allowed)}"))
 
     for name in levels:
@@ -643,7 +495,7 @@ def _check_references(scenario: Scenario) -> list[tuple[tuple, str]]:
     roles = list(dict.fromkeys(role.role for level in scenario.levels.values() for role in level.staff or ()))
     for role in scenario.staffing.cost_per_fte_per_year:
         if role not in roles:
-            hint = _did_you_mean(role, roles)
+            hint = did_you_mean(role, roles)
             listed = ", ".join(roles) or "none (no level has staff)"
             problems.append((("staffing", "cost_per_fte_per_year", role),
                              f"'{role}' is not a role in any level's staff; {hint}roles: {listed}"))
@@ -707,109 +559,7 @@ def _cycle_from(start: str, steps: dict[str, list[InstantStep]]) -> list[Instant
     return None
 
 
-# ---------------------------------------------------------------------------- reading YAML
-class ScenarioLoader(yaml.SafeLoader):
-    """PyYAML's safe loader reading numbers as YAML 1.2 does: ``2e3`` and ``1e9`` are numbers.
-
-    YAML 1.1 (PyYAML's default) reads an exponent without a decimal point as text, so
-    ``referrals_per_year: 2e3`` would be refused as "not a number" though it looks like one.
-    """
-
-
-_YAML12_FLOAT = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?
-    |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""", re.X)
-ScenarioLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-ScenarioLoader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+0123456789."))
-
-MOST_YAML_VALUES = 200_000
-"""Values a scenario file may hold once its aliases are expanded (the regional one holds ~400)."""
-DEEPEST_YAML_NESTING = 32
-"""Mappings and lists inside each other (the deepest scenario key, an empirical value, is 7 deep)."""
-
-
-def read_yaml(text: str) -> Any:
-    """Plain data from YAML text, after checking its size: raises ``yaml.MarkedYAMLError``.
-
-    Aliases (``*name``) repeat a whole part of the file, so ten lines can stand for a billion
-    values; nesting a thousand deep exhausts Python's stack. Both are refused before loading.
-    """
-    _check_size(text)
-    return yaml.load(text, Loader=ScenarioLoader)  # noqa: S506 - a SafeLoader: plain data only
-
-
-def _check_size(text: str) -> None:
-    """Count values as if aliases were expanded, and the nesting, from the event stream (no recursion)."""
-    expanded = 0
-    sizes: dict[str, int] = {}
-    open_collections: list[tuple[str | None, int]] = []
-    for event in yaml.parse(text, Loader=ScenarioLoader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            open_collections.append((event.anchor, expanded))
-            if len(open_collections) > DEEPEST_YAML_NESTING:
-                raise _too_big(event, f"is nested more than {DEEPEST_YAML_NESTING} deep")
-        elif isinstance(event, yaml.CollectionEndEvent):
-            anchor, started = open_collections.pop()
-            if anchor is not None:
-                sizes[anchor] = expanded - started
-        elif isinstance(event, yaml.ScalarEvent):
-            expanded += 1
-            if event.anchor is not None:
-                sizes[event.anchor] = 1
-        elif isinstance(event, yaml.AliasEvent):
-            expanded += sizes.get(event.anchor, 1)
-        if expanded > MOST_YAML_VALUES:
-            raise _too_big(event, f"holds more than {MOST_YAML_VALUES:,} values once its aliases (*name) "
-                                  "are expanded")
-
-
-class YamlTooBig(yaml.MarkedYAMLError):
-    """Valid YAML, but bigger or deeper than any scenario (an alias bomb, say)."""
-
-
-def _too_big(event: yaml.Event, what: str) -> YamlTooBig:
-    return YamlTooBig(problem=f"the file {what}, more than any scenario needs", problem_mark=event.start_mark)
-
-
-# ---------------------------------------------------------------------------- loading
-def _line_numbers(text: str) -> dict[tuple, int]:
-    """Map every key path in a YAML text to its line number (1-based)."""
-    lines: dict[tuple, int] = {}
-
-    def walk(node: yaml.Node, path: tuple) -> None:
-        lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if path + (key.value,) in lines:  # YAML would silently keep the last one
-                    raise yaml.MarkedYAMLError(problem=(
-                        f"{_format_path(path + (key.value,))} is given twice, "
-                        f"first on line {lines[path + (key.value,)]}"), problem_mark=key.start_mark)
-                lines[path + (key.value,)] = key.start_mark.line + 1
-                walk(value, path + (key.value,))
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                walk(item, path + (index,))
-
-    root = yaml.compose(text, Loader=ScenarioLoader)
-    if root is not None:
-        walk(root, ())
-    return lines
-
-
-def _where(path: tuple, lines: dict[tuple, int], overridden: set[str], changed_by: str) -> str:
-    dotted = _format_path(path)
-    if any(dotted == key or dotted.startswith(key + ".") for key in overridden):
-        return f"{dotted} (changed {changed_by})"
-    for end in range(len(path), -1, -1):
-        if path[:end] in lines:
-            return f"line {lines[path[:end]]}, {dotted}"
-    return dotted
-
-
+# ---------------------------------------------------------------------------- validating
 def _plain_data(data: Any) -> Any:
     """numpy numbers and arrays (an analyst's grid, ``np.arange``) as the plain Python values they are."""
     if isinstance(data, dict):
@@ -833,17 +583,17 @@ def validate(data: Any, source: str = "<dict>", lines: dict[tuple, int] | None =
     lines, overridden = lines or {}, overridden or set()
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else "a single value"
-        held = "is empty" if data is None else f"holds {kind}, {_describe_value(data)}"
+        held = "is empty" if data is None else f"holds {kind}, {describe_value(data)}"
         problem = f"the file must hold keys (name, run, levels, ...), but it {held}"
         raise ScenarioError(source, [problem])
 
     def where(path: tuple) -> str:
-        return _where(path, lines, overridden, changed_by)
+        return key_location(path, lines, overridden, changed_by)
 
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        found = [_problem_text(e, data) for e in error.errors()]
+        found = [problem_text(e, data, Scenario) for e in error.errors()]
         raise ScenarioError(source, [f"{where(p)}{m}" for p, m in found]) from None
     problems = _check_references(scenario) or _instant_cycles(scenario)
     if problems:
@@ -852,82 +602,38 @@ def validate(data: Any, source: str = "<dict>", lines: dict[tuple, int] | None =
     return scenario
 
 
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """Split ``KEY=VALUE`` (as given to ``--set``); the value is read as YAML."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise ScenarioError("--set", [f"'{text}' is not KEY=VALUE (e.g. levels.php.capacity=30)"])
-    try:
-        return key.strip(), read_yaml(value)
-    except yaml.YAMLError as error:
-        problem = getattr(error, "problem", None) or "unreadable"
-        raise ScenarioError("--set", [f"{key} = {value}: not a YAML value ({problem})"]) from None
-
-
+# ---------------------------------------------------------------------------- variants
 def set_path(data: dict, dotted: str, value: Any, origin: str = "--set") -> None:
     """Set ``data[a][b][c] = value`` for ``dotted = "a.b.c"``, creating mappings on the way."""
     node: Any = data
     parts = dotted.split(".")
-    for depth, part in enumerate(parts):
-        last = depth == len(parts) - 1
-        key: str | int = part
-        if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise ScenarioError(origin, [f"{dotted}: '{part}' is not an index of a list of {len(node)}"])
-            key = int(part)
-        elif not isinstance(node, dict):
-            held = f"{'.'.join(parts[:depth])} holds {_describe_value(node)}"
-            raise ScenarioError(origin, [f"{dotted}: {held}, not keys"])
-        if last:
-            node[key] = copy.deepcopy(value)
-        else:
-            if isinstance(node, dict) and node.get(key) is None:
-                if parts[:depth] == ["levels"]:
-                    # a level made of one key is never meant: it is a misspelt level name
-                    hint = _did_you_mean(part, list(node))
-                    raise ScenarioError(origin, [
-                        f"{dotted}: there is no level '{part}'; {hint}levels: {', '.join(node)}"
-                    ])
-                node[key] = {}
-            node = node[key]
+    for depth, part in enumerate(parts[:-1]):
+        key = _key_in(node, part, dotted, parts[:depth], origin)
+        if isinstance(node, dict) and node.get(key) is None:
+            if parts[:depth] == ["levels"]:
+                # a level made of one key is never meant: it is a misspelt level name
+                hint = did_you_mean(part, list(node))
+                raise ScenarioError(origin, [f"{dotted}: there is no level '{part}'; {hint}levels: {', '.join(node)}"])
+            node[key] = {}
+        node = node[key]
+    node[_key_in(node, parts[-1], dotted, parts[:-1], origin)] = copy.deepcopy(value)
 
 
-def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Read, override and validate a scenario file.
+def _key_in(node: Any, part: str, dotted: str, above: list[str], origin: str) -> str | int:
+    """``part`` of a dotted path as a key of ``node``: an index when it is a list, a key when a mapping."""
+    if isinstance(node, list):
+        if not part.isdigit() or int(part) >= len(node):
+            raise ScenarioError(origin, [f"{dotted}: '{part}' is not an index of a list of {len(node)}"])
+        return int(part)
+    if not isinstance(node, dict):
+        raise ScenarioError(origin, [f"{dotted}: {'.'.join(above)} holds {describe_value(node)}, not keys"])
+    return part
 
-    Parameters
-    ----------
-    path
-        A YAML scenario file.
-    overrides
-        Dotted key paths and values applied before validation (``--set`` on the CLI).
 
-    Raises
-    ------
-    ScenarioError
-        Naming the file, the key path, the value and what is allowed.
-    """
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(source, ["no such file"]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError(source, [f"cannot be read: {error}"]) from None
-    try:
-        data = read_yaml(text)
-        lines = _line_numbers(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        syntax = isinstance(error, yaml.scanner.ScannerError | yaml.parser.ParserError)
-        hint = ("; check the indentation (spaces, not tabs) and the ': ' after each key "
-                "on this line and the one above") if syntax else ""
-        if isinstance(error, YamlTooBig):
-            raise ScenarioError(source, [f"{where}{problem}"]) from None
-        raise ScenarioError(source, [f"{where}not valid YAML ({problem}){hint}"]) from None
-    for key, value in (overrides or {}).items():
-        if isinstance(data, dict):
-            set_path(data, key, value, origin=f"{source} with --set")
-    return validate(data, source, lines, set(overrides or {}), changed_by="on the command line")
+def changed_keys(before: Any, after: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """``(dotted key, value before, value after)`` for every key whose value differs between two
+    scenario dicts (nested mappings are walked; anything else compares whole)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [found for key in dict.fromkeys([*before, *after])
+                for found in changed_keys(before.get(key), after.get(key), f"{path}.{key}" if path else str(key))]
+    return [] if before == after else [(path, before, after)]

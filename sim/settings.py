@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from . import workload
-from .scenario import Scenario, ScenarioError
+from .messages import ScenarioError
+from .scenario import Scenario
 
 EXECUTORS = ("serial", "processes", "dask")
 MOST_REPLICATIONS = 100_000

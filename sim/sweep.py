@@ -23,9 +23,11 @@ import yaml
 from tqdm.auto import tqdm
 
 from .executors import local_dask_cluster
+from .messages import ScenarioError
 from .results import Results
 from .run import run, with_run_settings
-from .scenario import Scenario, ScenarioError, read_yaml
+from .scenario import Scenario
+from .scenario_file import read_yaml
 from .settings import check_run_options, check_settings
 
 # A point id is its ``key=value,...`` label when that is made of these characters alone

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from .arrivals import expected_referrals
-from .scenario import Level, Scenario, ScenarioError
+from .messages import ScenarioError
+from .scenario import Level, Scenario
 from .theory import traffic_rates
 
 LIMITS = {
