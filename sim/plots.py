@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -70,8 +71,9 @@ def save(figure: Figure, folder: str | Path, name: str) -> list[Path]:
     target.mkdir(parents=True, exist_ok=True)
     paths = [target / f"{name}.png", target / f"{name}.svg"]
     figure.savefig(paths[0], dpi=150, bbox_inches="tight", facecolor="white")
-    # no date in the SVG, so the same figure always writes the same file
-    figure.savefig(paths[1], bbox_inches="tight", facecolor="white", metadata={"Date": None})
+    # no date and no random element ids in the SVG, so the same figure always writes the same file
+    with mpl.rc_context({"svg.hashsalt": name}):
+        figure.savefig(paths[1], bbox_inches="tight", facecolor="white", metadata={"Date": None})
     return paths
 
 

@@ -133,6 +133,8 @@ def test_save_writes_png_and_svg(tmp_path):
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     svg = paths[1].read_text(encoding="utf-8")
     assert "<svg" in svg and "<dc:date>" not in svg
+    again = plots.save(plots.occupancy_and_blocking(summary_table(), LEVELS), tmp_path / "again", "occupancy")
+    assert [path.read_bytes() for path in again] == [path.read_bytes() for path in paths]   # no random ids
 
 
 # ---------------------------------------------------------------------------- each figure, small tables
