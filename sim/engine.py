@@ -26,16 +26,20 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL, URGENT, EventPriority
 
-from . import records
 from .arrivals import referral_times
 from .capacity import usable_capacity
 from .records import (
     DONE,
+    GAVE_UP,
     GAVE_UP_WAITING,
     HELD,
     IN_CARE,
+    INITIAL,
     MEASURED,
     PERIODS,
+    REFERRAL,
+    RELAPSE,
+    TRANSFER,
     TURNED_AWAY,
     WAITING,
     WARM_UP,
@@ -175,7 +179,7 @@ class Level:
             self.log.opened(episode)
         tally = self.tally
         tally.arrivals += 1
-        if source == records.REFERRAL:
+        if source == REFERRAL:
             tally.referrals += 1
         if self.admits_any_day and self.census < self.staffed_places and not self.waiting:
             self.admit(episode, now)   # a free place and nobody ahead: no wait at all
@@ -184,7 +188,7 @@ class Level:
             self.turn_away_episode(episode, now)
             return
         self.accumulate_to(now)
-        if self.transfers_first and source == records.TRANSFER:
+        if self.transfers_first and source == TRANSFER:
             self.transfer_waitlist.append(episode)
         else:
             self.waitlist.append(episode)
@@ -274,10 +278,10 @@ class Level:
             self.accumulate_to(now)
             self.held += 1
             episode.status = HELD
-            next_level.arrive(episode.patient, records.TRANSFER, held_from=episode)
+            next_level.arrive(episode.patient, TRANSFER, held_from=episode)
         else:
             self.leave(episode, now)
-            next_level.arrive(episode.patient, records.TRANSFER)
+            next_level.arrive(episode.patient, TRANSFER)
 
     def leave(self, episode: Episode, now: float) -> None:
         """The patient gives up the place (at the end of the stay or of being held)."""
@@ -383,7 +387,7 @@ class Model:
         if level is None:
             self.to_community(patient, destination)
         else:
-            level.arrive(patient, records.GAVE_UP)
+            level.arrive(patient, GAVE_UP)
 
     def to_community(self, patient: int, exit_index: int) -> None:
         """Back in the community: relapse later (and return to care) or leave for good."""
@@ -404,7 +408,7 @@ class Model:
         system = self.system
         system.relapses += 1
         system.relapses_to[level] += 1
-        self.levels[level].arrive(event.value, records.RELAPSE)
+        self.levels[level].arrive(event.value, RELAPSE)
 
     def first_level_discharge(self, patient: int, now: float) -> None:
         """Note a discharge from the first level that can be followed up for 30 days, in this period's tally."""
@@ -427,7 +431,7 @@ class Model:
         env, schedule = self.env, self.schedule
 
         def referral_due(_: Timer) -> None:
-            level.arrive(self.new_patient(), records.REFERRAL)
+            level.arrive(self.new_patient(), REFERRAL)
             schedule_next()
 
         on_referral: list[Callable[[Timer], None]] = [referral_due]
@@ -486,13 +490,13 @@ class Model:
             stream = self.random_streams(level.name)
             stays = draws(stream("initial"), level.spec.los.sampler().from_uniforms)
             for remaining in residual_stays(stays, draws(stream("initial_residual")), initial.census):
-                episode = Episode(self.new_patient(), level, records.INITIAL, 0.0)
+                episode = Episode(self.new_patient(), level, INITIAL, 0.0)
                 level.opened += 1
                 if self.episode_log is not None:
                     self.episode_log.opened(episode)
                 level.admit(episode, 0.0, stay=remaining)
         for _ in range(initial.waitlist):
-            level.arrive(self.new_patient(), records.INITIAL)
+            level.arrive(self.new_patient(), INITIAL)
 
     def run(self) -> Model:
         """Simulate warm-up and measured period; the records (both periods' tallies) are left on the model."""

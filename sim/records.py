@@ -35,6 +35,8 @@ STATUSES = ("waiting", "in_care", "held", "left", "gave_up", "turned_away")
 WAITING, IN_CARE, HELD, DONE, GAVE_UP_WAITING, TURNED_AWAY = range(len(STATUSES))
 
 EPISODE_TIMES = ("arrived", "admitted", "stay_ended", "left")
+NOT_REACHED = float("nan")
+"""An episode time not reached (made once: an episode is made per visit, on the hot path)."""
 DAY_FIELDS = ("census", "waitlist", "held", "waitlist_max", "capacity", "places")
 STATE_FIELDS = ("waiting", "in_treatment", "held", "at_risk", "gone", "created")
 
@@ -66,7 +68,7 @@ class Episode:
         self.level = level
         self.source = source
         self.arrived = arrived
-        self.admitted = self.stay_ended = self.left = float("nan")
+        self.admitted = self.stay_ended = self.left = NOT_REACHED
         self.route = -1
         self.status = WAITING
         self.held_from = held_from
