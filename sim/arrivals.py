@@ -1,4 +1,4 @@
-"""Referral rates over time for a level: yearly volume, growth and monthly seasonality.
+"""Referrals over time for a level: their rate (yearly volume, growth, monthly seasonality) and their times.
 
 Time is simulation time in days: 0 is the start of the warm-up, ``run.warmup_days`` the start
 of the measured period and day 0 of referral growth (a scenario describes "today" there).
@@ -7,10 +7,12 @@ of the measured period and day 0 of referral growth (a scenario describes "today
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
 from .scenario import Level, RunSettings
+from .streams import BATCH
 
 DAYS_PER_YEAR = 365.0
 MOST_GRID_POINTS = 100_000
@@ -35,6 +37,24 @@ def peak_rate(run: RunSettings, spec: Level) -> float:
     months = spec.referral_seasonality
     season = 1.0 if months is None else 12 * max(months) / math.fsum(months)
     return spec.referrals_per_year / DAYS_PER_YEAR * trend * season
+
+
+def referral_times(run: RunSettings, spec: Level, gaps: np.random.Generator, thinning: np.random.Generator,
+                   horizon_day: float) -> Iterator[float]:
+    """Referral times from day 0 up to ``horizon_day``: a Poisson process at :func:`referral_rates`.
+
+    Candidates come at the constant :func:`peak_rate` (exponential gaps drawn from ``gaps``); each
+    is kept with chance rate / peak (a uniform from ``thinning``), which leaves a non-homogeneous
+    Poisson process (thinning, Lewis and Shedler 1979). Both are drawn in batches of
+    :data:`~sim.streams.BATCH`, so the times depend only on the two streams.
+    """
+    peak = peak_rate(run, spec)
+    time = 0.0
+    while time <= horizon_day:
+        times = np.cumsum(np.concatenate(([time], -np.log1p(-gaps.random(BATCH)) / peak)))[1:]
+        kept = thinning.random(BATCH) * peak <= referral_rates(run, spec, times)
+        time = float(times[-1])
+        yield from times[kept & (times <= horizon_day)].tolist()
 
 
 def expected_referrals(run: RunSettings, spec: Level) -> float:

@@ -1,14 +1,17 @@
 """The SimPy model: referrals, waitlists, stays, routing, bed blocking, reneging and relapse.
 
 The model is data: one generic :class:`Level` per level in the scenario, no code per care
-level. The daily recorder and capacity schedules are plain generator processes. A patient's
+level. The daily recorder and place schedules are plain generator processes. A patient's
 path is a chain of events on SimPy's event queue whose callbacks move the patient on; the
 stay itself is scheduled as the :class:`~sim.records.Episode` object (which carries the event
 protocol SimPy's ``step`` reads), so no generator or extra event object is kept per patient.
 The per-event cost decides the speed of everything built on this.
 
 Time is in days. Simulation time 0 is the start of the warm-up; the measured period starts
-at ``warmup_days``, which is day 0 of capacity schedules and referral growth.
+at ``warmup_days``, which is day 0 of capacity schedules and referral growth. Every count goes
+to the tallies of the period now running: one event at the start of the measured period
+switches every level and the system to the measured tallies, so no event asks what time it is.
+The engine hands back both periods' tallies; the results layer picks the measured ones.
 """
 
 from __future__ import annotations
@@ -21,17 +24,25 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, EventPriority
+from simpy.events import NORMAL, URGENT, EventPriority
 
-from . import records
-from .arrivals import peak_rate, referral_rates
+from .arrivals import referral_times
+from .capacity import usable_capacity
 from .records import (
     DONE,
+    GAVE_UP,
     GAVE_UP_WAITING,
     HELD,
     IN_CARE,
+    INITIAL,
+    MEASURED,
+    PERIODS,
+    REFERRAL,
+    RELAPSE,
+    TRANSFER,
     TURNED_AWAY,
     WAITING,
+    WARM_UP,
     DayLog,
     Episode,
     EpisodeLog,
@@ -40,8 +51,7 @@ from .records import (
 )
 from .scenario import EXITS, Scenario
 from .scenario import Level as LevelSpec
-from .staffing import usable_capacity
-from .streams import BATCH, draws, generator
+from .streams import draws, generator
 
 READMIT_WINDOW_DAYS = 30.0
 
@@ -90,20 +100,24 @@ class Timer:
 
 
 class Level:
-    """One level of care: its places, its waitlist and the patients moving through."""
+    """One level of care: its places, its waitlist and the patients moving through.
+
+    ``staffed_places`` are the places it can run today (built places with the staff to run them),
+    the most it admits; ``built_places`` are all its places, staffed or not.
+    """
 
     def __init__(self, model: Model, index: int, name: str, spec: LevelSpec):
         self.model, self.env, self.index, self.name, self.spec = model, model.env, index, name, spec
         self.schedule = model.schedule
         self.log = model.episode_log
-        self.tally = Tally(len(model.destinations))
-        self.measure_from = model.measure_from
-        self.wait_target = model.scenario.run.wait_target_days
-        self.first = index == 0
-        stream = model.streams(name)
+        self.tallies = {period: Tally(len(model.destinations)) for period in PERIODS}
+        self.tally = self.tallies[WARM_UP]   # where counts go now: Model.enter_period moves it on
+        # the first level in the scenario is the most intensive: 30-day readmission is measured on it
+        self.counts_readmissions = index == 0
+        stream = model.random_streams(name)
         destinations = model.destinations
-        self.capacity_steps = usable_capacity(spec, model.scenario.staffing)
-        _, self.capacity, self.places = self.capacity_steps[0]
+        self.place_steps = usable_capacity(spec, model.scenario.staffing)
+        _, self.staffed_places, self.built_places = self.place_steps[0]
         self.cohort_every = spec.program.cohort_every_days if spec.program else None
         self.admits_any_day = self.cohort_every is None   # else only when a cohort starts
         self.census = self.held = self.waiting = 0
@@ -126,12 +140,12 @@ class Level:
         self.on_patience_over: list[Callable[[Timer], None]] = [self.patience_over]
         self.last_change = 0.0
         self.census_area = self.waiting_area = self.held_area = 0.0
-        self.capacity_area = self.places_area = self.capacity_since = 0.0
+        self.staffed_places_area = self.built_places_area = self.places_since = 0.0
         self.waiting_max = 0
 
     # -- bookkeeping ----------------------------------------------------------------------
-    def touch(self, now: float) -> None:
-        """Accumulate time-weighted counts up to now (call before any count changes)."""
+    def accumulate_to(self, now: float) -> None:
+        """Add census, waitlist and held, weighted by time, up to now (call before any of them changes)."""
         elapsed = now - self.last_change
         if elapsed:
             self.census_area += self.census * elapsed
@@ -140,12 +154,13 @@ class Level:
             self.last_change = now
 
     def day_row(self) -> list[float]:
-        """Close the day: time-averaged census, waitlist, held; largest waitlist; capacity."""
-        self.touch(self.env.now)
-        self.capacity_changed(self.env.now)
-        row = [self.census_area, self.waiting_area, self.held_area, self.waiting_max, self.capacity_area,
-               self.places_area]
-        self.census_area = self.waiting_area = self.held_area = self.capacity_area = self.places_area = 0.0
+        """Close the day: time-averaged census, waitlist, held; largest waitlist; staffed and built places."""
+        self.accumulate_to(self.env.now)
+        self.accumulate_places_to(self.env.now)
+        row = [self.census_area, self.waiting_area, self.held_area, self.waiting_max, self.staffed_places_area,
+               self.built_places_area]
+        self.census_area = self.waiting_area = self.held_area = 0.0
+        self.staffed_places_area = self.built_places_area = 0.0
         self.waiting_max = self.waiting
         return row
 
@@ -162,18 +177,18 @@ class Level:
         self.opened += 1
         if self.log is not None:
             self.log.opened(episode)
-        if now >= self.measure_from:
-            self.tally.arrivals += 1
-            if source == records.REFERRAL:
-                self.tally.referrals += 1
-        if self.admits_any_day and self.census < self.capacity and not self.waiting:
+        tally = self.tally
+        tally.arrivals += 1
+        if source == REFERRAL:
+            tally.referrals += 1
+        if self.admits_any_day and self.census < self.staffed_places and not self.waiting:
             self.admit(episode, now)   # a free place and nobody ahead: no wait at all
             return
         if self.turn_away:
             self.turn_away_episode(episode, now)
             return
-        self.touch(now)
-        if self.transfers_first and source == records.TRANSFER:
+        self.accumulate_to(now)
+        if self.transfers_first and source == TRANSFER:
             self.transfer_waitlist.append(episode)
         else:
             self.waitlist.append(episode)
@@ -185,7 +200,7 @@ class Level:
 
     def admit_waiting(self, now: float) -> None:
         """Fill free places from the waitlist (transfers first when so configured)."""
-        while self.census < self.capacity and self.waiting:
+        while self.census < self.staffed_places and self.waiting:
             self.admit(self.next_waiting(), now, waited=True)
 
     def next_waiting(self) -> Episode:
@@ -201,28 +216,21 @@ class Level:
         if episode.status != WAITING:
             return
         now = self.env.now
-        self.touch(now)
+        self.accumulate_to(now)
         self.waiting -= 1
         episode.status = GAVE_UP_WAITING
         episode.left = now
         episode.route = next(self.gave_up_routes)
-        if now >= self.measure_from:
-            self.tally.gave_up += 1
-            self.tally_wait(now - episode.arrived)   # at least this long: a censored wait
+        tally = self.tally
+        tally.gave_up += 1
+        tally.waits.append(now - episode.arrived)   # at least this long: a censored wait
         self.close(episode)
         self.model.move_on(episode.patient, episode.route)
-
-    def tally_wait(self, wait: float) -> None:
-        """A measured wait: of an admission, or of a patient who gave up (who waited at least this long)."""
-        self.tally.waits.append(wait)
-        if wait > self.wait_target:
-            self.tally.waits_over_target += 1
 
     def turn_away_episode(self, episode: Episode, now: float) -> None:
         episode.status = TURNED_AWAY
         episode.left = now
-        if now >= self.measure_from:
-            self.tally.turned_away += 1
+        self.tally.turned_away += 1
         self.close(episode)
         if episode.held_from is not None:
             episode.held_from.level.leave(episode.held_from, now)
@@ -234,16 +242,16 @@ class Level:
 
         ``waited``: the patient was taken from the waitlist (else never put on it).
         """
-        self.touch(now)
+        self.accumulate_to(now)
         if waited:
             self.waiting -= 1
         self.census += 1
         episode.status = IN_CARE
         episode.admitted = now
-        if now >= self.measure_from:
-            self.tally.admissions += 1
-            self.tally_wait(now - episode.arrived)
-        if self.first:
+        tally = self.tally
+        tally.admissions += 1
+        tally.waits.append(now - episode.arrived)
+        if self.counts_readmissions:
             self.model.first_level_admission(episode.patient, now)
         episode.route = route = next(self.routes)
         if stay is None:
@@ -258,51 +266,51 @@ class Level:
         now = self.env.now
         episode.stay_ended = now
         route = episode.route
-        if now >= self.measure_from:
-            self.tally.stays += 1
-            self.tally.stay_days += now - episode.admitted
-            self.tally.routes[route] += 1
+        tally = self.tally
+        tally.stays += 1
+        tally.stay_days += now - episode.admitted
+        tally.routes[route] += 1
         next_level = self.model.level_by_destination[route]
         if next_level is None:
             self.leave(episode, now)
             self.model.to_community(episode.patient, route)
         elif self.hold:
-            self.touch(now)
+            self.accumulate_to(now)
             self.held += 1
             episode.status = HELD
-            next_level.arrive(episode.patient, records.TRANSFER, held_from=episode)
+            next_level.arrive(episode.patient, TRANSFER, held_from=episode)
         else:
             self.leave(episode, now)
-            next_level.arrive(episode.patient, records.TRANSFER)
+            next_level.arrive(episode.patient, TRANSFER)
 
     def leave(self, episode: Episode, now: float) -> None:
         """The patient gives up the place (at the end of the stay or of being held)."""
-        self.touch(now)
+        self.accumulate_to(now)
         self.census -= 1
         if episode.status == HELD:
             self.held -= 1
         episode.status = DONE
         episode.left = now
-        if now >= self.measure_from:
-            self.tally.departures += 1
-            self.tally.place_days += now - episode.admitted
-        if self.first:
+        tally = self.tally
+        tally.departures += 1
+        tally.place_days += now - episode.admitted
+        if self.counts_readmissions:
             self.model.first_level_discharge(episode.patient, now)
         self.close(episode)
         if self.waiting and self.admits_any_day:
             self.admit_waiting(now)
 
-    def capacity_changed(self, now: float) -> None:
-        """Accumulate time-weighted capacity and places up to now (they change rarely: off the hot path)."""
-        elapsed = now - self.capacity_since
-        self.capacity_area += self.capacity * elapsed
-        self.places_area += self.places * elapsed
-        self.capacity_since = now
+    def accumulate_places_to(self, now: float) -> None:
+        """Add staffed and built places, weighted by time, up to now (they change rarely: off the hot path)."""
+        elapsed = now - self.places_since
+        self.staffed_places_area += self.staffed_places * elapsed
+        self.built_places_area += self.built_places * elapsed
+        self.places_since = now
 
-    def set_capacity(self, capacity: int, places: int) -> None:
-        """A new capacity takes effect; a cut evicts nobody, it only stops admissions."""
-        self.capacity_changed(self.env.now)
-        self.capacity, self.places = capacity, places
+    def set_places(self, staffed_places: int, built_places: int) -> None:
+        """New places, or staff for them, take effect; a cut evicts nobody, it only stops admissions."""
+        self.accumulate_places_to(self.env.now)
+        self.staffed_places, self.built_places = staffed_places, built_places
         if self.admits_any_day:
             self.admit_waiting(self.env.now)
 
@@ -316,32 +324,45 @@ class Model:
         self.env = simpy.Environment()
         self.schedule = cast(Schedule, self.env.schedule)
         run = scenario.run
-        self.measure_from = float(run.warmup_days)
-        self.horizon = self.measure_from + run.days
+        self.measure_from_day = float(run.warmup_days)
+        self.horizon_day = self.measure_from_day + run.days
+        # a discharge after this is censored: the run ends before its 30 days of follow-up
+        self.follow_up_until_day = self.horizon_day - READMIT_WINDOW_DAYS
         self.destinations = [*scenario.level_names, *EXITS]
         self.episode_log = EpisodeLog() if keep_episodes else None
         self.day_log = DayLog(len(scenario.levels))
-        self.system = SystemTally(len(scenario.levels))
-        self.last_discharge: dict[int, float] = {}
+        self.system_tallies = {period: SystemTally(len(scenario.levels)) for period in PERIODS}
+        self.system = self.system_tallies[WARM_UP]
+        # per patient: the last first-level discharge still followed up, and the tally it counted in
+        self.last_discharge: dict[int, tuple[float, SystemTally]] = {}
         self.created = self.at_risk = self.gone = 0
         self.levels = [Level(self, i, name, spec) for i, (name, spec) in enumerate(scenario.levels.items())]
         self.level_by_destination: list[Level | None] = [*self.levels, *(None for _ in EXITS)]
+        self.enter_period(WARM_UP if self.measure_from_day > 0 else MEASURED)
         self.relapse_rules = self.relapse_draws()
         self.on_relapse: list[Callable[[Timer], None]] = [self.relapsed]
         relapse = scenario.relapse
         # without relapse rules nobody relapses, so the empty routes are never drawn from
         self.return_routes: Iterator[int] = (
-            routes(relapse.return_to, self.destinations, self.streams("relapse")("return_to")) if relapse else iter(())
+            routes(relapse.return_to, self.destinations, self.random_streams("relapse")("return_to"))
+            if relapse else iter(())
         )
 
-    def streams(self, owner: str):
+    def random_streams(self, owner: str) -> Callable[[str], np.random.Generator]:
+        """The named random streams of ``owner`` (a level, or ``relapse``): give it a purpose, get its stream."""
         seed = self.scenario.run.seed
         return lambda purpose: generator(seed, self.replication, owner, purpose)
+
+    def enter_period(self, period: str) -> None:
+        """From now on every level and the system count into ``period``'s tallies."""
+        self.system = self.system_tallies[period]
+        for level in self.levels:
+            level.tally = level.tallies[period]
 
     def relapse_draws(self) -> dict[int, tuple[Iterator[bool], Iterator[float]]]:
         """Per exit: (will this patient relapse?, after how long?) as endless draws."""
         relapse = self.scenario.relapse
-        stream = self.streams("relapse")
+        stream = self.random_streams("relapse")
         rules = {}
         for exit_name in EXITS:
             rule = relapse.rule(exit_name) if relapse else None
@@ -366,7 +387,7 @@ class Model:
         if level is None:
             self.to_community(patient, destination)
         else:
-            level.arrive(patient, records.GAVE_UP)
+            level.arrive(patient, GAVE_UP)
 
     def to_community(self, patient: int, exit_index: int) -> None:
         """Back in the community: relapse later (and return to care) or leave for good."""
@@ -384,42 +405,33 @@ class Model:
     def relapsed(self, event: Timer) -> None:
         self.at_risk -= 1
         level = next(self.return_routes)
-        if self.env.now >= self.measure_from:
-            self.system.relapses += 1
-            self.system.relapses_to[level] += 1
-        self.levels[level].arrive(event.value, records.RELAPSE)
+        system = self.system
+        system.relapses += 1
+        system.relapses_to[level] += 1
+        self.levels[level].arrive(event.value, RELAPSE)
 
     def first_level_discharge(self, patient: int, now: float) -> None:
-        """Note a discharge from the first level that can be followed up for 30 days."""
-        if self.measure_from <= now < self.horizon - READMIT_WINDOW_DAYS:
+        """Note a discharge from the first level that can be followed up for 30 days, in this period's tally."""
+        if now < self.follow_up_until_day:
             self.system.first_level_discharges += 1
-            self.last_discharge[patient] = now
+            self.last_discharge[patient] = (now, self.system)
 
     def first_level_admission(self, patient: int, now: float) -> None:
-        discharged = self.last_discharge.pop(patient, None)
-        if discharged is not None and now - discharged <= READMIT_WINDOW_DAYS:
-            self.system.readmissions += 1
+        """A readmission within 30 days counts in the tally its discharge counted in."""
+        discharge = self.last_discharge.pop(patient, None)
+        if discharge is not None and now - discharge[0] <= READMIT_WINDOW_DAYS:
+            discharge[1].readmissions += 1
 
     # -- sources of patients --------------------------------------------------------------
-    def referral_times(self, level: Level) -> Iterator[float]:
-        """Poisson referral times, non-homogeneous by thinning, drawn in batches."""
-        spec, run = level.spec, self.scenario.run
-        peak = peak_rate(run, spec)
-        stream = self.streams(level.name)
-        gaps, accept = stream("referrals"), stream("referral_thinning")
-        time = 0.0
-        while time <= self.horizon:
-            times = np.cumsum(np.concatenate(([time], -np.log1p(-gaps.random(BATCH)) / peak)))[1:]
-            kept = accept.random(BATCH) * peak <= referral_rates(run, spec, times)
-            time = float(times[-1])
-            yield from times[kept & (times <= self.horizon)].tolist()
-
     def start_referrals(self, level: Level) -> None:
         """A chain of referral events, one pending at a time, on one reused timer."""
-        times, env, schedule = self.referral_times(level), self.env, self.schedule
+        stream = self.random_streams(level.name)
+        times = referral_times(self.scenario.run, level.spec, stream("referrals"), stream("referral_thinning"),
+                               self.horizon_day)
+        env, schedule = self.env, self.schedule
 
         def referral_due(_: Timer) -> None:
-            level.arrive(self.new_patient(), records.REFERRAL)
+            level.arrive(self.new_patient(), REFERRAL)
             schedule_next()
 
         on_referral: list[Callable[[Timer], None]] = [referral_due]
@@ -433,11 +445,11 @@ class Model:
 
         schedule_next()
 
-    def capacity_schedule(self, level: Level):
+    def place_schedule(self, level: Level):
         """Places and the staff to run them change on their days (from day 0 of the measured period)."""
-        for from_day, usable, places in level.capacity_steps[1:]:
-            yield self.env.timeout(self.measure_from + from_day - self.env.now)
-            level.set_capacity(usable, places)
+        for from_day, staffed_places, built_places in level.place_steps[1:]:
+            yield self.env.timeout(self.measure_from_day + from_day - self.env.now)
+            level.set_places(staffed_places, built_places)
 
     def cohorts(self, level: Level):
         """A program with cohort intake admits only when a cohort starts: every N days from day 0.
@@ -449,7 +461,7 @@ class Model:
         assert every is not None and program is not None, "run() starts cohorts only for cohort intake"
         group = program.group_size
         smallest = group.min if group else 1
-        yield self.env.timeout(self.measure_from % every)
+        yield self.env.timeout(self.measure_from_day % every)
         while True:
             if level.waiting >= smallest:
                 level.admit_waiting(self.env.now)
@@ -475,32 +487,44 @@ class Model:
         """Seat the initial census mid-stay and put the initial waitlist on the waitlist."""
         initial = level.spec.initial
         if initial.census:
-            stream = self.streams(level.name)
+            stream = self.random_streams(level.name)
             stays = draws(stream("initial"), level.spec.los.sampler().from_uniforms)
             for remaining in residual_stays(stays, draws(stream("initial_residual")), initial.census):
-                episode = Episode(self.new_patient(), level, records.INITIAL, 0.0)
+                episode = Episode(self.new_patient(), level, INITIAL, 0.0)
                 level.opened += 1
                 if self.episode_log is not None:
                     self.episode_log.opened(episode)
                 level.admit(episode, 0.0, stay=remaining)
         for _ in range(initial.waitlist):
-            level.arrive(self.new_patient(), records.INITIAL)
+            level.arrive(self.new_patient(), INITIAL)
 
     def run(self) -> Model:
-        """Simulate warm-up and measured period; the records are left on the model."""
+        """Simulate warm-up and measured period; the records (both periods' tallies) are left on the model."""
         for level in self.levels:
             self.start_from_today(level)
             if level.spec.referrals_per_year > 0:
                 self.start_referrals(level)
-            if len(level.capacity_steps) > 1:
-                self.env.process(self.capacity_schedule(level))
+            if len(level.place_steps) > 1:
+                self.env.process(self.place_schedule(level))
             if level.cohort_every:
                 self.env.process(self.cohorts(level))
         self.env.process(self.daily())
-        self.env.run(until=self.horizon)
+        self.start_measuring()
+        self.env.run(until=self.horizon_day)
         self.close_day()
         self.check_conservation()
         return self
+
+    def start_measuring(self) -> None:
+        """At the start of the measured period, switch to its tallies, before anything else happens then.
+
+        URGENT puts the switch ahead of every (NORMAL) event at the same time, so an event counts
+        as measured exactly when it happens at or after ``measure_from_day``. Without a warm-up the
+        model starts on the measured tallies and nothing is scheduled.
+        """
+        if self.measure_from_day > 0:
+            on_switch: list[Callable[[Timer], None]] = [lambda _: self.enter_period(MEASURED)]
+            self.schedule(Timer(on_switch), URGENT, self.measure_from_day)
 
     def check_conservation(self) -> None:
         """Every patient is somewhere: fail loudly if the books do not balance."""

@@ -1,27 +1,30 @@
 """The record schema, in one place: what the engine writes down as it runs.
 
-Three kinds of record, all of fixed size except the last:
+Three kinds of record:
 
-* a **tally** per level: counts and sums over the measured period (referrals, admissions,
-  waits, stays, ...), added to as events happen, so memory does not grow with patients;
+* a **tally** per level and period (warm-up, measured): counts and sums (referrals, admissions,
+  stays, ...), added to as events happen. They stay the same size however many patients pass,
+  except the waits: 8 bytes per admission or give-up, kept for the exact percentiles;
 * a **day** per level: the time-averaged census, waitlist and held count over one day, the
   day's largest waitlist, its usable capacity and its places (more than the capacity when there are
   not enough staff to run them all); plus where every patient was at the day's end;
 * **episodes** (only when asked for): one row per patient visit to a level, column by column.
 
-The engine only records; the results layer turns records into tables and figures.
+The engine only records, into the tallies of the period an event falls in; the results layer
+picks the measured period's and turns records into tables and figures.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .engine import Level
+# The periods a run's tallies are kept for, named as the ``period`` column of the tables names them.
+PERIODS = ("warm-up", "measured")
+WARM_UP, MEASURED = PERIODS
 
 # Where an episode's patient came from.
 SOURCES = ("referral", "transfer", "relapse", "gave_up", "initial")
@@ -32,8 +35,19 @@ STATUSES = ("waiting", "in_care", "held", "left", "gave_up", "turned_away")
 WAITING, IN_CARE, HELD, DONE, GAVE_UP_WAITING, TURNED_AWAY = range(len(STATUSES))
 
 EPISODE_TIMES = ("arrived", "admitted", "stay_ended", "left")
+NOT_REACHED = float("nan")
+"""An episode time not reached (made once: an episode is made per visit, on the hot path)."""
 DAY_FIELDS = ("census", "waitlist", "held", "waitlist_max", "capacity", "places")
 STATE_FIELDS = ("waiting", "in_treatment", "held", "at_risk", "gone", "created")
+
+
+class EpisodeLevel(Protocol):
+    """What an episode needs of its level: its position in the scenario, and a way to leave it."""
+
+    @property
+    def index(self) -> int: ...
+
+    def leave(self, episode: Episode, now: float) -> None: ...
 
 
 class Episode:
@@ -48,13 +62,13 @@ class Episode:
 
     callbacks: list[Callable[[Episode], None]] | None   # set when the stay is scheduled
 
-    def __init__(self, patient: int, level: Level, source: int, arrived: float,
+    def __init__(self, patient: int, level: EpisodeLevel, source: int, arrived: float,
                  held_from: Episode | None = None):
         self.patient = patient
         self.level = level
         self.source = source
         self.arrived = arrived
-        self.admitted = self.stay_ended = self.left = float("nan")
+        self.admitted = self.stay_ended = self.left = NOT_REACHED
         self.route = -1
         self.status = WAITING
         self.held_from = held_from
@@ -62,22 +76,21 @@ class Episode:
 
 
 class Tally:
-    """Counts and sums for one level over the measured period."""
+    """Counts and sums for one level over one period (warm-up or measured)."""
 
     __slots__ = ("referrals", "arrivals", "admissions", "gave_up", "turned_away", "waits",
-                 "waits_over_target", "stays", "stay_days", "departures", "place_days", "routes")
+                 "stays", "stay_days", "departures", "place_days", "routes")
 
     def __init__(self, destinations: int):
         self.referrals = self.arrivals = self.admissions = self.gave_up = self.turned_away = 0
         self.waits = array("d")          # waits of admissions and of those who gave up (for the percentiles)
-        self.waits_over_target = 0
         self.stays = self.departures = 0
         self.stay_days = self.place_days = 0.0
         self.routes = [0] * destinations   # stays ended, by where the patient went next
 
 
 class SystemTally:
-    """Counts over the measured period that belong to no single level."""
+    """Counts over one period (warm-up or measured) that belong to no single level."""
 
     __slots__ = ("relapses", "first_level_discharges", "readmissions", "relapses_to")
 

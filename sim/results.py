@@ -53,8 +53,8 @@ def _quantile(values: np.ndarray, q: float) -> float:
     return float(np.quantile(values, q)) if len(values) else np.nan
 
 
-def level_metrics(tally: Tally, days: np.ndarray, years: float) -> dict[str, float]:
-    """The per-level metrics from one level's tally and its measured daily rows."""
+def level_metrics(tally: Tally, days: np.ndarray, years: float, wait_target_days: float) -> dict[str, float]:
+    """The per-level metrics from one level's measured tally and its measured daily rows."""
     waits = np.frombuffer(tally.waits, dtype=float) if len(tally.waits) else np.empty(0)
     census, capacity = days[:, DAY_FIELDS.index("census")], days[:, DAY_FIELDS.index("capacity")]
     capacity_mean = float(capacity.mean())
@@ -70,7 +70,7 @@ def level_metrics(tally: Tally, days: np.ndarray, years: float) -> dict[str, flo
         "wait_p50_days": _quantile(waits, 0.5),
         "wait_p90_days": _quantile(waits, 0.9),
         "wait_p95_days": _quantile(waits, 0.95),
-        "wait_over_target_share": _ratio(tally.waits_over_target, len(waits)),
+        "wait_over_target_share": _ratio(int((waits > wait_target_days).sum()), len(waits)),
         "gave_up_or_turned_away_share": _ratio(tally.gave_up + tally.turned_away, tally.arrivals),
         "blocked_days_per_year": float(days[:, DAY_FIELDS.index("held")].sum()) / years,
         "los_mean_days": _ratio(tally.stay_days, tally.stays),
@@ -92,7 +92,7 @@ def replication_metrics(scenario: Scenario, tallies: list[Tally], system: System
     rows: list[tuple[str, str, float]] = []
     per_level = []
     for index, (name, tally) in enumerate(zip(scenario.level_names, tallies, strict=True)):
-        values = level_metrics(tally, measured[:, index], years)
+        values = level_metrics(tally, measured[:, index], years, run.wait_target_days)
         per_level.append(values)
         rows += [(name, metric, values[metric]) for metric in LEVEL_METRICS]
     totals = system_metrics(system, measured, years)

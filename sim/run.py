@@ -14,7 +14,7 @@ from . import workload
 from .analysis import mser5_warmup, precision_shortfalls
 from .engine import Model
 from .executors import map_ordered, resolve_backend
-from .records import DAY_FIELDS
+from .records import DAY_FIELDS, MEASURED
 from .results import (
     HEADLINE_METRICS,
     ReplicationOutput,
@@ -38,15 +38,16 @@ def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = 
     """
     model = Model(scenario, replication, keep_episodes).run()
     days = model.day_log.day_table()
-    tallies = [level.tally for level in model.levels]
+    tallies = [level.tallies[MEASURED] for level in model.levels]   # warm-up is left out here
+    system = model.system_tallies[MEASURED]
     return ReplicationOutput(
         replication=replication,
-        metrics=replication_metrics(scenario, tallies, model.system, days),
+        metrics=replication_metrics(scenario, tallies, system, days),
         days=days,
         states=model.day_log.state_table(),
         episodes=model.episode_log.finish() if model.episode_log is not None else None,
         wait_quantiles=wait_quantiles(tallies),
-        flows=flows(scenario, tallies, model.system),
+        flows=flows(scenario, tallies, system),
     )
 
 

@@ -3,18 +3,18 @@
 Pure functions of the daily census (``Results.daily``, measured period only) and the scenario's
 ``staff``, ``program`` and ``staffing`` keys; the exact definitions are in ``scenarios/README.md``
 ("Staffing"). Staff follow the census, except where a level gives the staff it actually has
-(``staff_available``): then :func:`usable_capacity` turns that into the places it can safely run.
+(``staff_available``): then :func:`sim.capacity.usable_capacity` turns that into the places it can
+safely run, and the engine runs only those. The FTE a census needs comes from :mod:`sim.capacity`.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
 
 from .analysis import t_interval
-from .scenario import Level, Program, Scenario, Staffing, StaffRole
+from .capacity import fte_needed
+from .scenario import Scenario, StaffRole
 
 CENSUS_BASES = ("mean", "p90", "capacity")
 """The census each FTE figure is computed at: the mean, the 90th percentile of daily census, full capacity."""
@@ -23,48 +23,6 @@ COLUMNS = ["level", "role", "basis", "census_basis", "census", "fte", "fte_ci_lo
            "cost_per_year", "cost_ci_low", "cost_ci_high", "replications"]
 PER_REPLICATION_COLUMNS = ["replication", "level", "role", "basis", "census_basis", "census", "fte",
                            "cost_per_year"]
-
-ROUNDING = 1e-9
-"""Counts are rounded up, but a time-averaged census a hair above a whole number of staff's
-patients (floating-point noise) never adds a person."""
-
-
-def _whole(value: float) -> int:
-    return math.ceil(value - ROUNDING)
-
-
-def groups_needed(census: float, program: Program) -> int:
-    """Groups to run for ``census`` patients: split above ``group_size.max``.
-
-    A group short of ``group_size.min`` still runs for the patients who are there (they cannot go
-    untreated), so any census above 0 needs at least one group and ``min`` never changes the count.
-    """
-    assert program.group_size is not None  # validated: per_group roles need a group_size
-    return _whole(census / program.group_size.max) if census > 0 else 0
-
-
-def staff_hours_per_week(role: StaffRole, census: float, program: Program | None) -> float:
-    """Weekly hours on duty a ratio or per-group role needs at ``census``."""
-    if role.patients_per_staff is not None:
-        assert role.hours_per_day is not None and role.days_per_week is not None  # filled by the schema
-        return _whole(census / role.patients_per_staff) * role.hours_per_day * role.days_per_week
-    if role.per_group is not None:
-        assert program is not None
-        return groups_needed(census, program) * role.per_group * program.hours_per_day * program.days_per_week
-    raise ValueError(f"a {role.basis} role is counted in clients, not hours")
-
-
-def fte_needed(role: StaffRole, census: float, program: Program | None, staffing: Staffing) -> float:
-    """Full-time equivalents of ``role`` at ``census``.
-
-    Hours-based roles: weekly hours / (``fte_hours_per_week`` x ``productive_share``). A caseload
-    already counts the clients a full-time clinician carries, leave and admin included, so its FTE
-    is ``census / caseload`` with no hours conversion.
-    """
-    if role.caseload is not None:
-        return census / role.caseload
-    productive_hours = staffing.fte_hours_per_week * staffing.productive_share
-    return staff_hours_per_week(role, census, program) / productive_hours
 
 
 def census_points(daily: pd.DataFrame) -> pd.DataFrame:
@@ -152,43 +110,3 @@ def staffing_table(scenario: Scenario, daily: pd.DataFrame, confidence: float = 
     for column in ("fte_ci_low", "cost_ci_low"):
         table[column] = table[column].clip(lower=0)
     return table
-
-
-def places_covered(level: Level, role: str, fte: float, staffing: Staffing, places: int) -> int:
-    """The most patients (up to ``places``) that ``fte`` of ``role`` can safely look after here.
-
-    The role's entries at this level (e.g. a day and a night ratio) together may need no more
-    FTE than are on hand; the FTE needed never falls as the census grows, so a bisection finds it.
-    """
-    entries = [entry for entry in level.staff or () if entry.role == role]
-
-    def affordable(census: int) -> bool:
-        return sum(fte_needed(entry, census, level.program, staffing) for entry in entries) <= fte + ROUNDING
-
-    low, high = 0, places
-    if affordable(high):
-        return high
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (middle, high) if affordable(middle) else (low, middle)
-    return low
-
-
-def usable_capacity(level: Level, staffing: Staffing) -> list[tuple[float, int, int]]:
-    """``(from_day, usable places, places)`` steps: the lesser of places and what staff can cover.
-
-    Without ``staff_available`` the usable capacity is the place schedule itself. Change days are
-    those of the place schedule and of every role's hiring plan.
-    """
-    plans = level.staff_available or {}
-    days = sorted({step.from_day for step in level.capacity} | {s.from_day for steps in plans.values() for s in steps})
-    schedule: list[tuple[float, int, int]] = []
-    for day in days:
-        places = [step.capacity for step in level.capacity if step.from_day <= day][-1]
-        usable = places
-        for role, steps in plans.items():
-            fte = [step.fte for step in steps if step.from_day <= day][-1]
-            usable = min(usable, places_covered(level, role, fte, staffing, places))
-        if not schedule or schedule[-1][1:] != (usable, places):
-            schedule.append((day, usable, places))
-    return schedule

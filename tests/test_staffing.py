@@ -13,9 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import sim
+from sim.capacity import fte_needed, groups_needed, staff_hours_per_week
 from sim.cli import main
 from sim.scenario import Program, Staffing, StaffRole
-from sim.staffing import COLUMNS, fte_needed, groups_needed, staff_hours_per_week, staffing_table
+from sim.staffing import COLUMNS, staffing_table
 
 DEFAULT = Staffing()                   # 40 h a week, 85% productive: 34 productive hours per FTE
 PROGRAM = Program(days_per_week=3, hours_per_day=3, group_size={"min": 6, "max": 12})
