@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .metrics import DAYS_PER_YEAR
 from .scenario import Level, RunSettings
 from .streams import BATCH
 
-DAYS_PER_YEAR = 365.0
 MOST_GRID_POINTS = 100_000
 """Points on which :func:`expected_referrals` adds up the rate (daily, or coarser for long runs)."""
 

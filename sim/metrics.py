@@ -17,6 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+DAYS_PER_YEAR = 365.0
+"""A year, for every per-year rate: the metrics' and the scenario's referrals."""
+
 Kind = Literal["rate", "count", "time", "share"]
 """``rate``: events a year; ``count``: people or places at a moment (a time-average or the largest);
 ``time``: days; ``share``: a fraction (precision is judged relative to it, figures show percent)."""

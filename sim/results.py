@@ -1,7 +1,8 @@
 """Records -> tidy tables: per-replication metrics, daily series, episodes, and :class:`Results`.
 
-Warm-up is a time filter applied here: every metric is computed from the measured period
-``[warmup_days, warmup_days + days)`` of simulation time only. Each metric's exact
+Every metric is computed from the measured period ``[warmup_days, warmup_days + days)`` of
+simulation time only: from the measured period's tallies (the engine keeps the warm-up's apart;
+``run_replication`` hands these functions the measured ones) and the measured days' rows. Each metric's exact
 definition, and how its ``all`` row is made, is in :mod:`sim.metrics` (and the README's tables).
 """
 
@@ -16,12 +17,10 @@ import pandas as pd
 
 from . import records
 from .analysis import summarise
-from .metrics import ALL_METRICS, HEADLINE_METRICS, LEVEL_METRICS, SUMMED_METRICS, SYSTEM_METRICS
+from .metrics import ALL_METRICS, DAYS_PER_YEAR, HEADLINE_METRICS, LEVEL_METRICS, SUMMED_METRICS, SYSTEM_METRICS
 from .records import DAY_FIELDS, STATE_FIELDS, SystemTally, Tally
 from .scenario import EXITS, Scenario
 from .staffing import staffing_table
-
-DAYS_PER_YEAR = 365.0
 
 QUANTILES = np.round(np.linspace(0, 1, 101), 2)
 """Where the quantile function of waits is kept: every percentile."""

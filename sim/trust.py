@@ -26,8 +26,7 @@ import pandas as pd
 
 from .analysis import precision_scale, trend_test
 from .arrivals import expected_referrals
-from .metrics import HEADLINE_METRICS, SYSTEM_METRICS
-from .results import DAYS_PER_YEAR
+from .metrics import DAYS_PER_YEAR, HEADLINE_METRICS, SYSTEM_METRICS
 from .scenario import Scenario
 from .theory import traffic_rates
 from .workload import moves_between_levels
