@@ -25,9 +25,20 @@ def referral_rates(run: RunSettings, spec: Level, times: np.ndarray) -> np.ndarr
     rates = spec.referrals_per_year / DAYS_PER_YEAR * (1 + spec.referral_growth_per_year) ** (day / DAYS_PER_YEAR)
     if spec.referral_seasonality is not None:
         months = np.asarray(spec.referral_seasonality)
-        month = (run.start_month - 1 + (np.mod(day, DAYS_PER_YEAR) / (DAYS_PER_YEAR / 12)).astype(int)) % 12
-        rates = rates * (months[month] * 12 / math.fsum(months))
+        rates = rates * (months[season_months(run, day)] * 12 / math.fsum(months))
     return rates
+
+
+def season_months(run: RunSettings, day: np.ndarray) -> np.ndarray:
+    """The month (0 for January) of each day from day 0 of the measured period, for seasonality.
+
+    With ``run.start_date`` these are the calendar's months; without it, months of 365/12 days
+    from ``run.start_month`` at day 0.
+    """
+    if run.start_date is None:
+        return (run.start_month - 1 + (np.mod(day, DAYS_PER_YEAR) / (DAYS_PER_YEAR / 12)).astype(int)) % 12
+    dates = np.datetime64(run.start_date, "D") + np.floor(day).astype(np.int64).astype("timedelta64[D]")
+    return dates.astype("datetime64[M]").astype(np.int64) % 12
 
 
 def peak_rate(run: RunSettings, spec: Level) -> float:

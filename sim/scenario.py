@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
 from itertools import pairwise
 from typing import Annotated, Any, Literal
 
@@ -66,6 +68,32 @@ def _warmup_days(value: Any) -> int | str:
     raise ValueError("warmup_days is a whole number of days, 0 or more, or auto (chosen by MSER-5)")
 
 
+DATE_FORM = "a calendar date written YYYY-MM-DD, e.g. 2027-03-01"
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def calendar_date(value: Any) -> date:
+    """A date from ``YYYY-MM-DD`` text (scenario files read dates as text) or a ``datetime.date``.
+
+    Raises
+    ------
+    ValueError
+        Any other form (a time of day, ``2027-3-1``, a number), or a day not on the calendar.
+    """
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"is no day on the calendar; should be {DATE_FORM}") from None
+    raise ValueError(f"should be {DATE_FORM}")
+
+
+def _optional_date(value: Any) -> date | None:
+    return None if value is None else calendar_date(value)
+
+
 class RunSettings(_Model):
     warmup_days: Annotated[int | Literal["auto"], PlainValidator(_warmup_days)] = 365
     days: Annotated[int, Field(gt=0)] = 1825
@@ -73,8 +101,29 @@ class RunSettings(_Model):
     seed: Annotated[int, Field(ge=0)] = 1
     wait_target_days: Days = 14
     start_month: Annotated[int, Field(ge=1, le=12)] = 1
+    start_date: Annotated[date | None, BeforeValidator(_optional_date)] = None
+    """The calendar date of day 0 of the measured period; it sets ``start_month`` (see :meth:`_month_of_start_date`)."""
     # no rule against a warm-up longer than the measured period: a relapse loop can take years
     # to fill, longer than the period a planner wants to measure
+
+    @model_validator(mode="before")
+    @classmethod
+    def _month_from_start_date(cls, data: Any) -> Any:
+        # a start date without a start month brings its own month; a bad date is left to its own check
+        if isinstance(data, dict) and data.get("start_date") is not None and "start_month" not in data:
+            try:
+                return {**data, "start_month": calendar_date(data["start_date"]).month}
+            except ValueError:
+                return data
+        return data
+
+    @model_validator(mode="after")
+    def _month_of_start_date(self) -> RunSettings:
+        if self.start_date is not None and self.start_month != self.start_date.month:
+            raise ProblemAt("start_month", (
+                f"start_month {self.start_month} disagrees with start_date {self.start_date.isoformat()} (month "
+                f"{self.start_date.month}): give start_date alone (it sets the month), or make them agree"))
+        return self
 
     @property
     def resolved_warmup_days(self) -> int:
@@ -396,6 +445,56 @@ class Staffing(_Model):
     cost_per_fte_per_year: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
 
 
+# ---------------------------------------------------------------------------- schedules by date
+def _schedule_entries(data: dict) -> Iterator[tuple[tuple, dict]]:
+    """Every entry of a capacity schedule or hiring plan that gives ``from_date``, with its key path."""
+    levels = data.get("levels")
+    for name, level in levels.items() if isinstance(levels, dict) else ():
+        plans = level.get("staff_available") if isinstance(level, dict) else None
+        schedules: list[tuple[tuple, Any]] = [(("capacity",), level.get("capacity"))] if isinstance(level, dict) else []
+        schedules += [(("staff_available", role), steps) for role, steps in plans.items()] \
+            if isinstance(plans, dict) else []
+        for path, steps in schedules:
+            for index, step in enumerate(steps) if isinstance(steps, list) else ():
+                if isinstance(step, dict) and "from_date" in step:
+                    yield ("levels", name, *path, index), step
+
+
+def schedule_dates_as_days(data: Any) -> Any:
+    """Raw scenario data with every schedule entry's ``from_date`` made the ``from_day`` it is (days after
+    ``run.start_date``); the data is copied first, and returned unchanged when no entry gives a date."""
+    if not isinstance(data, dict) or next(_schedule_entries(data), None) is None:
+        return data
+    data = copy.deepcopy(data)
+    start = _start_date_of(data)
+    for path, step in _schedule_entries(data):
+        if "from_day" in step:
+            raise ProblemAt(path, "give from_day or from_date, not both")
+        try:
+            when = calendar_date(step["from_date"])
+        except ValueError as error:
+            raise ProblemAt((*path, "from_date"), f"{describe_value(step['from_date'])} {error}") from None
+        if when < start:
+            raise ProblemAt((*path, "from_date"), f"{when.isoformat()} is before run.start_date {start.isoformat()} "
+                                                  "(day 0, where a schedule starts)")
+        step["from_day"] = (when - start).days
+        del step["from_date"]
+    return data
+
+
+def _start_date_of(data: dict) -> date:
+    """``run.start_date`` of raw data, which a schedule given by dates needs."""
+    run = data.get("run")
+    given = run.get("start_date") if isinstance(run, dict) else None
+    if given is None:
+        raise ProblemAt(next(_schedule_entries(data))[0] + ("from_date",), (
+            "needs run.start_date (the calendar date of day 0) to count days from; or give from_day instead"))
+    try:
+        return calendar_date(given)
+    except ValueError as error:
+        raise ProblemAt(("run", "start_date"), f"{describe_value(given)} {error}") from None
+
+
 # ---------------------------------------------------------------------------- scenario
 def _check_referral_keys(name: str, level: Level, population: int | None) -> None:
     """A level's referrals in one unit: per 100,000 needs a population; with one, every level says which."""
@@ -423,6 +522,11 @@ class Scenario(_Model):
     staffing: Staffing = Staffing()
 
     _source: str = PrivateAttr(default="<dict>")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _schedule_dates_as_days(cls, data: Any) -> Any:
+        return schedule_dates_as_days(data)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -464,6 +568,7 @@ class Scenario(_Model):
         everything = dict(changes or {})
         everything.update({key.replace("__", "."): value for key, value in keywords.items()})
         data = self.to_dict()
+        month_follows_start_date(data, everything)
         for key, value in everything.items():
             set_path(data, key, value, origin="with_changes")
         return validate(data, source=self._source, overridden=set(everything))
@@ -603,6 +708,14 @@ def validate(data: Any, source: str = "<dict>", lines: dict[tuple, int] | None =
 
 
 # ---------------------------------------------------------------------------- variants
+def month_follows_start_date(data: Any, changes: dict[str, Any]) -> None:
+    """A start date changed without its month brings its own month: the month in ``data`` was the old date's
+    (or the default), so it is dropped rather than refused as a disagreement. Removing the date keeps the month."""
+    run = data.get("run") if isinstance(data, dict) else None
+    if changes.get("run.start_date") is not None and "run.start_month" not in changes and isinstance(run, dict):
+        run.pop("start_month", None)
+
+
 def set_path(data: dict, dotted: str, value: Any, origin: str = "--set") -> None:
     """Set ``data[a][b][c] = value`` for ``dotted = "a.b.c"``, creating mappings on the way."""
     node: Any = data

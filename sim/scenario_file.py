@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from .messages import ScenarioError, format_path
-from .scenario import Scenario, set_path, validate
+from .scenario import Scenario, month_follows_start_date, set_path, validate
 
 
 # ---------------------------------------------------------------------------- reading YAML
@@ -22,6 +22,8 @@ class ScenarioLoader(yaml.SafeLoader):
 
     YAML 1.1 (PyYAML's default) reads an exponent without a decimal point as text, so
     ``referrals_per_year: 2e3`` would be refused as "not a number" though it looks like one.
+    Dates stay text too (YAML 1.2 has no date type): the schema reads ``start_date: 2027-03-01``
+    and can explain ``2027-02-30``, which PyYAML's own date reading would crash on.
     """
 
 
@@ -30,7 +32,8 @@ _YAML12_FLOAT = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+
     |[-+]?\.(?:inf|Inf|INF)
     |\.(?:nan|NaN|NAN))$""", re.X)
 ScenarioLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag not in ("tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 ScenarioLoader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+0123456789."))
@@ -151,6 +154,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     for key, value in (overrides or {}).items():
         if isinstance(data, dict):
             set_path(data, key, value, origin=f"{source} with --set")
+    month_follows_start_date(data, overrides or {})
     return validate(data, source, lines, set(overrides or {}), changed_by="on the command line")
 
 

@@ -182,6 +182,35 @@ CASES = {
     "empty levels": (
         GOOD.split("levels:")[0] + "levels: {}\n",
         ["line 7", "levels = {}", "at least 1 item"]),
+    "start date in another form": (
+        edited("  seed: 1", "  seed: 1\n  start_date: 03/01/2027"),
+        ["line 7", "run.start_date = '03/01/2027'", "YYYY-MM-DD", "2027-03-01"]),
+    "start date not on the calendar": (
+        edited("  seed: 1", "  seed: 1\n  start_date: 2027-02-30"),
+        ["line 7", "run.start_date = '2027-02-30'", "no day on the calendar", "YYYY-MM-DD"]),
+    "start date with a time": (
+        edited("  seed: 1", "  seed: 1\n  start_date: 2027-03-01 08:00"),
+        ["line 7", "run.start_date", "YYYY-MM-DD"]),
+    "start month disagrees with start date": (
+        edited("  seed: 1", "  seed: 1\n  start_month: 1\n  start_date: 2027-03-01"),
+        ["line 7", "run.start_month", "start_month 1 disagrees with start_date 2027-03-01 (month 3)"]),
+    "schedule by date without a start date": (
+        edited("capacity: 50", "capacity:\n"
+                               "      - {from_day: 0, capacity: 50}\n"
+                               "      - {from_date: 2027-06-01, capacity: 60}"),
+        ["line 16", "levels.clinic.capacity.1.from_date", "needs run.start_date"]),
+    "schedule date in another form": (
+        edited("  seed: 1", "  seed: 1\n  start_date: 2027-03-01", edited(
+            "capacity: 50", "capacity:\n"
+                            "      - {from_day: 0, capacity: 50}\n"
+                            "      - {from_date: 1 June 2027, capacity: 60}")),
+        ["line 17", "levels.clinic.capacity.1.from_date", "'1 June 2027'", "YYYY-MM-DD"]),
+    "schedule date before the start date": (
+        edited("  seed: 1", "  seed: 1\n  start_date: 2027-03-01", edited(
+            "capacity: 50", "capacity:\n"
+                            "      - {from_day: 0, capacity: 50}\n"
+                            "      - {from_date: 2026-12-01, capacity: 60}")),
+        ["line 17", "levels.clinic.capacity.1.from_date", "2026-12-01 is before run.start_date 2027-03-01"]),
 }
 
 
@@ -245,14 +274,15 @@ def test_unreadable_set_is_explained(scenario_file, assignment, expected):
 
 
 # ---------------------------------------------------------------------------- run
-@pytest.mark.parametrize("text, assignments", [
-    (edited("capacity: 20", "capacity: twenty"), []),
-    (GOOD, ["--set", "levels.ward.capacity=-3"]),
-], ids=["bad file", "bad --set"])
-def test_run_with_bad_input_leaves_no_output_folder(scenario_file, tmp_path, text, assignments):
+@pytest.mark.parametrize("text, assignments, key", [
+    (edited("capacity: 20", "capacity: twenty"), [], "levels.ward.capacity"),
+    (GOOD, ["--set", "levels.ward.capacity=-3"], "levels.ward.capacity"),
+    (GOOD, ["--set", "run.start_date=2027-13-01"], "run.start_date"),
+], ids=["bad file", "bad --set", "bad date"])
+def test_run_with_bad_input_leaves_no_output_folder(scenario_file, tmp_path, text, assignments, key):
     out = tmp_path / "out"
     result = invoke("run", scenario_file(text), "--out", out, "--quiet", *assignments)
-    assert_bad_input(result, "levels.ward.capacity")
+    assert_bad_input(result, key)
     assert not out.exists()
 
 
