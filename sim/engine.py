@@ -154,11 +154,13 @@ class Level:
             self.last_change = now
 
     def day_row(self) -> list[float]:
-        """Close the day: time-averaged census, waitlist, held; largest waitlist; staffed and built places."""
+        """Close the day: time-averaged census, waitlist, held; largest waitlist; staffed and built places;
+        arrivals, admissions and waits so far in the period (:data:`~sim.records.TO_DATE_FIELDS`)."""
         self.accumulate_to(self.env.now)
         self.accumulate_places_to(self.env.now)
+        tally = self.tally
         row = [self.census_area, self.waiting_area, self.held_area, self.waiting_max, self.staffed_places_area,
-               self.built_places_area]
+               self.built_places_area, tally.arrivals, tally.admissions, len(tally.waits)]
         self.census_area = self.waiting_area = self.held_area = 0.0
         self.staffed_places_area = self.built_places_area = 0.0
         self.waiting_max = self.waiting

@@ -10,6 +10,10 @@ Adding a metric means: count it in the run (``sim.engine`` and ``sim.records``) 
 ``sim.results`` (``level_metrics``, or ``system_metrics`` for a system-wide one), add one
 ``Metric`` to :data:`REGISTRY`, and paste the tables ``python -m sim.metrics`` prints into
 ``scenarios/README.md``. Nothing else: ``tests/test_metrics.py`` fails until all of these agree.
+
+``monthly.csv`` has metrics of its own (:data:`MONTHLY_METRICS`, computed in ``sim.monthly``): four
+of the summary's, taken over a month instead of the measured period, and two counts of a month
+(:data:`MONTHLY_REGISTRY`), described here too.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ DAYS_PER_YEAR = 365.0
 """A year, for every per-year rate: the metrics' and the scenario's referrals."""
 
 Kind = Literal["rate", "count", "time", "share"]
-"""``rate``: events a year; ``count``: people or places at a moment (a time-average or the largest);
+"""``rate``: events a year; ``count``: people or places at a moment (a time-average or the largest), or
+events in a month (``monthly.csv``);
 ``time``: days; ``share``: a fraction (precision is judged relative to it, figures show percent)."""
 TotalRule = Literal["none", "sum", "system"]
 """How the ``all`` row is made: ``none`` (per level only), ``sum`` (per level, and ``all`` sums the
@@ -202,6 +207,21 @@ SYSTEM_METRICS = tuple(metric.name for metric in sorted((m for m in REGISTRY if 
 PLANNABLE_METRICS = tuple(metric.name for metric in REGISTRY if metric.plannable)
 """The metrics the capacity planner takes targets for."""
 
+MONTHLY_REGISTRY: tuple[Metric, ...] = (
+    Metric("arrivals", "Arrivals in the month", "arrivals", "count",
+           "Everyone who sought a place here in the month (as `arrivals_per_year` counts them), a count, not a "
+           "yearly rate.", plannable=False),
+    Metric("admissions", "Admissions in the month", "admissions", "count",
+           "Admissions in the month, a count, not a yearly rate.", plannable=False),
+)
+"""The counts of a month that ``monthly.csv`` adds to the summary's metrics (never in ``summary.csv``)."""
+MONTHLY_METRICS = ("arrivals", "admissions", "census_mean", "waitlist_mean", "wait_mean_days", "wait_p90_days")
+"""The metrics of ``monthly.csv``, in its order: the summary's, with the month as the period, and the
+month's counts of :data:`MONTHLY_REGISTRY`."""
+MONTHLY: dict[str, Metric] = {name: METRICS.get(name) or next(m for m in MONTHLY_REGISTRY if m.name == name)
+                              for name in MONTHLY_METRICS}
+"""Each metric of ``monthly.csv`` by name."""
+
 
 # ---------------------------------------------------------------------------- the README's tables
 TABLE_HEADER = "| metric | unit | definition |\n|---|---|---|"
@@ -214,6 +234,18 @@ def readme_tables() -> tuple[str, str]:
     return "\n".join([TABLE_HEADER, *level_rows]), "\n".join([TABLE_HEADER, *all_rows])
 
 
+def monthly_readme_table() -> str:
+    """The README's table of ``monthly.csv``'s metrics as Markdown."""
+    rows = [_row(name, MONTHLY[name].unit, _monthly_text(MONTHLY[name])) for name in MONTHLY_METRICS]
+    return "\n".join([TABLE_HEADER, *rows])
+
+
+def _monthly_text(metric: Metric) -> str:
+    if metric in MONTHLY_REGISTRY:
+        return metric.description
+    return f"`{metric.name}` as defined above, with the month for the period (\"in the period\" means in the month)."
+
+
 def _row(name: str, unit: str, text: str) -> str:
     return f"| `{name}` | {unit} | {text} |"
 
@@ -223,4 +255,4 @@ def _all_text(metric: Metric) -> str:
 
 
 if __name__ == "__main__":   # python -m sim.metrics: the tables to paste into scenarios/README.md
-    print("\n\n".join(readme_tables()))
+    print("\n\n".join([*readme_tables(), monthly_readme_table()]))

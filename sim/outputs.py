@@ -246,8 +246,9 @@ def write_results(results: Results, path: str | Path, report: bool = False, over
     results
         What :func:`sim.run` returned.
     path
-        The folder: ``summary.csv``, ``replications.csv``, ``daily.csv``, ``episodes.csv`` (when
-        kept), ``staffing.csv`` (with staff), ``scenario.yaml``, ``run.json``, ``manifest.json``.
+        The folder: ``summary.csv``, ``replications.csv``, ``daily.csv``, ``monthly.csv``,
+        ``episodes.csv`` (when kept), ``staffing.csv`` (with staff), ``scenario.yaml``, ``run.json``,
+        ``manifest.json``.
     report
         Also the figures (``figures/*.png|svg``) and ``report.html``.
     overwrite
@@ -271,6 +272,8 @@ def _write_tables(results: Results, folder: Path) -> None:
     results.summary.to_csv(folder / "summary.csv", index=False)
     results.replications.to_csv(folder / "replications.csv", index=False)
     results.daily.to_csv(folder / "daily.csv", index=False)
+    if results.monthly is not None:
+        results.monthly.to_csv(folder / "monthly.csv", index=False)
     if results.episodes is not None:
         results.episodes.to_csv(folder / "episodes.csv", index=False)
     if results.staffing is not None:

@@ -7,7 +7,9 @@ Three kinds of record:
   except the waits: 8 bytes per admission or give-up, kept for the exact percentiles;
 * a **day** per level: the time-averaged census, waitlist and held count over one day, the
   day's largest waitlist, its usable capacity and its places (more than the capacity when there are
-  not enough staff to run them all); plus where every patient was at the day's end;
+  not enough staff to run them all); the arrivals, admissions and waits (admissions and give-ups)
+  counted so far in the period's tally at the day's end, from which months are cut exactly; plus
+  where every patient was at the day's end;
 * **episodes** (only when asked for): one row per patient visit to a level, column by column.
 
 The engine only records, into the tallies of the period an event falls in; the results layer
@@ -37,7 +39,13 @@ WAITING, IN_CARE, HELD, DONE, GAVE_UP_WAITING, TURNED_AWAY = range(len(STATUSES)
 EPISODE_TIMES = ("arrived", "admitted", "stay_ended", "left")
 NOT_REACHED = float("nan")
 """An episode time not reached (made once: an episode is made per visit, on the hot path)."""
-DAY_FIELDS = ("census", "waitlist", "held", "waitlist_max", "capacity", "places")
+DAILY_FIELDS = ("census", "waitlist", "held", "waitlist_max", "capacity", "places")
+"""The day's fields that ``daily.csv`` shows."""
+TO_DATE_FIELDS = ("arrivals_to_date", "admissions_to_date", "waits_to_date")
+"""Counts in the tally of the period now running (warm-up or measured), at the day's end. The last warm-up
+day ends at the measured period's start, after the switch to its tally, so its counts are the measured
+period's (events at that very moment); measured day d's counts are those of days 0 to d."""
+DAY_FIELDS = DAILY_FIELDS + TO_DATE_FIELDS
 STATE_FIELDS = ("waiting", "in_treatment", "held", "at_risk", "gone", "created")
 
 

@@ -18,7 +18,8 @@ import pandas as pd
 from . import records
 from .analysis import summarise
 from .metrics import ALL_METRICS, DAYS_PER_YEAR, HEADLINE_METRICS, LEVEL_METRICS, SUMMED_METRICS, SYSTEM_METRICS
-from .records import DAY_FIELDS, STATE_FIELDS, SystemTally, Tally
+from .monthly import monthly_table
+from .records import DAILY_FIELDS, DAY_FIELDS, STATE_FIELDS, SystemTally, Tally
 from .scenario import EXITS, Scenario
 from .staffing import staffing_table
 
@@ -37,6 +38,7 @@ class ReplicationOutput:
     episodes: dict[str, np.ndarray] | None = None
     wait_quantiles: np.ndarray | None = None   # (levels, len(QUANTILES)) measured waits (admissions and give-ups)
     flows: list[tuple[str, str, float]] = field(default_factory=list)   # (source, target, per year)
+    monthly: np.ndarray | None = None   # (levels, months, MONTHLY_METRICS): sim.monthly.replication_months
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -149,7 +151,8 @@ def daily_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.Data
     for out in outputs:
         count = out.days.shape[0]
         day = np.repeat(np.arange(count) - scenario.run.resolved_warmup_days, len(levels))
-        frame = pd.DataFrame(out.days.reshape(-1, len(DAY_FIELDS)), columns=list(DAY_FIELDS))
+        rows = out.days[:, :, : len(DAILY_FIELDS)].reshape(-1, len(DAILY_FIELDS))
+        frame = pd.DataFrame(rows, columns=list(DAILY_FIELDS))
         frame.insert(0, "level", np.tile(levels, count))
         frame.insert(0, "day", day)
         frame.insert(0, "replication", out.replication)
@@ -258,6 +261,11 @@ class Results:
         Why some numbers cannot be trusted (a waitlist growing without bound, a warm-up at its
         limit, intervals too wide to read): ``level, kind, message, evidence`` each, as in
         ``run.json`` (see :mod:`sim.trust`); empty when there is nothing to say.
+    monthly
+        Per level, month of the measured period and metric (arrivals, admissions, census, waitlist,
+        mean and 90th-percentile wait): the mean across replications with its 95% interval, and
+        the replications' 5th, 25th, 50th, 75th and 95th percentiles (``sim.monthly.COLUMNS``);
+        ``monthly.csv``. ``None`` for results made without monthly figures.
     """
 
     scenario: Scenario
@@ -270,6 +278,7 @@ class Results:
     meta: dict[str, Any] = field(default_factory=dict)
     wait_quantiles: pd.DataFrame | None = None
     flows: pd.DataFrame | None = None
+    monthly: pd.DataFrame | None = None
 
     @classmethod
     def from_outputs(cls, scenario: Scenario, outputs: list[ReplicationOutput], meta: dict[str, Any]) -> Results:
@@ -286,6 +295,7 @@ class Results:
             meta=meta,
             wait_quantiles=wait_quantile_table(outputs, scenario),
             flows=flow_table(outputs),
+            monthly=_monthly(outputs, scenario),
         )
 
     @property
@@ -325,7 +335,7 @@ class Results:
     def __repr__(self) -> str:
         """What a console shows: the run in a sentence and the headline tables (not every table)."""
         return "\n".join([f"Results({self.scenario.name!r}: {self.run_sentence()}; tables: summary, replications, "
-                          "daily, patients, staffing, flows, wait_quantiles)",
+                          "daily, monthly, patients, staffing, flows, wait_quantiles)",
                           *(f"warning: {warning['message']}" for warning in self.warnings),
                           self.headline().to_string(), self.headline(SYSTEM_METRICS, ["all"]).to_string()])
 
@@ -337,6 +347,11 @@ class Results:
                  *(f'<p style="color:#b00020">Warning: {html.escape(warning["message"])}</p>'
                    for warning in self.warnings)]
         return "\n".join([*lines, self.headline().to_html(), self.headline(SYSTEM_METRICS, ["all"]).to_html()])
+
+
+def _monthly(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.DataFrame | None:
+    kept = [out.monthly for out in outputs if out.monthly is not None]
+    return monthly_table(kept, scenario) if kept and len(kept) == len(outputs) else None
 
 
 def estimate_text(row: pd.Series) -> str:

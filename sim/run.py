@@ -14,6 +14,7 @@ from . import workload
 from .analysis import mser5_warmup, precision_shortfalls
 from .engine import Model
 from .executors import map_ordered, resolve_backend
+from .monthly import replication_months
 from .records import DAY_FIELDS, MEASURED
 from .results import (
     HEADLINE_METRICS,
@@ -48,6 +49,7 @@ def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = 
         episodes=model.episode_log.finish() if model.episode_log is not None else None,
         wait_quantiles=wait_quantiles(tallies),
         flows=flows(scenario, tallies, system),
+        monthly=replication_months(scenario, days, tallies),
     )
 
 

@@ -25,8 +25,8 @@ def output(tmp_path_factory):
 
 def test_run_writes_every_file_with_the_promised_columns(output):
     out, _ = output
-    files = ["daily.csv", "figures", "manifest.json", "replications.csv", "report.html", "run.json", "scenario.yaml",
-             "summary.csv"]
+    files = ["daily.csv", "figures", "manifest.json", "monthly.csv", "replications.csv", "report.html", "run.json",
+             "scenario.yaml", "summary.csv"]
     assert sorted(p.name for p in out.iterdir()) == files
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "run" and "figures/census_over_time.png" in manifest["files"]
@@ -42,6 +42,10 @@ def test_run_writes_every_file_with_the_promised_columns(output):
     assert list(daily.columns) == ["replication", "day", "level", "period", "census", "waitlist", "held",
                                    "waitlist_max", "capacity", "places", "closed_places"]
     assert len(daily) == 3 * (200 + 300)
+    monthly = pd.read_csv(out / "monthly.csv")
+    assert list(monthly.columns) == ["level", "month", "month_start", "from_day", "to_day", "days", "metric", "mean",
+                                     "ci_low", "ci_high", "p05", "p25", "p50", "p75", "p95", "replications"]
+    assert monthly["month"].max() == 9 and monthly["to_day"].max() == 299 and monthly["month_start"].isna().all()
     meta = json.loads((out / "run.json").read_text())
     assert meta["seed"] == 42 and meta["replications"] == 3 and meta["version"] == sim.__version__
     assert meta["wall_time_seconds"] > 0

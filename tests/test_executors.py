@@ -116,7 +116,7 @@ def test_cli_runs_on_a_local_dask_cluster_to_the_serial_files(serial, tmp_path):
     meta = json.loads((out / "run.json").read_text())
     assert (meta["executor"], meta["jobs"], meta["address"]) == ("dask", 2, None)
     expected = sim.write_results(serial, tmp_path / "serial")
-    for name in ("replications.csv", "daily.csv", "summary.csv"):
+    for name in ("replications.csv", "daily.csv", "summary.csv", "monthly.csv"):
         assert (out / name).read_bytes() == (expected / name).read_bytes(), name
 
 

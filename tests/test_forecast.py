@@ -9,11 +9,13 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import ROOT
 
 import sim
 from sim.arrivals import referral_rates, season_months
+from sim.monthly import months
 from sim.scenario_file import load_scenario
 
 GOLDEN = ROOT / "tests" / "golden" / "small_continuum.yaml"
@@ -78,3 +80,104 @@ def test_schedule_entries_may_give_dates(golden):
     })
     assert [step.from_day for step in by_date.levels["ward"].capacity] == [0, 92]
     assert [step.from_day for step in by_date.levels["ward"].staff_available["nurse"]] == [0, 31]
+
+
+# ---------------------------------------------------------------------------- months
+@pytest.mark.parametrize("start, days, lengths", [
+    ("2027-01-15", 100, [17, 28, 31, 24]),                     # Jan 15-31, February, March, April 1-24
+    ("2028-02-01", 60, [29, 31]),                              # a leap February
+    (None, 400, [30, 30, 31, 30, 31, 30, 30, 31, 30, 31, 30, 31, 30, 5]),   # floor(k x 365 / 12)
+], ids=["mid-month start", "leap year", "no date"])
+def test_months_are_calendar_months_or_twelfths_of_a_year(golden, start, days, lengths):
+    run = golden.with_changes({"run.start_date": start, "run.days": days}).run
+    found = months(run)
+    assert [month.days for month in found] == lengths
+    assert found[0].from_day == 0 and found[-1].to_day == days - 1
+    assert all(later.from_day == earlier.to_day + 1 for earlier, later in zip(found, found[1:], strict=False))
+    if start is not None:
+        assert found[0].start == date.fromisoformat(start) and all(month.start.day == 1 for month in found[1:])
+    assert sum(month.days for month in months(golden.with_changes({"run.days": 365}).run)) == 365
+    assert len(months(golden.with_changes({"run.days": 365}).run)) == 12
+
+
+@pytest.fixture(scope="module")
+def dated(golden) -> sim.Results:
+    """The golden scenario (every mechanism: schedules, seasonality, hold, cohorts, patience, turn-away,
+    relapse) from 2027-01-15, with a warm-up."""
+    return sim.run(golden.with_changes({"run.start_date": "2027-01-15", "run.replications": 4}), jobs=1,
+                   progress=False)
+
+
+def _one_replication(results: sim.Results, level: str, metric: str) -> pd.DataFrame:
+    return results.monthly[(results.monthly["level"] == level) & (results.monthly["metric"] == metric)]
+
+
+def test_the_first_month_of_a_mid_month_start_is_17_days(dated):
+    first = dated.monthly[dated.monthly["month"] == 0].iloc[0]
+    assert (first["month_start"], first["from_day"], first["to_day"], first["days"]) == ("2027-01-15", 0, 16, 17)
+    assert dated.monthly[dated.monthly["month"] == 1]["month_start"].iloc[0] == "2027-02-01"
+
+
+@pytest.mark.parametrize("column", ["census", "waitlist"])
+def test_census_and_waitlist_are_the_means_of_the_month_s_daily_rows(dated, column):
+    measured = dated.daily[dated.daily["period"] == "measured"]
+    for level in dated.scenario.level_names:
+        for _, row in _one_replication(dated, level, f"{column}_mean").iterrows():
+            days = measured[(measured["level"] == level) & measured["day"].between(row["from_day"], row["to_day"])]
+            per_replication = days.groupby("replication")[column].mean()
+            assert len(days) == 4 * row["days"]
+            assert row["mean"] == pytest.approx(per_replication.mean(), rel=1e-12, abs=1e-12)
+            assert row["p50"] == pytest.approx(np.percentile(per_replication, 50), rel=1e-12, abs=1e-12)
+            low, high = sim.analysis.t_interval(per_replication)[1:3]
+            assert row["ci_high"] == pytest.approx(high, rel=1e-9)
+            assert row["ci_low"] == pytest.approx(max(low, 0.0), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("metric", ["arrivals", "admissions"])
+def test_monthly_counts_add_up_to_the_yearly_rates_times_the_years(dated, metric):
+    years = dated.scenario.run.days / 365
+    summary = dated.summary.set_index(["level", "metric"])["mean"]
+    for level in dated.scenario.level_names:
+        rows = _one_replication(dated, level, metric)
+        assert rows["mean"].sum() == pytest.approx(summary[(level, f"{metric}_per_year")] * years, rel=1e-12)
+        assert (rows["mean"] > 0).any()
+
+
+def test_monthly_waits_are_the_waits_that_ended_in_the_month(golden):
+    """Against the episodes: admissions (and give-ups) whose wait ended in the month.
+
+    Without cohorts and schedules, whose events fall on the very instant a day ends (and count in
+    the day closed after them, either side of that midnight), so each wait is in one month only.
+    """
+    continuous = golden.with_changes({"run.replications": 1, "levels.day_program.program.intake": "rolling",
+                                      "levels.ward.capacity": 10, "levels.ward.staff_available": None})
+    results = sim.run(continuous, jobs=1, progress=False, keep_episodes=True)
+    episodes = results.episodes
+    ended = np.where(episodes["status"] == "gave_up", episodes["left_day"], episodes["admitted_day"])
+    for level in results.scenario.level_names:
+        for _, row in _one_replication(results, level, "wait_mean_days").iterrows():
+            inside = (episodes["level"] == level) & (ended >= row["from_day"]) & (ended < row["to_day"] + 1)
+            waits = (ended - episodes["arrived_day"])[inside]
+            expected = waits.mean() if len(waits) else np.nan
+            assert row["mean"] == pytest.approx(expected, rel=1e-9, nan_ok=True), (level, row["month"])
+            p90 = _one_replication(results, level, "wait_p90_days").set_index("month").loc[row["month"], "mean"]
+            assert p90 == pytest.approx(np.quantile(waits, 0.9) if len(waits) else np.nan, rel=1e-9, nan_ok=True)
+
+
+def test_bands_are_ordered_and_collapse_with_one_replication(dated, golden):
+    values = dated.monthly.dropna(subset=["p05"])
+    bands = values[["p05", "p25", "p50", "p75", "p95"]].to_numpy()
+    assert (np.diff(bands, axis=1) >= -1e-12).all()
+    assert (values["ci_low"] <= values["mean"] + 1e-12).all() and (values["mean"] <= values["ci_high"] + 1e-12).all()
+    single = sim.run(golden.with_changes({"run.replications": 1}), jobs=1, progress=False).monthly.dropna(
+        subset=["mean"])
+    for band in ("p05", "p25", "p50", "p75", "p95"):
+        assert (single[band] == single["mean"]).all()
+    assert single["ci_low"].isna().all() and (single["replications"] == 1).all()
+
+
+def test_run_writes_monthly_csv_as_the_results_have_it(dated, tmp_path):
+    folder = sim.write_results(dated, tmp_path / "dated")
+    written = pd.read_csv(folder / "monthly.csv", keep_default_na=False, na_values=[""])
+    assert list(written.columns) == list(dated.monthly.columns)
+    pd.testing.assert_frame_equal(written, dated.monthly, check_dtype=False)

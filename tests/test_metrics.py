@@ -20,11 +20,15 @@ from sim.metrics import (
     HEADLINE_METRICS,
     LEVEL_METRICS,
     METRICS,
+    MONTHLY,
+    MONTHLY_METRICS,
+    MONTHLY_REGISTRY,
     PLANNABLE_METRICS,
     REGISTRY,
     SYSTEM_METRICS,
     SYSTEM_TOTALS,
     Metric,
+    monthly_readme_table,
     readme_tables,
 )
 from sim.planning import Target, target_problem
@@ -35,7 +39,8 @@ REGENERATE = "print the tables with `python -m sim.metrics` and paste them into 
 
 
 # ---------------------------------------------------------------------------- the README
-@pytest.mark.parametrize("table", readme_tables(), ids=["per level", "level all"])
+@pytest.mark.parametrize("table", [*readme_tables(), monthly_readme_table()], ids=["per level", "level all",
+                                                                                   "monthly"])
 def test_the_readme_tables_are_the_registry_exactly(table):
     text = (ROOT / "scenarios" / "README.md").read_text(encoding="utf-8")
     assert f"\n\n{table}\n\n" in text, REGENERATE
@@ -144,7 +149,7 @@ def _label_tables() -> list[str]:
 
 def _labels_written_elsewhere() -> list[str]:
     """A registry label written out as text outside sim/metrics.py."""
-    labels = {metric.label for metric in REGISTRY}
+    labels = {metric.label for metric in (*REGISTRY, *MONTHLY_REGISTRY)}
     return [f"{path.name}:{node.lineno} {node.value!r}" for path in sorted((ROOT / "sim").glob("*.py"))
             if path.name != "metrics.py" for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
             if isinstance(node, ast.Constant) and node.value in labels]
@@ -162,3 +167,12 @@ def test_figures_and_report_use_the_registry_labels():
     assert {metric.name for metric in REGISTRY if metric.is_share} == plots.SHARE_METRICS
     headers = report._table(pd.DataFrame([[1.0] * len(SYSTEM_METRICS)], columns=list(SYSTEM_METRICS)))
     assert all(f"<th>{METRICS[name].label}</th>" in headers for name in SYSTEM_METRICS)
+
+
+# ---------------------------------------------------------------------------- monthly.csv
+def test_monthly_metrics_are_the_summary_s_or_registered_counts_of_a_month():
+    assert set(MONTHLY) == set(MONTHLY_METRICS)
+    assert not {metric.name for metric in MONTHLY_REGISTRY} & set(METRICS), "a month's count is not a summary metric"
+    for name in MONTHLY_METRICS:
+        assert MONTHLY[name] is METRICS.get(name, MONTHLY[name])
+    assert {metric.kind for metric in MONTHLY_REGISTRY} == {"count"}

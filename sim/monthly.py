@@ -1,0 +1,158 @@
+"""Month by month through the measured period: the months, each replication's figures per month, and
+``monthly.csv``'s table across replications (``Results.monthly``).
+
+A month is a calendar month when ``run.start_date`` is given (the first and last may be part of
+one), else a block of 365/12 days from day 0 cut at whole days, the months that seasonality
+uses without a date (twelve make the 365-day year of every rate). Census and waitlist are the
+means of the month's daily rows; arrivals, admissions and waits are cut from the period's tallies
+at the day rows' ``*_to_date`` counts, so the months of a replication add up exactly to its
+measured totals (an event at the very instant a day ends counts in the day closed after it, on
+either side of that midnight). The metrics and their definitions are in :mod:`sim.metrics`
+(``MONTHLY_METRICS``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .metrics import DAYS_PER_YEAR, MONTHLY_METRICS
+from .records import DAY_FIELDS, Tally
+from .scenario import RunSettings, Scenario
+
+MONTH_DAYS = DAYS_PER_YEAR / 12
+"""A month without ``run.start_date``: a twelfth of the 365-day year."""
+BANDS = (5, 25, 50, 75, 95)
+"""Percentiles of the replications' values in ``monthly.csv`` (``p05`` ... ``p95``): the 50% and 90% bands."""
+COLUMNS = ["level", "month", "month_start", "from_day", "to_day", "days", "metric", "mean", "ci_low", "ci_high",
+           *(f"p{band:02d}" for band in BANDS), "replications"]
+"""``monthly.csv``'s columns."""
+
+
+@dataclass(frozen=True)
+class Month:
+    """One month of the measured period: days ``from_day`` to ``to_day``, both included.
+
+    ``start`` is its first day on the calendar (``None`` without ``run.start_date``).
+    """
+
+    index: int
+    from_day: int
+    to_day: int
+    start: date | None = None
+
+    @property
+    def days(self) -> int:
+        """How many days of the measured period the month holds."""
+        return self.to_day - self.from_day + 1
+
+
+def months(run: RunSettings) -> list[Month]:
+    """The months of the measured period, in order, the last cut at ``run.days``."""
+    starts = _calendar_starts(run.start_date, run.days) if run.start_date else _block_starts(run.days)
+    ends = [*starts[1:], run.days]
+    return [Month(index, start, end - 1, run.start_date + timedelta(days=start) if run.start_date else None)
+            for index, (start, end) in enumerate(zip(starts, ends, strict=True))]
+
+
+def _block_starts(days: int) -> list[int]:
+    starts: list[int] = []
+    while (start := math.floor(len(starts) * MONTH_DAYS)) < days:
+        starts.append(start)
+    return starts
+
+
+def _calendar_starts(start_date: date, days: int) -> list[int]:
+    starts, first = [0], start_date.replace(day=1)
+    while True:
+        first = (first + timedelta(days=32)).replace(day=1)   # the first of the next month
+        day = (first - start_date).days
+        if day >= days:
+            return starts
+        starts.append(day)
+
+
+# ---------------------------------------------------------------------------- one replication
+def replication_months(scenario: Scenario, days: np.ndarray, tallies: list[Tally]) -> np.ndarray:
+    """One replication's figures per month: shape (levels, months, ``MONTHLY_METRICS``).
+
+    ``days`` are its day rows from simulation day 0 (warm-up included), ``tallies`` its levels'
+    measured tallies.
+    """
+    run = scenario.run
+    measured = days[run.resolved_warmup_days:]
+    found = months(run)
+    return np.array([[_month_values(measured[:, index], _waits(tally), month) for month in found]
+                     for index, tally in enumerate(tallies)], dtype=float).reshape(len(tallies), len(found),
+                                                                                    len(MONTHLY_METRICS))
+
+
+def _waits(tally: Tally) -> np.ndarray:
+    return np.frombuffer(tally.waits, dtype=float) if len(tally.waits) else np.empty(0)
+
+
+def _month_values(rows: np.ndarray, waits: np.ndarray, month: Month) -> list[float]:
+    """A level's figures in one month, in ``MONTHLY_METRICS``' order, from its measured day rows."""
+    span = rows[month.from_day: month.to_day + 1]
+    # the counts to date are the measured tally's from day 0 on: the month is the difference
+    before = rows[month.from_day - 1] if month.from_day else np.zeros(len(DAY_FIELDS))
+    arrivals, admissions, waited = (span[-1] - before)[[DAY_FIELDS.index(f"{name}_to_date")
+                                                        for name in ("arrivals", "admissions", "waits")]]
+    first = int(before[DAY_FIELDS.index("waits_to_date")])
+    ended = waits[first: first + int(waited)]
+    return [float(arrivals), float(admissions),
+            float(span[:, DAY_FIELDS.index("census")].mean()), float(span[:, DAY_FIELDS.index("waitlist")].mean()),
+            float(ended.mean()) if len(ended) else np.nan, float(np.quantile(ended, 0.9)) if len(ended) else np.nan]
+
+
+# ---------------------------------------------------------------------------- across replications
+def monthly_table(values: list[np.ndarray], scenario: Scenario) -> pd.DataFrame:
+    """``monthly.csv``: per level, month and metric, the mean across replications with its 95% interval
+    and percentiles of the replications' values (:data:`COLUMNS`).
+
+    ``values`` holds each replication's :func:`replication_months`.
+    """
+    found, levels = months(scenario.run), scenario.level_names
+    stacked = np.stack(values).reshape(len(values), -1)     # replications x (level, month, metric)
+    mean, low, high, count = _intervals(stacked)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)    # a month no replication has a wait in
+        bands = np.nanpercentile(stacked, BANDS, axis=0)
+    per_level = len(found) * len(MONTHLY_METRICS)
+    table = pd.DataFrame({
+        "level": np.repeat(levels, per_level),
+        **{column: np.tile(np.repeat(values_, len(MONTHLY_METRICS)), len(levels))
+           for column, values_ in _month_columns(found).items()},
+        "metric": np.tile(MONTHLY_METRICS, len(levels) * len(found)),
+        "mean": mean, "ci_low": low, "ci_high": high,
+        **{f"p{band:02d}": row for band, row in zip(BANDS, bands, strict=True)},
+        "replications": count,
+    })
+    return table[COLUMNS]
+
+
+def _month_columns(found: list[Month]) -> dict[str, np.ndarray]:
+    return {"month": np.array([month.index for month in found]),
+            "month_start": np.array([month.start.isoformat() if month.start else None for month in found],
+                                    dtype=object),
+            "from_day": np.array([month.from_day for month in found]),
+            "to_day": np.array([month.to_day for month in found]),
+            "days": np.array([month.days for month in found])}
+
+
+def _intervals(values: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, ...]:
+    """Per column: the mean of the finite values, its Student-t interval (as :func:`sim.analysis.t_interval`,
+    the lower end clipped at 0: no monthly figure is negative) and the count."""
+    count = np.isfinite(values).sum(axis=0)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(values, axis=0)
+        half = stats.t.ppf(0.5 + confidence / 2, count - 1) * np.nanstd(values, axis=0, ddof=1) / np.sqrt(count)
+    half = np.where(count >= 2, half, np.nan)
+    return mean, np.maximum(mean - half, 0.0), mean + half, count
