@@ -156,3 +156,22 @@ def _intervals(values: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray
         half = stats.t.ppf(0.5 + confidence / 2, count - 1) * np.nanstd(values, axis=0, ddof=1) / np.sqrt(count)
     half = np.where(count >= 2, half, np.nan)
     return mean, np.maximum(mean - half, 0.0), mean + half, count
+
+
+WAIT_METRICS = ("wait_mean_days", "wait_p90_days")
+"""The waits a forecast holds against ``run.wait_target_days``."""
+
+
+def first_months_over(monthly: pd.DataFrame, target_days: float) -> pd.DataFrame:
+    """Per level and wait (mean, 90th percentile), the first month whose mean across replications is
+    above ``target_days``: ``level, metric, month, month_start, from_day, to_day, wait_days``; the
+    month is missing (and ``wait_days`` the highest month's) where no month is over."""
+    when = ["month", "month_start", "from_day", "to_day"]
+    rows = []
+    for (level, metric), months_ in monthly[monthly["metric"].isin(WAIT_METRICS)].groupby(
+            ["level", "metric"], sort=False):
+        over = months_[months_["mean"] > target_days]
+        first = over.iloc[0] if len(over) else None
+        rows.append({"level": level, "metric": metric, **{key: None if first is None else first[key] for key in when},
+                     "wait_days": months_["mean"].max() if first is None else first["mean"]})
+    return pd.DataFrame(rows, columns=["level", "metric", *when, "wait_days"])

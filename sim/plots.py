@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -175,15 +177,16 @@ def census_over_time(daily: pd.DataFrame, levels: Sequence[str], warmup_days: in
         return figure
 
 
-def _percentiles(table: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """Days and the (5th, 50th, 95th) percentiles of ``column`` across replications, per day;
-    over runs longer than a year, as 7-day rolling averages (daily noise would hide the trend)."""
+def _percentiles(table: pd.DataFrame, column: str, percentiles: Sequence[float] = (BAND[0], 50, BAND[1]),
+                 smooth: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Days and the percentiles (5th, 50th, 95th unless given) of ``column`` across replications, per day;
+    over runs longer than a year, as 7-day rolling averages (daily noise would hide the trend) when ``smooth``."""
     wide = table.pivot_table(index="day", columns="replication", values=column, aggfunc="first")
     values = wide.to_numpy(dtype=float)
     # nanpercentile along rows is ~400x slower than percentile; gaps are rare (replications of unequal length)
     percentile = np.nanpercentile if np.isnan(values).any() else np.percentile
-    lines = percentile(values, [BAND[0], 50, BAND[1]], axis=1)
-    window = _smoothing_days(len(wide))
+    lines = percentile(values, list(percentiles), axis=1)
+    window = _smoothing_days(len(wide)) if smooth else 1
     if window > 1:
         lines = pd.DataFrame(lines.T).rolling(window, center=True, min_periods=1).mean().to_numpy().T
     return wide.index.to_numpy(), lines
@@ -230,6 +233,88 @@ def _census_legend(daily: pd.DataFrame, replications: int, warmup_days: int) -> 
         handles.append(Line2D([], [], color=CAPACITY_COLOR, linestyle=":", label="Places (incl. closed)"))
     if warmup_days > 0:
         handles.append(Patch(color="0.92", label="Warm-up (not measured)"))
+    return handles
+
+
+# ---------------------------------------------------------------------------- a forecast's fan
+FAN = (5, 25, 50, 75, 95)
+"""Percentiles across replications a fan chart draws: the 90% band, the 50% band and the median."""
+
+
+def fan_chart(daily: pd.DataFrame, level: str, start_date: date | None = None, ax: PanelAxes = None) -> Figure:
+    """One level's forecast: patients in care (top) and waiting (bottom) through the measured period.
+
+    The line is the median across replications; the bands hold half of them (25th-75th percentile,
+    dark) and nine in ten (5th-95th, light); the black step line is the usable capacity as it
+    follows its schedule (dotted: places, where staff shortages close some). With ``start_date``
+    (``run.start_date``) the x axis is the calendar, else days from day 0. ``ax``: two Axes, in care
+    then waiting (e.g. ``figure.subplots(2, 1, sharex=True)``); by default a Figure of its own.
+    """
+    with house_style():
+        table = daily[(daily["level"] == level) & (daily["day"] >= 0)]
+        color = _colors(daily)[level]
+        figure, axes, own = _canvas(ax, (2, 1), (10, 6.2), "fan_chart",
+                                    "2 Axes (in care, waiting), e.g. figure.subplots(2, 1, sharex=True)", sharex=True)
+        _fan(axes[0], table, "census", color, start_date)
+        _capacity_steps(axes[0], table, start_date)
+        _fan(axes[1], table, "waitlist", color, start_date)
+        axes[0].set_ylabel("Patients in care")
+        axes[1].set_ylabel("Waiting (people)")
+        for each in axes:
+            _calendar_axis(each, start_date)
+        axes[-1].set_xlabel(f"Date (day 0 is {start_date.day} {start_date:%B %Y})" if start_date else
+                            "Day (from day 0, the start of the measured period)")
+        _bottom_legend(figure, axes, own, _fan_legend(table, color), ncols=5, title=level)
+        if own:
+            figure.suptitle(f"{level}: forecast of patients in care and waiting")
+        return figure
+
+
+def _when(days: np.ndarray, start_date: date | None) -> np.ndarray:
+    """Days from day 0 as dates from ``start_date``, or as they are without one."""
+    if start_date is None:
+        return days
+    return np.datetime64(start_date, "D") + days.astype(np.int64).astype("timedelta64[D]")
+
+
+def _fan(ax: Axes, table: pd.DataFrame, column: str, color: str, start_date: date | None) -> None:
+    days, (low, lower, median, upper, high) = _percentiles(table, column, FAN)
+    when = _when(days, start_date)
+    ax.fill_between(when, low, high, color=color, alpha=0.18, linewidth=0)
+    ax.fill_between(when, lower, upper, color=color, alpha=0.4, linewidth=0)
+    ax.plot(when, median, color=color, linewidth=1.4, zorder=3)
+    ax.set_ylim(bottom=0, top=max(1.0, float(np.nanmax(high)) * 1.08))
+    if column == "waitlist" and not np.nanmax(high) > 0:
+        empty(ax, "No one waited")
+
+
+def _capacity_steps(ax: Axes, table: pd.DataFrame, start_date: date | None) -> None:
+    """The median usable capacity (and places, where they differ) day by day, as steps."""
+    lines = ["capacity", *(["places"] if not np.allclose(table["places"], table["capacity"]) else [])]
+    for column, style in zip(lines, ("-", ":"), strict=False):
+        days, (median,) = _percentiles(table, column, (50,), smooth=False)   # a schedule steps, it never ramps
+        # above the fan: a census pinned at capacity should read as full, not hide the limit
+        ax.plot(_when(days, start_date), median, color=CAPACITY_COLOR, linewidth=1.0, linestyle=style,
+                drawstyle="steps-post", zorder=4)
+        ax.set_ylim(top=max(ax.get_ylim()[1], float(np.nanmax(median)) * 1.08))
+
+
+def _calendar_axis(ax: Axes, start_date: date | None) -> None:
+    if start_date is not None:
+        locator = AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+
+
+def _fan_legend(table: pd.DataFrame, color: str) -> list:
+    smoothing = _smoothing_days(table["day"].nunique())
+    median = "Median of replications" + (f" ({smoothing}-day average)" if smoothing > 1 else "")
+    handles = [Line2D([], [], color=color, linewidth=1.4, label=median),
+               Patch(color=color, alpha=0.4, label="Half of replications within"),
+               Patch(color=color, alpha=0.18, label="Nine in ten within"),
+               Line2D([], [], color=CAPACITY_COLOR, linewidth=1.0, label="Capacity (usable places)")]
+    if not np.allclose(table["places"], table["capacity"]):
+        handles.append(Line2D([], [], color=CAPACITY_COLOR, linestyle=":", label="Places (incl. closed)"))
     return handles
 
 

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from . import plots
 from .compare import NOT_COMPARED
 from .metrics import LABELS, SYSTEM_METRICS
+from .monthly import WAIT_METRICS, first_months_over
 from .planning import Target, parse_target
 from .results import Results, sweep_headline
 from .scenario import Scenario
@@ -201,14 +202,79 @@ def render(results: Results, drawn: Sequence[tuple[str, str, Figure]], sections:
 
 def write_report(results: Results, folder: str | Path, sections: list[dict] | None = None,
                  extra_figures: Sequence[tuple[str, str, Figure]] = ()) -> Path:
-    """Write ``report.html`` and ``figures/*.png|svg`` into ``folder`` (an existing folder)."""
+    """Write ``report.html`` and ``figures/*.png|svg`` into ``folder`` (an existing folder); a forecast
+    (:func:`is_forecast`) gets its section first, with a fan chart per level."""
     folder = Path(folder)
     drawn = figures(results)
-    for name, _, figure in [*drawn, *extra_figures]:
+    forecast, fans = forecast_section(results) if is_forecast(results) else (None, [])
+    for name, _, figure in [*drawn, *fans, *extra_figures]:
         plots.save(figure, folder / "figures", name)
     path = folder / "report.html"
-    path.write_text(render(results, drawn, sections), encoding="utf-8")
+    path.write_text(render(results, drawn, [*([forecast] if forecast else []), *(sections or [])]), encoding="utf-8")
     return path
+
+
+# ---------------------------------------------------------------------------- a forecast
+def is_forecast(results: Results) -> bool:
+    """Whether the run forecasts from a given state: measured from its start (``warmup_days: 0``, from
+    today's census and waitlist or from empty) or from a calendar date (``run.start_date``)."""
+    run = results.scenario.run
+    return results.monthly is not None and (run.warmup_days == 0 or run.start_date is not None)
+
+
+def forecast_section(results: Results) -> tuple[dict, list[tuple[str, str, Figure]]]:
+    """When each level's waits first exceed the target, the waits month by month, and a fan chart per level."""
+    assert results.monthly is not None, "is_forecast() says whether there is a forecast"
+    scenario, monthly = results.scenario, results.monthly
+    run = scenario.run
+    target = run.wait_target_days
+    drawn = [(f"forecast_{name}", f"{level}: patients in care and waiting through the measured period, median "
+              "across replications with the bands holding half of them and nine in ten; capacity as it follows "
+              "its schedule.", plots.fan_chart(results.daily, level, run.start_date))
+             for name, level in zip(_file_names(scenario.level_names), scenario.level_names, strict=True)]
+    start = f" ({run.start_date.isoformat()})" if run.start_date else ""
+    note = (f"From day 0{start}, {monthly['month'].nunique()} months: the first month whose waits are above the "
+            f"target of {target:g} days, then every month's mean wait / 90th-percentile wait in days (* over the "
+            "target). Each is the mean across replications of the month's figure, over the waits that ended in it "
+            "(admissions, and give-ups when they gave up); monthly.csv has them with their intervals and bands.")
+    tables = _table(_first_over_table(monthly, target)) + _table(_waits_by_month(monthly, target))
+    return {"title": "Forecast month by month", "note": note, "table": tables,
+            "figures": [{"caption": caption, "png": _png(figure)} for _, caption, figure in drawn]}, drawn
+
+
+def _month_name(month: pd.Series) -> str:
+    if isinstance(month["month_start"], str):
+        return f"{pd.Timestamp(month['month_start']):%b %Y}"
+    return f"month {int(month['month'])} (days {int(month['from_day'])}-{int(month['to_day'])})"
+
+
+def _first_over_table(monthly: pd.DataFrame, target: float) -> pd.DataFrame:
+    """Per level: the first month each wait is over the target, in words."""
+    found = first_months_over(monthly, target)
+    found["text"] = [f"{_month_name(row)}: {row['wait_days']:.1f} days" if pd.notna(row["month"]) else
+                     f"never (at most {row['wait_days']:.1f} days)" if pd.notna(row["wait_days"]) else "no waits"
+                     for _, row in found.iterrows()]
+    wide = found.pivot(index="level", columns="metric", values="text").reindex(list(dict.fromkeys(found["level"])))
+    return wide.rename(columns={metric: f"{LABELS[metric]}: first month over {target:g} days"
+                                for metric in WAIT_METRICS})
+
+
+def _waits_by_month(monthly: pd.DataFrame, target: float) -> pd.DataFrame:
+    """Months down, levels across: ``mean wait / 90th-percentile wait`` (days), ``*`` where one is over target."""
+    waits = monthly[monthly["metric"].isin(WAIT_METRICS)]
+    wide = waits.pivot_table(index=["month", "level"], columns="metric", values="mean", sort=False, dropna=False)
+    text = [f"{mean:.1f} / {p90:.1f}" + (" *" if max(mean, p90) > target else "") if pd.notna(p90) else "-"
+            for mean, p90 in zip(wide["wait_mean_days"], wide["wait_p90_days"], strict=True)]
+    table = pd.Series(text, index=wide.index).unstack("level")[list(dict.fromkeys(waits["level"]))]
+    names = {row["month"]: _month_name(row) for _, row in waits.drop_duplicates("month").iterrows()}
+    table.index = [names[month] for month in table.index]
+    return table
+
+
+def _file_names(levels: list[str]) -> list[str]:
+    """A file name for each level's figure: its name with anything but letters, digits, - and _ as _."""
+    names = ["".join(c if c.isalnum() or c in "-_" else "_" for c in level) for level in levels]
+    return [name if names.count(name) == 1 else f"{index}_{name}" for index, name in enumerate(names)]
 
 
 def comparison_section(table: pd.DataFrame) -> tuple[dict, list[tuple[str, str, Figure]]]:

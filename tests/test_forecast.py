@@ -6,17 +6,26 @@ independently of ``sim.results``.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from conftest import ROOT
 
 import sim
 from sim.arrivals import referral_rates, season_months
-from sim.monthly import months
+from sim.cli import main
+from sim.monthly import first_months_over, months
+from sim.report import is_forecast
 from sim.scenario_file import load_scenario
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 GOLDEN = ROOT / "tests" / "golden" / "small_continuum.yaml"
 
@@ -181,3 +190,67 @@ def test_run_writes_monthly_csv_as_the_results_have_it(dated, tmp_path):
     written = pd.read_csv(folder / "monthly.csv", keep_default_na=False, na_values=[""])
     assert list(written.columns) == list(dated.monthly.columns)
     pd.testing.assert_frame_equal(written, dated.monthly, check_dtype=False)
+
+
+# ---------------------------------------------------------------------------- the report
+def test_first_months_over_the_target(dated):
+    target = dated.scenario.run.wait_target_days
+    found = first_months_over(dated.monthly, target).set_index(["level", "metric"])
+    for (level, metric), row in found.iterrows():
+        months_ = _one_replication(dated, level, metric)
+        over = months_[months_["mean"] > target]
+        if over.empty:
+            assert pd.isna(row["month"]) and row["wait_days"] == months_["mean"].max()
+        else:
+            assert row["month"] == over["month"].iloc[0] and row["wait_days"] == over["mean"].iloc[0]
+            assert row["month_start"] == over["month_start"].iloc[0]
+    assert not pd.isna(found.loc[("ward", "wait_p90_days"), "month"]), "the golden ward waits over target at once"
+
+
+@pytest.fixture(scope="module")
+def forecast_folder(golden, tmp_path_factory):
+    """Today's state (the golden ward's census and waitlist) forecast from 2027-03-01, no warm-up."""
+    scenario = golden.with_changes({"run.start_date": "2027-03-01", "run.warmup_days": 0, "run.days": 365,
+                                    "run.replications": 3})
+    results = sim.run(scenario, jobs=1, progress=False)
+    return results, sim.write_results(results, tmp_path_factory.mktemp("forecast") / "run", report=True)
+
+
+def test_a_forecast_report_has_its_section_and_a_fan_chart_per_level(forecast_folder):
+    results, folder = forecast_folder
+    assert is_forecast(results)
+    names = {path.name for path in (folder / "figures").iterdir()}
+    assert {f"forecast_{level}.png" for level in results.scenario.level_names} <= names
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    first = first_months_over(results.monthly, 5).set_index(["level", "metric"]).loc[("ward", "wait_p90_days")]
+    assert "Forecast month by month" in html and "From day 0 (2027-03-01), 12 months" in html
+    assert f"{pd.Timestamp(first['month_start']):%b %Y}: {first['wait_days']:.1f} days" in html
+    assert html.count("data:image/png;base64,") == 5 + 3                # staff given: five figures, three fans
+
+
+def test_a_run_with_a_warm_up_and_no_date_is_no_forecast(golden, dated):
+    assert not is_forecast(sim.run(golden.with_changes({"run.replications": 1, "run.days": 60}), jobs=1,
+                                   progress=False))
+    assert is_forecast(dated)                                          # a date makes a forecast
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="chromium is not installed here")
+def test_the_forecast_report_renders_in_headless_chromium(forecast_folder, tmp_path):
+    _, folder = forecast_folder
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path}",
+               "--virtual-time-budget=5000", "--dump-dom", (folder / "report.html").as_uri()]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert 'data-images="ok:8"' in done.stdout and 'data-errors="0"' in done.stdout
+
+
+def test_continuum_run_writes_monthly_csv_with_calendar_months(tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(GOLDEN), "--out", str(out), "--quiet", "--jobs", "1",
+                                       "--set", "run.start_date=2027-01-15", "--set", "run.days=100"])
+    assert result.exit_code == 0, result.output
+    monthly = pd.read_csv(out / "monthly.csv")
+    assert list(monthly.drop_duplicates("month")["month_start"]) == ["2027-01-15", "2027-02-01", "2027-03-01",
+                                                                     "2027-04-01"]
+    assert "monthly.csv" in json.loads((out / "manifest.json").read_text())["files"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -151,6 +152,28 @@ def test_census_over_time_draws_places_when_some_are_closed():
     assert any("Places" in text.get_text() for text in figure.legends[0].get_texts())
 
 
+def test_fan_chart_draws_the_measured_period_with_two_bands_and_the_capacity_steps():
+    figure = plots.fan_chart(daily_table(places_closed=True), "ward")
+    assert_drawn(figure, 2)
+    census, waiting = figure.axes
+    assert len(census.collections) == 2 and len(waiting.collections) == 2    # the 90% and the 50% band
+    median, capacity, places = census.get_lines()
+    assert min(median.get_xdata()) == 0                                       # no warm-up in a forecast
+    assert list(capacity.get_ydata()) == [10.0] * 10 and places.get_linestyle() == ":"
+    assert list(places.get_ydata()) == [10.0] * 3 + [12.0] * 7              # a step, never a ramp
+    legend = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert legend[1:3] == ["Half of replications within", "Nine in ten within"]
+    assert "Places (incl. closed)" in legend and figure.get_suptitle().startswith("ward: forecast")
+
+
+def test_fan_chart_runs_along_the_calendar_from_the_start_date():
+    figure = plots.fan_chart(daily_table(), "day", start_date=date(2027, 3, 1))
+    line = figure.axes[0].get_lines()[0]
+    assert line.get_xdata()[0] == np.datetime64("2027-03-01")
+    assert figure.axes[1].get_xlabel() == "Date (day 0 is 1 March 2027)"
+    assert "No one waited" in texts(figure)
+
+
 def test_wait_curves_names_share_over_target_and_levels_without_admissions():
     figure = plots.wait_curves(wait_quantile_table(), LEVELS, target_days=7)
     assert_drawn(figure, 1)
@@ -274,6 +297,11 @@ def test_real_census_occupancy_and_staffing(real):
     assert_drawn(plots.staffing_chart(real.staffing), 1)
 
 
+def test_real_fan_charts(real):
+    for level in real.scenario.level_names:
+        assert_drawn(plots.fan_chart(real.daily, level, date(2027, 1, 15)), 2)
+
+
 def test_real_wait_curves(real):
     table = real.wait_quantiles
     assert_drawn(plots.wait_curves(table, real.scenario.level_names, real.scenario.run.wait_target_days), 1)
@@ -357,4 +385,14 @@ def test_axes_of_the_wrong_number_or_kind_are_refused_saying_what_is_wanted():
         plots.flow_diagram(flow_table(), LEVELS, ax="left")
     with pytest.raises(ValueError, match="ax = 2 Axes: should be one matplotlib Axes"):
         plots.wait_curves(wait_quantile_table(), LEVELS, target_days=7, ax=[one, two])
+    with pytest.raises(ValueError, match=r"ax = 1 Axes: should be 2 Axes \(in care, waiting\)"):
+        plots.fan_chart(daily_table(), "ward", ax=one)
     assert not one.has_data() and not two.has_data()
+
+
+def test_a_fan_chart_draws_into_your_axes_with_its_legend_beside():
+    figure = Figure(figsize=(10, 6), layout="constrained")
+    panels = figure.subplots(2, 1, sharex=True)
+    assert plots.fan_chart(daily_table(), "ward", ax=panels) is figure
+    assert all(ax.has_data() for ax in panels) and not figure.legends and figure.get_suptitle() == ""
+    assert panels[-1].get_legend().get_title().get_text() == "ward"
