@@ -7,8 +7,18 @@ on the regional scenario, started at its own long-run census (no relapse hole).
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+import pandas as pd
 import pytest
+from conftest import exponential, fixed, level, scenario
+from scipy import stats
 from test_bad_input import GOOD, assert_bad_input, edited, invoke
+
+import sim
+from sim import today
+from sim.analysis import mser5_warmup
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -123,3 +133,172 @@ def test_good_state_of_today_is_valid(scenario_file):
                      GOOD + "  at_risk: [{after: discharged, days_since: 10, count: 4}]\n")
     result = invoke("validate", scenario_file(text))
     assert result.exit_code == 0, result.output
+
+
+# ---------------------------------------------------------------------------- the engine, exactly
+def run_episodes(s: sim.Scenario) -> pd.DataFrame:
+    return sim.run(s, jobs=1, progress=False, keep_episodes=True).episodes
+
+
+def admissions(results: sim.Results, level_name: str) -> float:
+    rows = results.summary
+    return float(rows[(rows.level == level_name) & (rows.metric == "admissions_per_year")]["mean"].iloc[0])
+
+
+def test_patients_in_care_leave_after_the_rest_of_their_stay():
+    s = scenario({"ward": level(5, fixed(10), {"discharged": 1}, initial={"in_care_days": [4, 0, 9.5]})}, days=20)
+    table = run_episodes(s)
+    assert table["left_day"].tolist() == [0.5, 6.0, 10.0]
+    assert table["admitted_day"].tolist() == [-9.5, -4.0, 0.0]
+    assert table["stay_days"].tolist() == [10.0, 10.0, 10.0]   # whole stays, days before the run included
+    # admitted before the run: not admissions of it
+    assert admissions(sim.run(s, jobs=1, progress=False), "ward") == 0
+
+
+def test_exponential_stays_left_are_the_same_exponential():
+    s = scenario({"ward": level(2000, exponential(5), {"discharged": 1}, initial={"in_care_days": [30.0] * 2000})},
+                 days=200)
+    left = run_episodes(s)["left_day"]
+    assert stats.kstest(left, stats.expon(scale=5).cdf).pvalue > 0.01
+
+
+def test_banded_days_in_care_are_drawn_within_the_band():
+    bands = [{"from_days": 0, "to_days": 2, "count": 30}, {"from_days": 6, "to_days": 8, "count": 30}]
+    s = scenario({"ward": level(60, fixed(10), {"discharged": 1}, initial={"in_care_bands": bands})}, days=20)
+    left = np.sort(run_episodes(s)["left_day"].to_numpy())
+    assert np.all((left[:30] > 2) & (left[:30] <= 4)) and np.all((left[30:] > 8) & (left[30:] <= 10))
+
+
+def test_route_is_drawn_given_the_days_in_care():
+    # a patient 5 days in cannot be on the 3-day step-down route
+    next_ = {"clinic": {"share": 0.5, "los": fixed(3)}, "discharged": 0.5}
+    s = scenario({"ward": level(40, fixed(20), next_, initial={"in_care_days": [5.0] * 20 + [1.0] * 20}),
+                  "clinic": level(40, fixed(1), {"discharged": 1})}, days=30)
+    table = run_episodes(s)
+    ward = table[table.level == "ward"].sort_values("admitted_day")
+    assert (ward.head(20)["route"] == "discharged").all() and (ward.head(20)["left_day"] == 15).all()
+    early = ward.tail(20)["route"]
+    assert set(early) == {"clinic", "discharged"}   # 1 day in: either route is still possible
+
+
+def test_waiting_patients_keep_their_place_and_their_wait():
+    initial = {"in_care_days": [6], "waitlist": 3, "waiting_days": [2, 8]}
+    s = scenario({"ward": level(1, fixed(10), {"discharged": 1}, initial=initial)}, days=40)
+    table = run_episodes(s).sort_values("admitted_day")
+    waited = table[table.source == "initial"].iloc[1:]
+    assert waited["arrived_day"].tolist() == [-8, -2, 0]
+    assert waited["admitted_day"].tolist() == [4, 14, 24]
+    assert waited["wait_days"].tolist() == [12, 16, 24]
+
+
+def test_patience_is_drawn_given_the_days_waited():
+    initial = {"census": 1, "waiting_days": [3, 9.5]}
+    s = scenario({"ward": level(1, fixed(50), {"discharged": 1}, patience=fixed(10), initial=initial)}, days=30)
+    table = run_episodes(s)
+    gave_up = table[table.status == "gave_up"].sort_values("left_day")
+    assert gave_up["left_day"].tolist() == [0.5, 7.0]
+
+
+def test_held_patients_hold_their_place_until_the_next_level_admits_them():
+    held = {"held": {"to": "clinic", "held_days": [5]}}
+    ward = level(3, fixed(5), {"clinic": 1}, when_next_full="hold", initial=held)
+    clinic = level(1, fixed(10), {"discharged": 1}, initial={"in_care_days": [8], "waiting_days": [1]})
+    table = run_episodes(scenario({"ward": ward, "clinic": clinic}, days=30))
+    held = table[table.level == "ward"].iloc[0]
+    assert (held["status"], held["left_day"], held["stay_ended_day"]) == ("left", 2.0, -5.0)
+    at_clinic = table[(table.level == "clinic") & (table.source == "transfer")].iloc[0]
+    # held 5 days before the run, so ahead of the patient who has waited 1: admitted when the place frees
+    assert (at_clinic["arrived_day"], at_clinic["admitted_day"], at_clinic["wait_days"]) == (-5.0, 2.0, 7.0)
+
+
+RETURN_TO_WARD = {"return_to": {"ward": 1}}
+
+
+def test_people_at_risk_return_after_the_rest_of_the_relapse_time():
+    relapse = {"after_discharged": {"probability": 1, "time": fixed(10)}, **RETURN_TO_WARD,
+               "at_risk": [{"after": "discharged", "days_since": 4, "count": 5},
+                           {"after": "discharged", "days_since": 10, "count": 2},
+                           {"after": "discharged", "days_since": 11, "count": 3}]}
+    s = scenario({"ward": level(10, fixed(1), {"dropped_out": 1})}, relapse=relapse, days=20)
+    table = run_episodes(s)
+    assert table["source"].eq("relapse").all()
+    # 4 days since: back on day 6; 10 days since: back at once; 11 days since: everyone would be back already
+    assert sorted(table["arrived_day"]) == [0.0] * 2 + [6.0] * 5
+
+
+def test_share_returning_matches_the_conditional_chance():
+    relapse = {"after_dropped_out": {"probability": 0.5, "time": exponential(100)}, **RETURN_TO_WARD,
+               "at_risk": [{"after": "dropped_out", "days_since": 100, "count": 4000}]}
+    s = scenario({"ward": level(4000, fixed(1), {"discharged": 1})}, relapse=relapse, days=3000)
+    returned = len(run_episodes(s))
+    chance = 0.5 * math.exp(-1) / (0.5 + 0.5 * math.exp(-1))
+    assert returned == pytest.approx(4000 * chance, abs=4 * math.sqrt(4000 * chance * (1 - chance)))
+
+
+def test_auto_pool_is_the_flow_out_times_the_time_still_away():
+    relapse = {"after_discharged": {"probability": 0.4, "time": exponential(50)},
+               "after_dropped_out": {"probability": 0.8, "time": fixed(30)}, **RETURN_TO_WARD, "at_risk": "auto"}
+    ward = level(60, exponential(10), {"discharged": 0.75, "dropped_out": 0.25}, initial={"census": 50})
+    s = scenario({"ward": ward}, relapse=relapse)
+    leaving = today.leaving_per_day(s)
+    assert leaving == pytest.approx({"discharged": 50 / 10 * 0.75, "dropped_out": 50 / 10 * 0.25})
+    rules = {exit_name: s.relapse.rule(exit_name) for exit_name in leaving}
+    expected = {exit_name: today.expected_returners(leaving[exit_name], rule.probability, rule.time.sampler()).sum()
+                for exit_name, rule in rules.items()}
+    # per day leaving x share returning x mean time to return (trapezoids over days: within 0.1%)
+    assert expected == pytest.approx({"discharged": 3.75 * 0.4 * 50, "dropped_out": 1.25 * 0.8 * 30}, rel=1e-3)
+    at_risk = sim.run(s.with_changes({"run.days": 1}), replications=40, jobs=1, progress=False).patients
+    first_day = at_risk[at_risk.day == 1]["at_risk"]
+    # day 1 ends with the pool, less the day's returns, plus the day's leavers who will return
+    assert first_day.mean() == pytest.approx(sum(expected.values()), rel=0.05)
+
+
+# ---------------------------------------------------------------------------- no relapse hole
+LONG_RUN = {   # 10 replications of 20 years after a 5-year warm-up, seed 2026 (see the slow twin)
+    "inpatient": (187.2, 4.4), "php": (135.0, 0.7), "iop": (476.7, 0.0), "outpatient": (3083.6, 0.0)}
+"""The regional scenario's long-run mean census and waitlist per level."""
+
+
+def started_at(regional: sim.Scenario, means: dict[str, tuple[float, float]], days: int, **changes) -> sim.Scenario:
+    """The regional scenario started today at the given census and waitlist, without a warm-up."""
+    initial = {f"levels.{name}.initial": {"census": round(census), "waitlist": round(waitlist)}
+               for name, (census, waitlist) in means.items()}
+    return regional.with_changes({"run.warmup_days": 0, "run.days": days, **initial, **changes})
+
+
+def census_by_month(s: sim.Scenario, replications: int) -> pd.DataFrame:
+    daily = sim.run(s, replications=replications, jobs=1, progress=False).daily
+    daily = daily.assign(month=daily["day"] // 30)
+    return daily.groupby(["month", "level"])["census"].mean().unstack()
+
+
+def assert_steady_start(regional: sim.Scenario, means: dict[str, tuple[float, float]], days: int, replications: int,
+                        within: float) -> None:
+    steady = census_by_month(started_at(regional, means, days, **{"relapse.at_risk": "auto"}), replications)
+    for name, (census, _) in means.items():
+        assert steady[name].mean() == pytest.approx(census, rel=within), name
+    hole = census_by_month(started_at(regional, means, days), replications)
+    assert hole["inpatient"].iloc[:6].mean() < 0.85 * means["inpatient"][0]
+
+
+def test_started_at_its_usual_census_with_the_at_risk_pool_the_regional_system_is_steady(regional):
+    assert_steady_start(regional, LONG_RUN, days=360, replications=4, within=0.04)
+
+
+@pytest.mark.slow
+def test_steady_start_against_a_fresh_long_run(regional):
+    long_run = regional.with_changes({"run.warmup_days": 1825, "run.days": 3650})
+    daily = sim.run(long_run, replications=4, jobs=1, progress=False).daily.query("period == 'measured'")
+    means = {name: (rows["census"].mean(), rows["waitlist"].mean()) for name, rows in daily.groupby("level")
+             if name in LONG_RUN}
+    assert_steady_start(regional, means, days=720, replications=12, within=0.025)
+
+
+@pytest.mark.slow
+def test_mser5_cuts_nothing_from_a_steady_start(regional):
+    def warmups(s: sim.Scenario) -> dict[str, int]:
+        daily = sim.run(s, replications=3, jobs=1, progress=False).daily
+        return {name: mser5_warmup(rows.groupby("day")["census"].mean()) for name, rows in daily.groupby("level")}
+
+    assert max(warmups(started_at(regional, LONG_RUN, 1095, **{"relapse.at_risk": "auto"})).values()) <= 30
+    assert min(warmups(started_at(regional, LONG_RUN, 1095)).values()) >= 300
