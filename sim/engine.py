@@ -526,20 +526,18 @@ class Model:
     def start_from_today(self, level: Level) -> None:
         """Seat today's census mid-stay and put today's waitlist on the waitlist.
 
-        Patients whose days so far are not given are seated with the equilibrium residual of the
-        stay; the listed ones with the rest of a stay known to have lasted that long (:mod:`sim.today`).
-        Held patients take their place here; they join the next level's waitlist once every level
-        is seated (:meth:`join_held_from_today`), so they cannot take a place meant for its census.
+        Patients in care leave after the rest of a stay known to have lasted their days so far
+        (:mod:`sim.today`). Held patients take their place here, and join the next level's waitlist
+        once every level is seated (:meth:`join_held_from_today`), so they cannot take a place
+        meant for its census. The longest waiting join the waitlist first.
         """
         initial = level.spec.initial
         stream = self.random_streams(level.name)
         unlisted = initial.census - initial.listed_in_place
-        if unlisted and not self.describes_today:
-            stays = draws(stream("initial"), level.spec.los.sampler().from_uniforms)
-            for remaining in residual_stays(stays, draws(stream("initial_residual")), unlisted):
-                level.admit(self.episode_from_today(level, INITIAL), 0.0, stay=remaining)
-        unknown = unlisted if self.describes_today else 0
-        for in_care_days, route, stay_left in patients_in_care(level.spec, stream, unknown):
+        if not self.describes_today:
+            self.seat_as_before(level, stream, unlisted)
+        for in_care_days, route, stay_left in patients_in_care(level.spec, stream,
+                                                               unknown=unlisted if self.describes_today else 0):
             level.seat(self.episode_from_today(level, INITIAL), self.destinations.index(route), in_care_days, stay_left)
         for to, held_days in patients_held(level.spec):
             episode = self.episode_from_today(level, INITIAL)
@@ -549,6 +547,17 @@ class Model:
             level.arrive(self.new_patient(), INITIAL, waited=waited, patience_left=patience_left)
         for _ in range(initial.waitlist - initial.listed_waiting):
             level.arrive(self.new_patient(), INITIAL)
+
+    def seat_as_before(self, level: Level, stream: Callable[[str], np.random.Generator], count: int) -> None:
+        """Seat a census given by its count alone as scenarios without today's details always have.
+
+        The remaining stays follow the equilibrium residual of the level's ``los`` and the route is
+        drawn at admission, on its own (admitted on day 0): kept so earlier results stay exact.
+        """
+        if count:
+            stays = draws(stream("initial"), level.spec.los.sampler().from_uniforms)
+            for remaining in residual_stays(stays, draws(stream("initial_residual")), count):
+                level.admit(self.episode_from_today(level, INITIAL), 0.0, stay=remaining)
 
     def episode_from_today(self, level: Level, source: int) -> Episode:
         """A new patient's episode at ``level`` on day 0, open in the books."""
