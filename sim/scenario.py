@@ -198,6 +198,16 @@ class Initial(_Model):
                                        f"{total} counts them all (leave it out to take the number listed)")
         return self.model_copy(update=update) if any(update.values()) else self
 
+    @model_serializer(mode="wrap")
+    def _totals_as_default(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # a total that only counts the listed patients is left to its default, so a variant that
+        # lists more (with_changes, --set) is not refused for a total it never gave
+        data = handler(self)
+        for total, listed in (("census", self.listed_in_place), ("waitlist", self.listed_waiting)):
+            if listed and data.get(total) == listed:
+                data.pop(total)
+        return data
+
     @property
     def listed_in_care(self) -> int:
         """Patients in care whose days in care are given (one by one or by band)."""

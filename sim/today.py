@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .distributions import Sampler, return_chance
-from .scenario import EXITS, Band, Scenario
+from .scenario import EXITS, AtRisk, Band, Relapse, Scenario
 from .scenario import Level as LevelSpec
 
 Streams = Callable[[str], np.random.Generator]
@@ -185,29 +185,25 @@ def expected_returners(per_day: float, probability: float, time: Sampler) -> np.
     return per_day * probability * (survival[:-1] + survival[1:]) / 2
 
 
-def returns_of_listed(scenario: Scenario, stream: Streams) -> list[float]:
+def returns_of_listed(relapse: Relapse, groups: list[AtRisk], stream: Streams) -> list[float]:
     """Days until each listed person at risk returns, for those who will (the rest never return)."""
-    relapse = scenario.relapse
     returns: list[float] = []
     for exit_name in EXITS:
-        rule = relapse.rule(exit_name) if relapse is not None else None
-        groups = [group for group in relapse.at_risk or () if group.after == exit_name] \
-            if relapse is not None and isinstance(relapse.at_risk, list) else []
-        if rule is None or not groups:
+        rule = relapse.rule(exit_name)
+        mine = [group for group in groups if group.after == exit_name]
+        if rule is None or not mine:
             continue
         time = rule.time.sampler()
-        days_since = np.repeat([group.days_since for group in groups], [group.count for group in groups])
-        returning = stream(f"at_risk:{exit_name}:chance").random(len(days_since)) < \
-            return_chance(rule.probability, time, days_since)
+        days_since = np.repeat([group.days_since for group in mine], [group.count for group in mine])
+        chances = return_chance(rule.probability, time, days_since)
+        returning = stream(f"at_risk:{exit_name}:chance").random(len(days_since)) < chances
         uniforms = stream(f"at_risk:{exit_name}:time").random(len(days_since))
         returns += time.remaining_from_uniforms(days_since, uniforms)[returning].tolist()
     return returns
 
 
-def returns_of_auto(scenario: Scenario, stream: Streams) -> list[float]:
+def returns_of_auto(scenario: Scenario, relapse: Relapse, stream: Streams) -> list[float]:
     """Days until each person of the ``auto`` pool returns: counts drawn (Poisson) per day since leaving."""
-    relapse = scenario.relapse
-    assert relapse is not None, "at_risk: auto is a key of relapse"
     leaving = leaving_per_day(scenario)
     returns: list[float] = []
     for exit_name in EXITS:
@@ -229,4 +225,6 @@ def returns_from_today(scenario: Scenario, stream: Streams) -> list[float]:
     relapse = scenario.relapse
     if relapse is None or relapse.at_risk is None:
         return []
-    return returns_of_auto(scenario, stream) if relapse.at_risk == "auto" else returns_of_listed(scenario, stream)
+    if relapse.at_risk == "auto":
+        return returns_of_auto(scenario, relapse, stream)
+    return returns_of_listed(relapse, relapse.at_risk, stream)

@@ -135,6 +135,15 @@ def test_good_state_of_today_is_valid(scenario_file):
     assert result.exit_code == 0, result.output
 
 
+def test_totals_default_to_the_patients_listed_and_follow_them_in_variants():
+    s = scenario({"ward": level(10, fixed(10), {"discharged": 1},
+                                initial={"in_care_days": [1, 2], "waitlist": 3, "waiting_days": [4]})})
+    assert (s.levels["ward"].initial.census, s.levels["ward"].initial.waitlist) == (2, 3)
+    more = s.with_changes({"levels.ward.initial.in_care_days": [1, 2, 3, 4]})
+    assert more.levels["ward"].initial.census == 4
+    assert sim.validate(more.to_dict()) == more
+
+
 # ---------------------------------------------------------------------------- the engine, exactly
 def run_episodes(s: sim.Scenario) -> pd.DataFrame:
     return sim.run(s, jobs=1, progress=False, keep_episodes=True).episodes
