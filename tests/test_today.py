@@ -13,8 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import exponential, fixed, level, scenario
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from test_bad_input import GOOD, assert_bad_input, edited, invoke
+from test_invariants import continua
 
 import sim
 from sim import today
@@ -311,3 +314,37 @@ def test_mser5_cuts_nothing_from_a_steady_start(regional):
 
     assert max(warmups(started_at(regional, LONG_RUN, 1095, **{"relapse.at_risk": "auto"})).values()) <= 30
     assert min(warmups(started_at(regional, LONG_RUN, 1095)).values()) >= 300
+
+
+# ---------------------------------------------------------------------------- invariants
+@st.composite
+def started_today(draw):
+    """A random small continuum (as in test_invariants) with a random state of today."""
+    continuum = draw(continua())
+    changes: dict = {"relapse.at_risk": draw(st.sampled_from(["auto", [
+        {"after": "dropped_out", "days_since": 3, "count": 5}]]))}
+    for name, spec in continuum.levels.items():
+        places = spec.capacity[0].capacity
+        longest = min(max((step.los or spec.los).sampler().longest for step in spec.next.values()), 30)
+        in_care = draw(st.lists(st.floats(0, longest), max_size=places))
+        next_levels = [dest for dest, step in spec.next.items() if dest in continuum.levels and step.share > 0]
+        held = draw(st.integers(0, places - len(in_care))) if spec.when_next_full == "hold" and next_levels else 0
+        initial: dict = {"in_care_days": in_care}
+        if held:
+            initial["held"] = {"to": next_levels[0], "held_days": [1.5] * held}
+        if spec.when_full == "wait":
+            initial["waiting_bands"] = [{"from_days": 0, "to_days": 4, "count": draw(st.integers(0, 3))}]
+        changes[f"levels.{name}.initial"] = initial
+    return continuum.with_changes(changes)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(started_today())
+def test_random_states_of_today_keep_the_invariants(continuum):
+    results = sim.run(continuum, jobs=1, progress=False, keep_episodes=True)   # the run checks conservation
+    episodes = results.episodes
+    assert (episodes["wait_days"].dropna() >= 0).all()
+    assert (episodes["stay_days"].dropna() >= 0).all()
+    assert (episodes["held_days"].dropna() >= 0).all()
+    daily = results.daily
+    assert (daily["census"] <= daily["capacity"] + 1e-9).all()
