@@ -54,6 +54,11 @@ class Exponential(_Spec):
     def frozen(self):
         return stats.expon(scale=self.mean)
 
+    def sampler(self) -> Sampler:
+        if self.max is None:
+            return MemorylessSampler(self.frozen(), None)
+        return ScipySampler(self.frozen(), self.max)
+
 
 class Lognormal(_Spec):
     """Lognormal by (mean, sd), by (median, p90), or by the log-scale (mu, sigma)."""
@@ -233,6 +238,24 @@ class Sampler:
         """``size`` independent draws using ``rng``."""
         return self.from_uniforms(rng.random(size))
 
+    @property
+    def longest(self) -> float:
+        """The longest value a draw can take (``inf`` when there is no limit)."""
+        raise NotImplementedError
+
+    def survival(self, elapsed: np.ndarray) -> np.ndarray:
+        """The chance that a value is at least ``elapsed`` (a stay not over after that many days)."""
+        raise NotImplementedError
+
+    def remaining_from_uniforms(self, elapsed: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        """Map uniforms in [0, 1) to the time left of values known to be at least ``elapsed``.
+
+        The value is drawn given that it is at least ``elapsed`` (a stay already that long), and
+        ``elapsed`` taken off: the patient's remaining stay. One uniform per value, as for fresh
+        draws. ``elapsed`` at or past :attr:`longest` gives 0 (a scenario refuses it before).
+        """
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class FixedSampler(Sampler):
@@ -249,6 +272,16 @@ class FixedSampler(Sampler):
     def from_uniforms(self, uniforms: np.ndarray) -> np.ndarray:
         return np.full(len(uniforms), self.value)
 
+    @property
+    def longest(self) -> float:
+        return self.value
+
+    def survival(self, elapsed: np.ndarray) -> np.ndarray:
+        return (np.asarray(elapsed, dtype=float) <= self.value).astype(float)
+
+    def remaining_from_uniforms(self, elapsed: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        return np.maximum(self.value - np.asarray(elapsed, dtype=float), 0.0)
+
 
 class EmpiricalSampler(Sampler):
     mean: float
@@ -261,6 +294,20 @@ class EmpiricalSampler(Sampler):
 
     def from_uniforms(self, uniforms: np.ndarray) -> np.ndarray:
         return self.values[(uniforms * len(self.values)).astype(np.intp)]
+
+    @property
+    def longest(self) -> float:
+        return float(self.values[-1])
+
+    def survival(self, elapsed: np.ndarray) -> np.ndarray:
+        return 1 - np.searchsorted(self.values, elapsed, side="left") / len(self.values)
+
+    def remaining_from_uniforms(self, elapsed: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        # resample among the observed values at least ``elapsed``, each equally likely
+        elapsed = np.asarray(elapsed, dtype=float)
+        first = np.searchsorted(self.values, elapsed, side="left")
+        index = first + (uniforms * (len(self.values) - first)).astype(np.intp)
+        return np.maximum(self.values[np.minimum(index, len(self.values) - 1)] - elapsed, 0.0)
 
 
 class ScipySampler(Sampler):
@@ -287,3 +334,39 @@ class ScipySampler(Sampler):
     def from_uniforms(self, uniforms: np.ndarray) -> np.ndarray:
         # ppf(cdf(max)) can round a hair above max
         return np.minimum(self.frozen.ppf(uniforms * self.top), self.max)
+
+    @property
+    def longest(self) -> float:
+        return min(float(self.frozen.support()[1]), self.max)
+
+    def survival(self, elapsed: np.ndarray) -> np.ndarray:
+        # tail probabilities from sf, not 1 - cdf: a long stay's chance is not lost to rounding
+        beyond_max = self.frozen.sf(self.max)
+        return np.clip((self.frozen.sf(elapsed) - beyond_max) / (1 - beyond_max), 0.0, 1.0)
+
+    def remaining_from_uniforms(self, elapsed: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        # inverse transform on the tail: sf(value) runs from sf(elapsed) (u = 0) down to sf(max)
+        elapsed = np.asarray(elapsed, dtype=float)
+        beyond_max = self.frozen.sf(self.max)
+        above_elapsed = np.maximum(self.frozen.sf(elapsed) - beyond_max, 0.0)
+        values = self.frozen.isf(beyond_max + (1 - uniforms) * above_elapsed)
+        return np.maximum(np.minimum(values, self.max) - elapsed, 0.0)
+
+
+class MemorylessSampler(ScipySampler):
+    """An untruncated exponential: the time left never depends on the time already spent."""
+
+    def remaining_from_uniforms(self, elapsed: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        return self.from_uniforms(uniforms)
+
+
+def return_chance(probability: float, time: Sampler, days_since: np.ndarray) -> np.ndarray:
+    """The chance that someone who left care ``days_since`` days ago, and has not come back, still will.
+
+    A share ``probability`` ever returns, after a ``time`` with survival S: of those still away,
+    ``probability S(d) / (1 - probability + probability S(d))`` are yet to return (0 where nobody
+    can still be away: everyone returns, and sooner than ``days_since``).
+    """
+    yet_to_return = probability * time.survival(days_since)
+    still_away = 1 - probability + yet_to_return
+    return np.divide(yet_to_return, still_away, out=np.zeros_like(yet_to_return, dtype=float), where=still_away > 0)

@@ -52,6 +52,7 @@ from .records import (
 from .scenario import EXITS, Scenario
 from .scenario import Level as LevelSpec
 from .streams import draws, generator
+from .today import describes_today, patients_held, patients_in_care, patients_waiting, returns_from_today
 
 READMIT_WINDOW_DAYS = 30.0
 
@@ -172,10 +173,14 @@ class Level:
             self.log.closed(episode)
 
     # -- arriving and waiting -------------------------------------------------------------
-    def arrive(self, patient: int, source: int, held_from: Episode | None = None) -> None:
-        """A patient seeks a place here: referral, transfer, relapse or giving up elsewhere."""
+    def arrive(self, patient: int, source: int, held_from: Episode | None = None, waited: float = 0.0,
+               patience_left: float | None = None) -> None:
+        """A patient seeks a place here: referral, transfer, relapse or giving up elsewhere.
+
+        Patients found waiting on day 0 have ``waited`` days already, and ``patience_left`` drawn given them.
+        """
         now = self.env.now
-        episode = Episode(patient, self, source, now, held_from)
+        episode = Episode(patient, self, source, now - waited, held_from)
         self.opened += 1
         if self.log is not None:
             self.log.opened(episode)
@@ -198,7 +203,8 @@ class Level:
         if self.waiting > self.waiting_max:
             self.waiting_max = self.waiting
         if self.patience is not None and held_from is None:
-            self.schedule(Timer(self.on_patience_over, episode), NORMAL, next(self.patience))
+            self.schedule(Timer(self.on_patience_over, episode), NORMAL,
+                          next(self.patience) if patience_left is None else patience_left)
 
     def admit_waiting(self, now: float) -> None:
         """Fill free places from the waitlist (transfers first when so configured)."""
@@ -262,6 +268,27 @@ class Level:
         self.schedule(episode, NORMAL, stay)
         if episode.held_from is not None:
             episode.held_from.level.leave(episode.held_from, now)
+
+    def seat(self, episode: Episode, route: int, in_care_days: float, stay_left: float) -> None:
+        """Seat a patient found mid-stay on day 0, admitted ``in_care_days`` before it (no admission of this run)."""
+        now = self.env.now
+        self.accumulate_to(now)
+        self.census += 1
+        episode.status = IN_CARE
+        episode.arrived = episode.admitted = now - in_care_days
+        episode.route = route
+        episode.callbacks = self.on_stay_over
+        self.schedule(episode, NORMAL, stay_left)
+
+    def seat_held(self, episode: Episode, route: int, held_days: float) -> None:
+        """Seat a patient found held on day 0: the stay ended ``held_days`` ago (how long it was is not known)."""
+        now = self.env.now
+        self.accumulate_to(now)
+        self.census += 1
+        self.held += 1
+        episode.status = HELD
+        episode.arrived = episode.admitted = episode.stay_ended = now - held_days
+        episode.route = route
 
     def stay_over(self, episode: Episode) -> None:
         """The treatment stay has ended: move on, or hold the place until the next level admits."""
@@ -343,11 +370,18 @@ class Model:
         self.enter_period(WARM_UP if self.measure_from_day > 0 else MEASURED)
         self.relapse_rules = self.relapse_draws()
         self.on_relapse: list[Callable[[Timer], None]] = [self.relapsed]
+        self.on_return_from_today: list[Callable[[Timer], None]] = [self.returned_from_today]
+        self.held_from_today: list[Episode] = []
+        self.describes_today = describes_today(scenario)
         relapse = scenario.relapse
         # without relapse rules nobody relapses, so the empty routes are never drawn from
         self.return_routes: Iterator[int] = (
             routes(relapse.return_to, self.destinations, self.random_streams("relapse")("return_to"))
             if relapse else iter(())
+        )
+        self.returns_from_today: Iterator[int] = (
+            routes(relapse.return_to, self.destinations, self.random_streams("relapse")("at_risk:return_to"))
+            if relapse and relapse.at_risk else iter(())
         )
 
     def random_streams(self, owner: str) -> Callable[[str], np.random.Generator]:
@@ -405,12 +439,18 @@ class Model:
         self.last_discharge.pop(patient, None)
 
     def relapsed(self, event: Timer) -> None:
+        self.return_to_care(event.value, next(self.return_routes))
+
+    def returned_from_today(self, event: Timer) -> None:
+        """Someone at risk on day 0 returns: to a level drawn from a stream of their own."""
+        self.return_to_care(event.value, next(self.returns_from_today))
+
+    def return_to_care(self, patient: int, level: int) -> None:
         self.at_risk -= 1
-        level = next(self.return_routes)
         system = self.system
         system.relapses += 1
         system.relapses_to[level] += 1
-        self.levels[level].arrive(event.value, RELAPSE)
+        self.levels[level].arrive(patient, RELAPSE)
 
     def first_level_discharge(self, patient: int, now: float) -> None:
         """Note a discharge from the first level that can be followed up for 30 days, in this period's tally."""
@@ -486,19 +526,65 @@ class Model:
         return waiting, in_treatment, held, self.at_risk, self.gone, self.created
 
     def start_from_today(self, level: Level) -> None:
-        """Seat the initial census mid-stay and put the initial waitlist on the waitlist."""
+        """Seat today's census mid-stay and put today's waitlist on the waitlist.
+
+        Patients in care leave after the rest of a stay known to have lasted their days so far
+        (:mod:`sim.today`). Held patients take their place here, and join the next level's waitlist
+        once every level is seated (:meth:`join_held_from_today`), so they cannot take a place
+        meant for its census. The longest waiting join the waitlist first.
+        """
         initial = level.spec.initial
-        if initial.census:
-            stream = self.random_streams(level.name)
-            stays = draws(stream("initial"), level.spec.los.sampler().from_uniforms)
-            for remaining in residual_stays(stays, draws(stream("initial_residual")), initial.census):
-                episode = Episode(self.new_patient(), level, INITIAL, 0.0)
-                level.opened += 1
-                if self.episode_log is not None:
-                    self.episode_log.opened(episode)
-                level.admit(episode, 0.0, stay=remaining)
-        for _ in range(initial.waitlist):
+        stream = self.random_streams(level.name)
+        unlisted = initial.census - initial.listed_in_place
+        if not self.describes_today:
+            self.seat_as_before(level, stream, unlisted)
+        for in_care_days, route, stay_left in patients_in_care(level.spec, stream,
+                                                               unknown=unlisted if self.describes_today else 0):
+            level.seat(self.episode_from_today(level, INITIAL), self.destinations.index(route), in_care_days, stay_left)
+        for to, held_days in patients_held(level.spec):
+            episode = self.episode_from_today(level, INITIAL)
+            level.seat_held(episode, self.destinations.index(to), held_days)
+            self.held_from_today.append(episode)
+        for waited, patience_left in patients_waiting(level.spec, stream):
+            level.arrive(self.new_patient(), INITIAL, waited=waited, patience_left=patience_left)
+        for _ in range(initial.waitlist - initial.listed_waiting):
             level.arrive(self.new_patient(), INITIAL)
+
+    def seat_as_before(self, level: Level, stream: Callable[[str], np.random.Generator], count: int) -> None:
+        """Seat a census given by its count alone as scenarios without today's details always have.
+
+        The remaining stays follow the equilibrium residual of the level's ``los`` and the route is
+        drawn at admission, on its own (admitted on day 0): kept so earlier results stay exact.
+        """
+        if count:
+            stays = draws(stream("initial"), level.spec.los.sampler().from_uniforms)
+            for remaining in residual_stays(stays, draws(stream("initial_residual")), count):
+                level.admit(self.episode_from_today(level, INITIAL), 0.0, stay=remaining)
+
+    def episode_from_today(self, level: Level, source: int) -> Episode:
+        """A new patient's episode at ``level`` on day 0, open in the books."""
+        episode = Episode(self.new_patient(), level, source, 0.0)
+        level.opened += 1
+        if self.episode_log is not None:
+            self.episode_log.opened(episode)
+        return episode
+
+    def join_held_from_today(self) -> None:
+        """Patients held on day 0 join the waitlist of the level they wait for, in the order they joined it."""
+        joined = {}
+        for episode in self.held_from_today:
+            waiting_for = self.levels[episode.route]
+            waiting_for.arrive(episode.patient, TRANSFER, held_from=episode, waited=self.env.now - episode.stay_ended)
+            joined[waiting_for.name] = waiting_for
+        for level in joined.values():
+            level.waitlist = deque(sorted(level.waitlist, key=lambda episode: episode.arrived))
+            level.transfer_waitlist = deque(sorted(level.transfer_waitlist, key=lambda episode: episode.arrived))
+
+    def start_at_risk(self) -> None:
+        """People in the community on day 0 who will return (``relapse.at_risk``): their returns are scheduled."""
+        for days_left in returns_from_today(self.scenario, self.random_streams("relapse")):
+            self.at_risk += 1
+            self.schedule(Timer(self.on_return_from_today, self.new_patient()), NORMAL, days_left)
 
     def run(self) -> Model:
         """Simulate warm-up and measured period; the records (both periods' tallies) are left on the model."""
@@ -510,6 +596,8 @@ class Model:
                 self.env.process(self.place_schedule(level))
             if level.cohort_every:
                 self.env.process(self.cohorts(level))
+        self.join_held_from_today()
+        self.start_at_risk()
         self.env.process(self.daily())
         self.start_measuring()
         self.env.run(until=self.horizon_day)

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -166,9 +167,110 @@ class NextStep(_Model):
     """A stay for patients leaving by this route, when it differs from the level's ``los``."""
 
 
+Count = Annotated[int, Field(ge=0)]
+
+
+class Band(_Model):
+    """Patients counted by a band of days already spent: ``{from_days: 0, to_days: 7, count: 12}``."""
+
+    from_days: Days
+    to_days: Days
+    count: Count
+
+    @model_validator(mode="after")
+    def _not_inverted(self) -> Band:
+        if self.to_days <= self.from_days:
+            raise ProblemAt("to_days", f"{self.to_days:g} is not after from_days {self.from_days:g}: "
+                                       "a band runs from from_days up to a later to_days")
+        return self
+
+
+def _bands_apart(bands: list[Band] | None) -> list[Band] | None:
+    ordered = sorted(enumerate(bands or ()), key=lambda indexed: indexed[1].from_days)
+    for (_, earlier), (index, later) in pairwise(ordered):
+        if later.from_days < earlier.to_days:
+            raise ProblemAt((index,), f"{later.from_days:g}-{later.to_days:g} days overlaps the band "
+                                   f"{earlier.from_days:g}-{earlier.to_days:g} days (each patient belongs to one band)")
+    return bands
+
+
+Bands = Annotated[list[Band], AfterValidator(_bands_apart)]
+
+
+class HeldFor(_Model):
+    """Patients whose stay is over, held in their place here until ``to`` admits them."""
+
+    to: str
+    count: Count | None = None
+    held_days: list[Days] | None = None
+    """Days each has been held so far, where known (instead of ``count``)."""
+
+    @model_validator(mode="after")
+    def _count_or_days(self) -> HeldFor:
+        if (self.count is None) == (self.held_days is None):
+            raise ProblemAt((), "give count (how many are held) or held_days (days each has been held so far), "
+                                "not both")
+        return self
+
+    @property
+    def patients(self) -> int:
+        return self.count if self.count is not None else len(self.held_days or ())
+
+
+def _held_as_list(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
+
+
 class Initial(_Model):
-    census: Annotated[int, Field(ge=0)] = 0
-    waitlist: Annotated[int, Field(ge=0)] = 0
+    """Who is here today (day 0 of the run): in a place, waiting, or held for the next level."""
+
+    census: Count = 0
+    """Everyone in a place here, those listed below by their days in care and those held included."""
+    waitlist: Count = 0
+    """Everyone waiting at home for a place here, those listed by their days waiting included."""
+    in_care_days: list[Days] | None = None
+    in_care_bands: Bands | None = None
+    waiting_days: list[Days] | None = None
+    waiting_bands: Bands | None = None
+    held: Annotated[list[HeldFor], BeforeValidator(_held_as_list)] | None = None
+
+    @model_validator(mode="after")
+    def _totals_cover_the_listed(self) -> Initial:
+        # census and waitlist default to the patients listed; given, they must hold them all
+        update = {}
+        for total, listed, keys in (("census", self.listed_in_place, "in_care_days, in_care_bands and held"),
+                                    ("waitlist", self.listed_waiting, "waiting_days and waiting_bands")):
+            if total not in self.model_fields_set:
+                update[total] = listed
+            elif getattr(self, total) < listed:
+                raise ProblemAt(total, f"{getattr(self, total)} is fewer than the {listed} patients listed in {keys}: "
+                                       f"{total} counts them all (leave it out to take the number listed)")
+        return self.model_copy(update=update) if any(update.values()) else self
+
+    @model_serializer(mode="wrap")
+    def _totals_as_default(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # a total that only counts the listed patients is left to its default, so a variant that
+        # lists more (with_changes, --set) is not refused for a total it never gave
+        data = handler(self)
+        for total, listed in (("census", self.listed_in_place), ("waitlist", self.listed_waiting)):
+            if listed and data.get(total) == listed:
+                data.pop(total)
+        return data
+
+    @property
+    def listed_in_care(self) -> int:
+        """Patients in care whose days in care are given (one by one or by band)."""
+        return len(self.in_care_days or ()) + sum(band.count for band in self.in_care_bands or ())
+
+    @property
+    def listed_in_place(self) -> int:
+        """Patients in a place whose days are given: in care, or held for the next level."""
+        return self.listed_in_care + sum(held.patients for held in self.held or ())
+
+    @property
+    def listed_waiting(self) -> int:
+        """Patients waiting whose days waiting are given (one by one or by band)."""
+        return len(self.waiting_days or ()) + sum(band.count for band in self.waiting_bands or ())
 
 
 class GroupSize(_Model):
@@ -364,6 +466,7 @@ class Level(_Model):
             )
         if self.initial.waitlist and self.when_full == "turn_away":
             raise ProblemAt("initial", "a waitlist needs when_full: wait, not turn_away")
+        _check_today(self)
         if self.program is not None and self.program.cohort_every_days and self.when_full == "turn_away":
             raise ProblemAt(("program", "intake"), "cohorts need a waitlist to gather in: use when_full: wait")
         roles = sorted({role.role for role in self.staff or ()})
@@ -414,22 +517,89 @@ class Level(_Model):
         return self.gave_up if self.gave_up is not None else {"discharged": 1.0}
 
 
+def _longest_stay(level: Level) -> float:
+    """The longest stay any route out of the level allows (``inf`` when none is bounded)."""
+    return max((step.los or level.los).sampler().longest for step in level.next.values() if step.share > 0)
+
+
+def _check_elapsed(days: list[float] | None, bands: list[Band] | None, longest: float, keys: tuple[str, str],
+                   what: str) -> None:
+    """Days already spent that the distribution allows: none past ``longest`` (a band may run past it)."""
+    for index, elapsed in enumerate(days or ()):
+        if elapsed > longest:
+            raise ProblemAt(("initial", keys[0], index), f"{elapsed:g} days is longer than {what} (at most "
+                                                         f"{longest:g} days)")
+    for index, band in enumerate(bands or ()):
+        if band.from_days > longest:
+            raise ProblemAt(("initial", keys[1], index, "from_days"), f"{band.from_days:g} days is longer than "
+                                                                       f"{what} (at most {longest:g} days)")
+
+
+def _check_today(level: Level) -> None:
+    """Today's patients fit the level's rules: stays and waits not past their longest, held patients allowed."""
+    initial = level.initial
+    if initial.listed_in_care:
+        _check_elapsed(initial.in_care_days, initial.in_care_bands, _longest_stay(level),
+                       ("in_care_days", "in_care_bands"), "any stay los allows here")
+    if initial.listed_waiting and level.patience is not None:
+        _check_elapsed(initial.waiting_days, initial.waiting_bands, level.patience.sampler().longest,
+                       ("waiting_days", "waiting_bands"), "anyone waits before giving up by patience")
+    next_levels = [name for name, step in level.next.items() if name not in EXITS and step.share > 0]
+    for index, held in enumerate(initial.held or ()):
+        if level.when_next_full != "hold":
+            raise ProblemAt(("initial", "held"), "patients are held in their place only with when_next_full: hold; "
+                                                 "with release, put them on the next level's waitlist instead")
+        if held.to not in next_levels:
+            hint = did_you_mean(held.to, next_levels)
+            raise ProblemAt(("initial", "held", index, "to"), f"'{held.to}' is not a level this one sends patients "
+                            f"on to; {hint}next levels: {', '.join(next_levels) or 'none'}")
+
+
 # ---------------------------------------------------------------------------- relapse
 class RelapseRule(_Model):
     probability: Share
     time: Distribution
 
 
+class AtRisk(_Model):
+    """People in the community today who left care ``days_since`` days ago and have not come back."""
+
+    after: Literal["discharged", "dropped_out"]
+    days_since: Days
+    count: Count
+
+
+AT_RISK_FORMS = ("auto (filled from the scenario's own flows at the initial census) or a list of "
+                 "{after: discharged or dropped_out, days_since: D, count: N}")
+
+
+def _at_risk(value: Any) -> Any:
+    # checked by hand: pydantic would report the union's every member
+    if value == "auto" or isinstance(value, list):
+        return value
+    raise ValueError(f"at_risk is {AT_RISK_FORMS}")
+
+
 class Relapse(_Model):
     after_discharged: RelapseRule | None = None
     after_dropped_out: RelapseRule | None = None
     return_to: dict[str, Share]
+    at_risk: Annotated[Literal["auto"] | list[AtRisk], BeforeValidator(_at_risk)] | None = None
+    """Who may still return at day 0: ``auto``, or counts by exit and days since leaving care."""
 
     @field_validator("return_to")
     @classmethod
     def _return_sums_to_one(cls, shares: dict[str, float]) -> dict[str, float]:
         _check_shares(shares, "return_to")
         return shares
+
+    @model_validator(mode="after")
+    def _at_risk_after_a_rule(self) -> Relapse:
+        for index, group in enumerate(self.at_risk if isinstance(self.at_risk, list) else ()):
+            if self.rule(group.after) is None:
+                raise ProblemAt(("at_risk", index, "after"), f"nobody returns after {group.after}: relapse has no "
+                                f"after_{group.after} rule (give one, or leave these people out)")
+        return self
 
     def rule(self, exit_name: str) -> RelapseRule | None:
         """The relapse rule for patients who left care by ``exit_name``."""

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
-from scipy import special, stats
+from scipy import integrate, special, stats
 
 from sim import streams
-from sim.distributions import DIST_NAMES, Distribution
+from sim.distributions import DIST_NAMES, Distribution, return_chance
 from sim.streams import generator
 
 SPECS = TypeAdapter(Distribution)
@@ -405,3 +405,108 @@ def test_from_uniforms_is_monotone(fields, points):
     values = sampler(**fields).from_uniforms(ordered)
     # scipy's inverse CDFs can step back by an ulp right at the top of a truncation
     assert np.all(np.diff(values) >= -1e-12 * np.maximum(1.0, np.abs(values[1:])))
+
+
+# ---------------------------------------------------------------------------
+# Time left of a stay already under way, and the return of people still away
+# ---------------------------------------------------------------------------
+
+
+def midpoint_uniforms(count=200_000):
+    """Evenly spread uniforms: their mean over a transform is a quadrature, with no sampling noise."""
+    return (np.arange(count) + 0.5) / count
+
+
+def test_exponential_time_left_is_the_same_exponential():
+    dist = sampler(dist="exponential", mean=6.5)
+    left = dist.remaining_from_uniforms(np.full(20_000, 40.0), np.random.default_rng(11).random(20_000))
+    assert stats.kstest(left, stats.expon(scale=6.5).cdf).pvalue > 0.01
+    assert dist.survival(np.array([6.5]))[0] == pytest.approx(math.exp(-1))
+
+
+def test_fixed_stay_of_10_seen_at_day_4_has_6_left():
+    dist = sampler(dist="fixed", value=10)
+    assert dist.remaining_from_uniforms(np.array([4.0, 10.0]), np.array([0.3, 0.9])).tolist() == [6.0, 0.0]
+    assert dist.longest == 10
+    assert dist.survival(np.array([4.0, 10.0, 10.5])).tolist() == [1.0, 1.0, 0.0]
+
+
+RESIDUAL_CASES = {
+    "lognormal": {"dist": "lognormal", "median": 7.0, "p90": 18.0},
+    "gamma": {"dist": "gamma", "mean": 12.0, "sd": 5.0},
+    "weibull": {"dist": "weibull", "shape": 0.8, "scale": 20.0},
+    "uniform": {"dist": "uniform", "low": 2.0, "high": 9.0},
+    "triangular": {"dist": "triangular", "low": 1, "mode": 3, "high": 10},
+    "truncated lognormal": {"dist": "lognormal", "mu": 3.71, "sigma": 1.06, "max": 180},
+    "truncated exponential": {"dist": "exponential", "mean": 10.0, "max": 25.0},
+}
+
+
+@pytest.mark.parametrize("elapsed", [0.0, 3.0, 8.5])
+@pytest.mark.parametrize("case", RESIDUAL_CASES)
+def test_mean_time_left_is_the_integral_of_survival(case, elapsed):
+    # E[T - d | T > d] = integral from d of S(t) dt / S(d), S the (truncated) survival
+    dist = sampler(**RESIDUAL_CASES[case])
+    top = dist.longest
+    tail, _ = integrate.quad(lambda t: dist.survival(np.array([t]))[0], elapsed, top if math.isfinite(top) else np.inf,
+                             limit=200)
+    expected = tail / dist.survival(np.array([elapsed]))[0]
+    left = dist.remaining_from_uniforms(np.full(200_000, elapsed), midpoint_uniforms())
+    assert left.mean() == pytest.approx(expected, rel=2e-3)
+    assert left.min() >= 0 and left.max() <= top - elapsed + 1e-9
+
+
+def test_empirical_time_left_resamples_the_values_still_possible():
+    dist = sampler(dist="empirical", values=VALUES)
+    left = dist.remaining_from_uniforms(np.full(200_000, 4.0), midpoint_uniforms())
+    assert sorted(set(left + 4.0)) == [5.0, 8.0, 13.0, 21.0]
+    assert left.mean() == pytest.approx(np.mean([5, 8, 13, 21]) - 4.0)
+    assert dist.survival(np.array([4.0, 5.0, 21.0, 22.0])).tolist() == [0.5, 0.5, 0.125, 0.0]
+
+
+@pytest.mark.parametrize("fields, longest", [
+    ({"dist": "uniform", "low": 2.0, "high": 9.0}, 9.0),
+    ({"dist": "uniform", "low": 2.0, "high": 9.0, "max": 7.0}, 7.0),
+    ({"dist": "lognormal", "median": 7.0, "p90": 18.0}, math.inf),
+    ({"dist": "lognormal", "median": 7.0, "p90": 18.0, "max": 60.0}, 60.0),
+    ({"dist": "empirical", "values": VALUES, "max": 10.0}, 8.0),
+    ({"dist": "fixed", "value": 12.0, "max": 10.0}, 10.0),
+])
+def test_longest_value_is_the_top_of_the_support(fields, longest):
+    dist = sampler(**fields)
+    assert dist.longest == longest
+    # past it nothing is left, and nothing breaks: a scenario refuses such an elapsed time earlier
+    if math.isfinite(longest):
+        assert dist.remaining_from_uniforms(np.array([longest + 5]), np.array([0.5])).tolist() == [0.0]
+        assert dist.survival(np.array([longest + 5])).tolist() == [0.0]
+
+
+def test_time_left_in_a_far_tail_is_finite():
+    dist = sampler(dist="lognormal", median=7.0, p90=18.0)
+    left = dist.remaining_from_uniforms(np.full(3, 5000.0), np.array([0.0, 0.5, LAST_UNIFORM]))
+    assert np.all(np.isfinite(left)) and np.all(left >= 0)
+
+
+@pytest.mark.parametrize("probability, time, days_since", [
+    (0.25, {"dist": "exponential", "mean": 180}, 90.0),
+    (0.75, {"dist": "lognormal", "median": 10, "p90": 150}, 30.0),
+    (0.5, {"dist": "uniform", "low": 0, "high": 60}, 45.0),
+])
+def test_return_chance_of_someone_still_away_matches_a_simulation(probability, time, days_since):
+    dist = sampler(**time)
+    chance = return_chance(probability, dist, np.array([days_since]))[0]
+    survival = dist.survival(np.array([days_since]))[0]
+    assert chance == pytest.approx(probability * survival / (1 - probability + probability * survival))
+    # from scratch: who returns, and when; keep those not back by days_since
+    rng = np.random.default_rng(5)
+    returns = rng.random(400_000) < probability
+    when = dist.sample(rng, 400_000)
+    still_away = ~returns | (when > days_since)
+    simulated = (returns & still_away).sum() / still_away.sum()
+    assert simulated == pytest.approx(chance, abs=4 * math.sqrt(chance * (1 - chance) / still_away.sum()))
+
+
+def test_nobody_returns_from_past_the_longest_relapse_time():
+    dist = sampler(dist="fixed", value=10)
+    assert return_chance(1.0, dist, np.array([4.0, 10.0, 11.0])).tolist() == [1.0, 1.0, 0.0]
+    assert return_chance(0.4, dist, np.array([11.0])).tolist() == [0.0]
