@@ -80,12 +80,27 @@ def estimate(scenario: Scenario, replications: int | None = None) -> Workload:
         run = run.model_copy(update={"warmup_days": run.days})
     # patients there on day 0 (in a place or waiting) move on like referrals
     referrals = np.array([expected_referrals(run, level) + level.initial.census + level.initial.waitlist
-                          for level in scenario.levels.values()])
+                          for level in scenario.levels.values()]) + listed_returns(scenario)
     visits = _visits(scenario, referrals, run.resolved_warmup_days + run.days)
     replications = max(replications or 0, run.replications)
     return Workload(float(referrals.sum()), float(visits.sum()), replications,
                     run.resolved_warmup_days + run.days, len(scenario.levels),
                     _drivers(scenario, referrals, visits, replications))
+
+
+def listed_returns(scenario: Scenario) -> np.ndarray:
+    """Per level, the people listed in ``relapse.at_risk`` as if every one came back (by ``return_to``).
+
+    ``auto`` is left out: that pool follows from the census and flows already counted.
+    """
+    returns = np.zeros(len(scenario.levels))
+    relapse = scenario.relapse
+    if relapse is None or not isinstance(relapse.at_risk, list):
+        return returns
+    listed = sum(group.count for group in relapse.at_risk)
+    for name, share in relapse.return_to.items():
+        returns[scenario.level_names.index(name)] += listed * share
+    return returns
 
 
 def _visits(scenario: Scenario, referrals: np.ndarray, horizon: float) -> np.ndarray:
@@ -124,7 +139,10 @@ def _drivers(scenario: Scenario, patients: np.ndarray, visits: np.ndarray, repli
     run = scenario.run
     days = f"run.days = {run.days}" + (f" (after {run.warmup_days} days of warm-up)" if run.warmup_days else "")
     per_replication = days
-    if patients.any():
+    returning = listed_returns(scenario)
+    if returning.sum() > (patients - returning).max(initial=0):
+        per_replication = f"relapse.at_risk listing {returning.sum():,.0f} people who may return, over {days}"
+    elif patients.any():
         busiest = scenario.level_names[int(np.argmax(patients))]
         per_replication = f"{_volume(busiest, scenario.levels[busiest], scenario.population)} over {days}"
     if scenario.relapse is not None and visits.sum() > 10 * patients.sum():

@@ -120,6 +120,8 @@ def test_yaml_nested_hundreds_deep_is_refused(tmp_path):
      ["levels.ward.referral_growth_per_year = 1e+06", "run.days = 1825"]),
     (["levels.clinic.capacity=30000000", "levels.clinic.initial={census: 30000000}"],
      ["levels.clinic.initial = {census: 30000000, waitlist: 0}"]),
+    (["relapse.at_risk=[{after: discharged, days_since: 3, count: 2000000000}]"],
+     ["relapse.at_risk listing 2,000,000,000 people who may return"]),
 ])
 def test_a_run_too_big_to_finish_is_refused_with_its_size_and_key(tmp_path, changes, keys):
     refused(cli(tmp_path, "run", changes=tuple(changes)), "too big to start", *keys)
