@@ -11,7 +11,7 @@ import copy
 import math
 import re
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Annotated, Any, Literal
 
@@ -95,6 +95,11 @@ def _optional_date(value: Any) -> date | None:
     return None if value is None else calendar_date(value)
 
 
+CALENDAR_SPAN = (date(1900, 1, 1), date(2999, 12, 31))
+"""The days a run with a ``start_date`` may cover: every planning horizon fits, and the calendar and the
+figures' date axes can name each of its months."""
+
+
 class RunSettings(_Model):
     warmup_days: Annotated[int | Literal["auto"], PlainValidator(_warmup_days)] = 365
     days: Annotated[int, Field(gt=0)] = 1825
@@ -124,6 +129,11 @@ class RunSettings(_Model):
             raise ProblemAt("start_month", (
                 f"start_month {self.start_month} disagrees with start_date {self.start_date.isoformat()} (month "
                 f"{self.start_date.month}): give start_date alone (it sets the month), or make them agree"))
+        first, last = CALENDAR_SPAN
+        if self.start_date is not None and not first <= self.start_date <= last - timedelta(days=self.days):
+            raise ProblemAt("start_date", (
+                f"start_date {self.start_date.isoformat()} to day {self.days} is not all between "
+                f"{first.isoformat()} and {last.isoformat()}: give a date in that span (and few enough days)"))
         return self
 
     @property

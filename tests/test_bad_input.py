@@ -185,6 +185,12 @@ CASES = {
     "start date in another form": (
         edited("  seed: 1", "  seed: 1\n  start_date: 03/01/2027"),
         ["line 7", "run.start_date = '03/01/2027'", "YYYY-MM-DD", "2027-03-01"]),
+    "start date before 1900": (
+        edited("  seed: 1", "  seed: 1\n  start_date: 0001-01-01"),
+        ["line 7", "run.start_date", "is not all between 1900-01-01 and 2999-12-31"]),
+    "start date plus days past 2999": (
+        edited("  seed: 1", "  seed: 1\n  start_date: 2999-12-01"),
+        ["line 7", "run.start_date", "is not all between 1900-01-01 and 2999-12-31"]),
     "start date not on the calendar": (
         edited("  seed: 1", "  seed: 1\n  start_date: 2027-02-30"),
         ["line 7", "run.start_date = '2027-02-30'", "no day on the calendar", "YYYY-MM-DD"]),
