@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ loads these
-    from . import plots, report, theory
+    from . import monthly, plots, report, theory
     from .analysis import mser5_warmup, paired_difference, replications_needed, t_interval, welch_difference
     from .compare import compare
     from .executors import ExecutorUnavailable, local_dask_cluster
@@ -52,7 +52,7 @@ PUBLIC = {
 }
 """Each public name and the module it comes from, loaded on first use (``sim.run``, ``from sim import run``)."""
 
-LAZY_MODULES = ("plots", "report", "theory")
+LAZY_MODULES = ("monthly", "plots", "report", "theory")
 """Public modules loaded on first use (``sim.plots.census_over_time``)."""
 
 
@@ -100,6 +100,7 @@ __all__ = [
     "compare",
     "load_scenario",
     "local_dask_cluster",
+    "monthly",
     "mser5_warmup",
     "paired_difference",
     "plan",
