@@ -144,7 +144,7 @@ REGISTRY: tuple[Metric, ...] = (
     Metric("wait_p90_days", "90th-percentile wait (days)", "days", "time",
            "90th percentile of the waits of `wait_mean_days`.", theory="wait_percentile_days", quantile=0.9,
            headline=5),
-    Metric("wait_over_target_share", "Share of admissions waiting over target", "share of waits", "share",
+    Metric("wait_over_target_share", "Share waiting longer than the target", "share of waits", "share",
            "Share of the waits of `wait_mean_days` (admissions and give-ups in the period) longer than "
            "`run.wait_target_days`.", upper_bound=1.0, theory="wait_over"),
     Metric("blocked_days_per_year", "Patient-days held per year", "patient-days held per year", "rate",
