@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,18 @@ def scenario(levels: dict, relapse: dict | None = None, **run) -> sim.Scenario:
 @pytest.fixture(scope="session")
 def regional() -> sim.Scenario:
     return sim.load_scenario(SCENARIOS / "regional_adult.yaml")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def rendered_dom(report: Path, profile: Path) -> str:
+    """``report`` as headless Chromium leaves it once its scripts have run (the report marks
+    ``data-images`` and ``data-errors`` on its body)."""
+    assert CHROMIUM, "CI must have chromium (.ci/run installs Debian's package)"
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+               "--virtual-time-budget=5000", "--dump-dom", report.as_uri()]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
