@@ -468,12 +468,6 @@ class Level(_Model):
             )
         if self.patience is not None and self.when_full == "turn_away":
             raise ProblemAt("patience", "needs a waitlist, but when_full: turn_away has none")
-        if self.initial.census > self.capacity[0].capacity:
-            raise ProblemAt(
-                "initial",
-                f"census {self.initial.census} is above the capacity "
-                f"{self.capacity[0].capacity} at day 0",
-            )
         if self.initial.waitlist and self.when_full == "turn_away":
             raise ProblemAt("initial", "a waitlist needs when_full: wait, not turn_away")
         _check_today(self)
@@ -787,6 +781,34 @@ def _check_references(scenario: Scenario) -> list[tuple[tuple, str]]:
     return problems
 
 
+def _census_over_places(scenario: Scenario, overridden: set[str]) -> tuple[list[tuple[tuple, str]], dict[str, list]]:
+    """Today's census above the places at day 0: a typo in a file, but a cut from today in a variant.
+
+    Returns the problems, and the capacity schedules of the cuts: when only a level's capacity was changed
+    (``--set``, ``with_changes``, the planner, a sweep) below a census given in the file, today's places stay
+    for day 0 and the cut comes at day 1, written out so that the scenario says what is simulated. Nobody is
+    sent home: as with any capacity cut, the level admits no one until its census falls below its places.
+    """
+    problems, cuts = [], {}
+    for name, level in scenario.levels.items():
+        census, steps = level.initial.census, level.capacity
+        if census <= steps[0].capacity:
+            continue
+        capacity, initial = f"levels.{name}.capacity", f"levels.{name}.initial"
+        cut = any(key == capacity or key.startswith(capacity + ".") for key in overridden)
+        cut = cut and not any(key.startswith(initial) for key in overridden)
+        if cut and all(step.from_day > 1 for step in steps[1:]):
+            cuts[name] = [{"from_day": 0, "capacity": census}, {"from_day": 1, "capacity": steps[0].capacity},
+                          *({"from_day": step.from_day, "capacity": step.capacity} for step in steps[1:])]
+            continue
+        problems.append((("levels", name, "initial", "census"),
+                         f"{census} people in care today but only {steps[0].capacity} places at day 0; "
+                         f"to close places from today, keep today's places on day 0 and cut them after: "
+                         f"capacity: [{{from_day: 0, capacity: {census}}}, "
+                         f"{{from_day: 1, capacity: {steps[0].capacity}}}]"))
+    return problems, cuts
+
+
 InstantStep = tuple[str, tuple, str]
 """A move that can take no time at all: (where to, the key that allows it, the move in words)."""
 
@@ -881,6 +903,13 @@ def validate(data: Any, source: str = "<dict>", lines: dict[tuple, int] | None =
         found = [problem_text(e, data, Scenario) for e in error.errors()]
         raise ScenarioError(source, [f"{where(p)}{m}" for p, m in found]) from None
     problems = _check_references(scenario) or _instant_cycles(scenario)
+    if not problems:
+        problems, cuts = _census_over_places(scenario, overridden)
+        if cuts and not problems:
+            data = scenario.to_dict()
+            for name, schedule in cuts.items():
+                data["levels"][name]["capacity"] = schedule
+            return validate(data, source, lines, overridden, changed_by)
     if problems:
         raise ScenarioError(source, [f"{where(p)}: {m}" for p, m in problems])
     scenario._source = source

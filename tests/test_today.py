@@ -70,10 +70,11 @@ BAD_TODAY = {
         ["line 18", "levels.clinic.initial.waiting_days.0", "anyone waits before giving up", "at most 30 days"]),
     "census above capacity": (
         ward_with("    initial: {census: 25}\n"),
-        ["line 13", "levels.ward.initial", "census 25 is above the capacity 20 at day 0"]),
+        ["line 13", "levels.ward.initial.census", "25 people in care today but only 20 places at day 0",
+         "capacity: [{from_day: 0, capacity: 25}, {from_day: 1, capacity: 20}]"]),
     "listed patients above capacity": (
         ward_with("    initial:\n      in_care_bands: [{from_days: 0, to_days: 7, count: 21}]\n"),
-        ["levels.ward.initial", "census 21 is above the capacity 20"]),
+        ["line 13", "levels.ward.initial.census", "21 people in care today but only 20 places"]),
     "census below the patients listed": (
         ward_with("    initial: {census: 2, in_care_days: [1, 2, 3]}\n"),
         ["line 13", "levels.ward.initial.census", "2 is fewer than the 3 patients listed"]),
@@ -145,6 +146,42 @@ def test_totals_default_to_the_patients_listed_and_follow_them_in_variants():
     more = s.with_changes({"levels.ward.initial.in_care_days": [1, 2, 3, 4]})
     assert more.levels["ward"].initial.census == 4
     assert sim.validate(more.to_dict()) == more
+
+
+# ---------------------------------------------------------------------------- fewer places than patients today
+def full_ward(capacity: int = 30) -> sim.Scenario:
+    """A ward with 30 in care today and people always waiting, so any free place is taken at once."""
+    return scenario({"ward": level(capacity, exponential(10), {"discharged": 1}, referrals_per_year=2000,
+                                   initial={"census": 30, "waitlist": 5})}, days=120)
+
+
+def test_a_variant_cutting_places_below_todays_census_is_a_cut_from_day_1():
+    cut = full_ward().with_changes({"levels.ward.capacity": 20})
+    assert [(step.from_day, step.capacity) for step in cut.levels["ward"].capacity] == [(0, 30), (1, 20)]
+    assert sim.validate(cut.to_dict()) == cut   # scenario.yaml reads back as the same scenario
+    later = full_ward().with_changes({"levels.ward.capacity": [{"from_day": 0, "capacity": 20},
+                                                              {"from_day": 50, "capacity": 25}]})
+    assert [(step.from_day, step.capacity) for step in later.levels["ward"].capacity] == [(0, 30), (1, 20), (50, 25)]
+    with pytest.raises(sim.ScenarioError, match=r"levels.ward.initial.census \(changed by with_changes\): 40 people"):
+        full_ward().with_changes({"levels.ward.capacity": 20, "levels.ward.initial.census": 40})
+
+
+def test_nobody_is_admitted_until_the_census_falls_below_the_cut():
+    daily = sim.run(full_ward().with_changes({"levels.ward.capacity": 20}), jobs=1, progress=False).daily
+    census = daily.set_index("day")["census"]
+    above = census.loc[1:][census.loc[1:] > 20]
+    assert len(above) >= 3 and above.is_monotonic_decreasing   # drains, nobody admitted
+    assert (census.loc[above.index[-1] + 1:] <= 20).all() and census.iloc[-30:].mean() > 19   # then full at 20
+
+
+def test_cutting_places_below_todays_census_on_the_command_line(tmp_path):
+    path = tmp_path / "today.yaml"
+    path.write_text(ward_with("    initial: {census: 18}\n"), encoding="utf-8")
+    out = tmp_path / "out"
+    done = invoke("run", path, "--set", "levels.ward.capacity=15", "--out", out, "--quiet", "--no-report")
+    assert done.exit_code == 0, done.output
+    written = sim.load_scenario(out / "scenario.yaml").levels["ward"].capacity
+    assert [(step.from_day, step.capacity) for step in written] == [(0, 18), (1, 15)]
 
 
 # ---------------------------------------------------------------------------- the engine, exactly
@@ -269,6 +306,8 @@ def test_auto_pool_is_the_flow_out_times_the_time_still_away():
 LONG_RUN = {   # 10 replications of 20 years after a 5-year warm-up, seed 2026 (see the slow twin)
     "inpatient": (187.2, 4.4), "php": (135.0, 0.7), "iop": (476.7, 0.0), "outpatient": (3083.6, 0.0)}
 """The regional scenario's long-run mean census and waitlist per level."""
+NOBODY_AT_RISK = {"relapse.at_risk": None}
+"""The regional file fills the relapse pool (at_risk: auto); this leaves it empty, the relapse hole."""
 
 
 def started_at(regional: sim.Scenario, means: dict[str, tuple[float, float]], days: int, **changes) -> sim.Scenario:
@@ -289,7 +328,7 @@ def assert_steady_start(regional: sim.Scenario, means: dict[str, tuple[float, fl
     steady = census_by_month(started_at(regional, means, days, **{"relapse.at_risk": "auto"}), replications)
     for name, (census, _) in means.items():
         assert steady[name].mean() == pytest.approx(census, rel=within), name
-    hole = census_by_month(started_at(regional, means, days), replications)
+    hole = census_by_month(started_at(regional, means, days, **NOBODY_AT_RISK), replications)
     assert hole["inpatient"].iloc[:6].mean() < 0.85 * means["inpatient"][0]
 
 
@@ -313,7 +352,7 @@ def test_mser5_cuts_nothing_from_a_steady_start(regional):
         return {name: mser5_warmup(rows.groupby("day")["census"].mean()) for name, rows in daily.groupby("level")}
 
     assert max(warmups(started_at(regional, LONG_RUN, 1095, **{"relapse.at_risk": "auto"})).values()) <= 30
-    assert min(warmups(started_at(regional, LONG_RUN, 1095)).values()) >= 300
+    assert min(warmups(started_at(regional, LONG_RUN, 1095, **NOBODY_AT_RISK)).values()) >= 300
 
 
 # ---------------------------------------------------------------------------- invariants
