@@ -1,8 +1,9 @@
 """Closed-form queueing results for checking the simulator and planning capacity.
 
-These are the textbook formulas for M/M/c queues (Erlang B and Erlang C) and
-open Jackson networks. They are used by the test-suite as ground truth for the
-discrete-event simulator, by the capacity planner, and in teaching notebooks.
+These are the textbook formulas for M/M/c queues (Erlang B and Erlang C), the
+non-preemptive priority M/M/c queue and open Jackson networks. They are used
+by the test-suite as ground truth for the discrete-event simulator, by the
+capacity planner, and in teaching notebooks.
 
 Units throughout: time in days, rates per day. A level of care is modelled as
 ``servers`` beds/slots, patients arrive at ``arrival_rate`` per day and stay
@@ -26,6 +27,7 @@ __all__ = [
     "jackson_network",
     "littles_law_census",
     "mmc",
+    "priority_mmc",
     "servers_needed",
     "traffic_rates",
 ]
@@ -264,6 +266,61 @@ def mmc(arrival_rate: float, mean_stay: float, servers: int) -> QueueFigures:
         in_system_mean=waitlist + load,
         time_in_system_days=wait_mean + stay,
     )
+
+
+# ---------------------------------------------------------------------------
+# priority M/M/c
+# ---------------------------------------------------------------------------
+
+
+def priority_mmc(arrival_rates: Sequence[float], mean_stay: float, servers: int) -> list[float]:
+    """Mean wait of each rank in a non-preemptive priority M/M/c queue (Cobham).
+
+    A freed server takes the longest-waiting patient of the highest rank
+    present; nobody in care is sent back. All ranks share one exponential
+    stay, so the waitlist as a whole behaves as a FIFO M/M/c queue and the
+    arrival-weighted mean of the waits equals ``mmc(...).wait_mean_days``.
+    Rank ``k`` waits ``W0 / ((1 - s[k-1]) (1 - s[k]))`` days, where
+    ``W0 = C(c, a) / (c mu)`` is the mean time until some server frees up,
+    ``s[k]`` the occupancy from ranks ``0..k`` and ``s[-1] = 0``.
+
+    Parameters
+    ----------
+    arrival_rates : sequence of float
+        Patients arriving per day in each rank (>= 0), highest priority first.
+    mean_stay : float
+        Mean length of stay in days (> 0), the same for every rank.
+    servers : int
+        Number of beds/slots (at least 1).
+
+    Returns
+    -------
+    list of float
+        Mean wait before admission in days for each rank, in the order given.
+        Multiply by the rank's arrival rate for its mean waitlist (Little's law).
+
+    Raises
+    ------
+    ValueError
+        If there are no ranks, an input is invalid, or the total load
+        ``sum(arrival_rates) * mean_stay`` is at least ``servers``.
+    """
+    rates = [
+        _check_nonnegative(f"arrival_rates[{rank}]", rate) for rank, rate in enumerate(arrival_rates)
+    ]
+    if not rates:
+        raise ValueError("arrival_rates must list at least one priority rank, got none")
+    stay = _check_positive("mean_stay", mean_stay)
+    count = _check_servers(servers)
+    capacity_per_day = count / stay
+    first_free_days = erlang_c(count, sum(rates) * stay) / capacity_per_day
+    waits = []
+    occupancy_above = 0.0
+    for rate in rates:
+        occupancy_through = occupancy_above + rate / capacity_per_day
+        waits.append(first_free_days / ((1.0 - occupancy_above) * (1.0 - occupancy_through)))
+        occupancy_above = occupancy_through
+    return waits
 
 
 # ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sim.theory import (
     jackson_network,
     littles_law_census,
     mmc,
+    priority_mmc,
     servers_needed,
     traffic_rates,
 )
@@ -160,6 +161,54 @@ def test_wait_percentile_rejects_bad_quantile(quantile):
 
 
 # ---------------------------------------------------------------------------
+# priority M/M/c
+# ---------------------------------------------------------------------------
+
+
+def test_priority_mmc_hand_values():
+    # c = 2, mu = 1, a = 1: C = 1/3, W0 = C / (c mu) = 1/6; occupancy 1/4 then 1/2
+    waits = priority_mmc([0.5, 0.5], mean_stay=1.0, servers=2)
+    assert waits == pytest.approx([(1 / 6) / 0.75, (1 / 6) / (0.75 * 0.5)])
+
+
+@pytest.mark.parametrize(("rate", "stay", "servers"), [(0.6, 1.0, 1), (2.0, 4.0, 10), (0.0, 3.0, 2)])
+def test_priority_mmc_one_rank_equals_mmc(rate, stay, servers):
+    assert priority_mmc([rate], stay, servers) == pytest.approx([mmc(rate, stay, servers).wait_mean_days])
+
+
+@pytest.mark.parametrize(
+    ("rates", "stay", "servers"),
+    [
+        ([0.3, 0.4], 1.0, 1),
+        ([0.5, 1.0, 0.3], 4.0, 8),
+        ([0.0, 2.0, 0.0, 1.5], 2.5, 9),
+        ([5.0, 20.0], 10.0, 260),
+    ],
+)
+def test_priority_mmc_conserves_fifo_mean_wait(rates, stay, servers):
+    waits = priority_mmc(rates, stay, servers)
+    weighted = sum(rate * wait for rate, wait in zip(rates, waits, strict=True)) / sum(rates)
+    assert weighted == pytest.approx(mmc(sum(rates), stay, servers).wait_mean_days)
+    assert waits == sorted(waits)
+
+
+@pytest.mark.parametrize(
+    ("rates", "stay", "servers", "message"),
+    [
+        ([0.5, -0.1], 1.0, 2, r"arrival_rates\[1\] must be a finite number >= 0"),
+        ([float("nan")], 1.0, 2, r"arrival_rates\[0\]"),
+        ([], 1.0, 2, "at least one priority rank"),
+        ([1.0, 1.0], 1.0, 2, "unstable"),
+        ([0.5], 0.0, 2, "mean_stay must be > 0"),
+        ([0.5], 1.0, 0, "servers must be at least 1"),
+    ],
+)
+def test_priority_mmc_rejects_bad_inputs(rates, stay, servers, message):
+    with pytest.raises(ValueError, match=message):
+        priority_mmc(rates, stay, servers)
+
+
+# ---------------------------------------------------------------------------
 # Jackson networks
 # ---------------------------------------------------------------------------
 
@@ -276,6 +325,7 @@ def test_public_api():
         "jackson_network",
         "littles_law_census",
         "mmc",
+        "priority_mmc",
         "servers_needed",
         "traffic_rates",
     }
