@@ -30,18 +30,18 @@ def t_interval(values, confidence: float = 0.95) -> tuple[float, float, float, f
     return mean, mean - half, mean + half, std, count
 
 
-def summarise(replications: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+def summarise(replications: pd.DataFrame, confidence: float = 0.95, by: tuple[str, ...] = ("level",)) -> pd.DataFrame:
     """One row per (level, metric): mean and t interval across replications.
 
-    ``replications`` has columns ``level, metric, value``; row order of levels and metrics is
-    kept as first seen. No metric goes below its ``lower_bound`` (:mod:`sim.metrics`; 0 for
-    counts, times and shares), so the interval's lower end is clipped there.
+    ``replications`` has columns ``level, metric, value`` (``by`` names other key columns to go
+    before ``metric``, e.g. ``("group", "level")``); row order is kept as first seen. No metric goes
+    below its ``lower_bound`` (:mod:`sim.metrics`; 0 for counts, times and shares), so the
+    interval's lower end is clipped there.
     """
-    rows = [
-        (level, metric, *t_interval(group["value"], confidence))
-        for (level, metric), group in replications.groupby(["level", "metric"], sort=False)
-    ]
-    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    keys = [*by, "metric"]
+    rows = [(*key, *t_interval(group["value"], confidence))
+            for key, group in replications.groupby(keys, sort=False)]
+    summary = pd.DataFrame(rows, columns=[*by, *SUMMARY_COLUMNS[1:]])
     bounds = [METRICS[metric].lower_bound for metric in summary["metric"]]
     summary["ci_low"] = summary["ci_low"].clip(lower=pd.Series(bounds, index=summary.index, dtype=float))
     return summary

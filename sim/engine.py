@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 from collections import deque
 from collections.abc import Callable, Iterator
+from functools import partial
 from itertools import accumulate, islice, repeat
 from typing import Any, Protocol, cast
 
@@ -100,6 +101,49 @@ class Timer:
         self.value = value
 
 
+class GroupCounts:
+    """Census, waitlist and held per patient group at one level, time-weighted per day like the level's own.
+
+    Kept only when a scenario has groups. Each group's areas are brought up to date only when its
+    own counts change (exact: between changes its counts are constant).
+    """
+
+    __slots__ = ("census", "waiting", "held", "areas", "since", "waiting_max")
+
+    def __init__(self, groups: int):
+        self.census, self.waiting, self.held = [0] * groups, [0] * groups, [0] * groups
+        self.areas = [[0.0, 0.0, 0.0] for _ in range(groups)]
+        self.since = [0.0] * groups
+        self.waiting_max = [0] * groups
+
+    def add(self, group: int, now: float, census: int = 0, waiting: int = 0, held: int = 0) -> None:
+        self.accumulate_to(group, now)
+        self.census[group] += census
+        self.held[group] += held
+        self.waiting[group] += waiting
+        if self.waiting[group] > self.waiting_max[group]:
+            self.waiting_max[group] = self.waiting[group]
+
+    def accumulate_to(self, group: int, now: float) -> None:
+        elapsed = now - self.since[group]
+        if elapsed:
+            areas = self.areas[group]
+            areas[0] += self.census[group] * elapsed
+            areas[1] += self.waiting[group] * elapsed
+            areas[2] += self.held[group] * elapsed
+            self.since[group] = now
+
+    def day_rows(self, now: float) -> list[list[float]]:
+        """Close the day for every group: time-averaged census, waitlist and held, and the largest waitlist."""
+        rows = []
+        for group, areas in enumerate(self.areas):
+            self.accumulate_to(group, now)
+            rows.append([*areas, self.waiting_max[group]])
+            areas[:] = [0.0, 0.0, 0.0]
+            self.waiting_max[group] = self.waiting[group]
+        return rows
+
+
 class Level:
     """One level of care: its places, its waitlist and the patients moving through.
 
@@ -111,11 +155,13 @@ class Level:
         self.model, self.env, self.index, self.name, self.spec = model, model.env, index, name, spec
         self.schedule = model.schedule
         self.log = model.episode_log
-        self.tallies = {period: Tally(len(model.destinations)) for period in PERIODS}
+        groups = model.group_names
+        # per period, a tally per patient group (one, unnamed, without groups)
+        self.tallies = {period: [Tally(len(model.destinations)) for _ in groups] for period in PERIODS}
         self.tally = self.tallies[WARM_UP]   # where counts go now: Model.enter_period moves it on
+        self.by_group = GroupCounts(len(groups)) if model.scenario.groups else None
         # the first level in the scenario is the most intensive: 30-day readmission is measured on it
         self.counts_readmissions = index == 0
-        stream = model.random_streams(name)
         destinations = model.destinations
         self.place_steps = usable_capacity(spec, model.scenario.staffing)
         _, self.staffed_places, self.built_places = self.place_steps[0]
@@ -126,17 +172,28 @@ class Level:
         self.turn_away = spec.when_full == "turn_away"
         self.hold = spec.when_next_full == "hold"
         self.transfers_first = spec.waitlist == "transfers_first"
-        self.waitlist: deque[Episode] = deque()
-        self.transfer_waitlist: deque[Episode] = deque()
-        self.routes = routes({n: s.share for n, s in spec.next.items()}, destinations, stream("routing"))
-        default_stay = draws(stream("stays"), spec.los.sampler().from_uniforms)
-        self.stays = {
-            destinations.index(name): draws(stream(f"stays:{name}"), step.los.sampler().from_uniforms)
-            if step.los else default_stay
-            for name, step in spec.next.items()
-        }
-        self.patience = draws(stream("patience"), spec.patience.sampler().from_uniforms) if spec.patience else None
-        self.gave_up_routes = routes(spec.gave_up_routes, destinations, stream("gave_up"))
+        # waitlists in the order they are served: by the groups' priority rank, transfers first within a rank
+        ranks = [spec.priority.index(group) if spec.priority and group in spec.priority else len(spec.priority or ())
+                 for group in groups]
+        self.queues: list[deque[Episode]] = [deque() for _ in range(2 * (max(ranks) + 1))]
+        self.queue_of = [(2 * rank, 2 * rank + 1) for rank in ranks]   # per group: (transfers, others)
+        # per group: routes, stays by route, patience and where those who give up go, from the group's own rules
+        self.routes: list[Iterator[int]] = []
+        self.stays: list[dict[int, Iterator[float]]] = []
+        self.patience: list[Iterator[float] | None] = []
+        self.gave_up_routes: list[Iterator[int]] = []
+        for group, view in enumerate(model.views):
+            rules, stream = view.levels[name], model.random_streams(name, group)
+            self.routes.append(routes({n: s.share for n, s in rules.next.items()}, destinations, stream("routing")))
+            default_stay = draws(stream("stays"), rules.los.sampler().from_uniforms)
+            self.stays.append({
+                destinations.index(dest): draws(stream(f"stays:{dest}"), step.los.sampler().from_uniforms)
+                if step.los else default_stay
+                for dest, step in rules.next.items()
+            })
+            self.patience.append(draws(stream("patience"), rules.patience.sampler().from_uniforms)
+                                 if rules.patience else None)
+            self.gave_up_routes.append(routes(rules.gave_up_routes, destinations, stream("gave_up")))
         self.on_stay_over: list[Callable[[Episode], None]] = [self.stay_over]
         self.on_patience_over: list[Callable[[Timer], None]] = [self.patience_over]
         self.last_change = 0.0
@@ -159,13 +216,25 @@ class Level:
         arrivals, admissions and waits so far in the period (:data:`~sim.records.TO_DATE_FIELDS`)."""
         self.accumulate_to(self.env.now)
         self.accumulate_places_to(self.env.now)
-        tally = self.tally
+        tallies = self.tally
         row = [self.census_area, self.waiting_area, self.held_area, self.waiting_max, self.staffed_places_area,
-               self.built_places_area, tally.arrivals, tally.admissions, len(tally.waits)]
+               self.built_places_area, sum(tally.arrivals for tally in tallies),
+               sum(tally.admissions for tally in tallies), sum(len(tally.waits) for tally in tallies)]
         self.census_area = self.waiting_area = self.held_area = 0.0
         self.staffed_places_area = self.built_places_area = 0.0
         self.waiting_max = self.waiting
         return row
+
+    def group_day_rows(self, row: list[float]) -> list[list[float]]:
+        """Close the day per group (after :meth:`day_row`, whose places it shares): the same fields as the level's."""
+        assert self.by_group is not None
+        return [[*counts, row[4], row[5], tally.arrivals, tally.admissions, len(tally.waits)]
+                for counts, tally in zip(self.by_group.day_rows(self.env.now), self.tally, strict=True)]
+
+    def period_tally(self, period: str) -> Tally:
+        """The level's tally over one period, every group together."""
+        tallies = self.tallies[period]
+        return tallies[0] if len(tallies) == 1 else merged(tallies)
 
     def close(self, episode: Episode) -> None:
         self.closed += 1
@@ -173,18 +242,18 @@ class Level:
             self.log.closed(episode)
 
     # -- arriving and waiting -------------------------------------------------------------
-    def arrive(self, patient: int, source: int, held_from: Episode | None = None, waited: float = 0.0,
+    def arrive(self, patient: int, source: int, group: int, held_from: Episode | None = None, waited: float = 0.0,
                patience_left: float | None = None) -> None:
-        """A patient seeks a place here: referral, transfer, relapse or giving up elsewhere.
+        """A patient of ``group`` seeks a place here: referral, transfer, relapse or giving up elsewhere.
 
         Patients found waiting on day 0 have ``waited`` days already, and ``patience_left`` drawn given them.
         """
         now = self.env.now
-        episode = Episode(patient, self, source, now - waited, held_from)
+        episode = Episode(patient, self, source, now - waited, held_from, group)
         self.opened += 1
         if self.log is not None:
             self.log.opened(episode)
-        tally = self.tally
+        tally = self.tally[group]
         tally.arrivals += 1
         if source == REFERRAL:
             tally.referrals += 1
@@ -195,24 +264,25 @@ class Level:
             self.turn_away_episode(episode, now)
             return
         self.accumulate_to(now)
-        if self.transfers_first and source == TRANSFER:
-            self.transfer_waitlist.append(episode)
-        else:
-            self.waitlist.append(episode)
+        transfers, others = self.queue_of[group]
+        self.queues[transfers if self.transfers_first and source == TRANSFER else others].append(episode)
         self.waiting += 1
         if self.waiting > self.waiting_max:
             self.waiting_max = self.waiting
-        if self.patience is not None and held_from is None:
+        if self.by_group is not None:
+            self.by_group.add(group, now, waiting=1)
+        patience = self.patience[group]
+        if patience is not None and held_from is None:
             self.schedule(Timer(self.on_patience_over, episode), NORMAL,
-                          next(self.patience) if patience_left is None else patience_left)
+                          next(patience) if patience_left is None else patience_left)
 
     def admit_waiting(self, now: float) -> None:
-        """Fill free places from the waitlist (transfers first when so configured)."""
+        """Fill free places from the waitlist (by priority rank; transfers first within one when so configured)."""
         while self.census < self.staffed_places and self.waiting:
             self.admit(self.next_waiting(), now, waited=True)
 
     def next_waiting(self) -> Episode:
-        for waitlist in (self.transfer_waitlist, self.waitlist):
+        for waitlist in self.queues:
             while waitlist:
                 episode = waitlist.popleft()
                 if episode.status == WAITING:
@@ -226,19 +296,22 @@ class Level:
         now = self.env.now
         self.accumulate_to(now)
         self.waiting -= 1
+        group = episode.group
+        if self.by_group is not None:
+            self.by_group.add(group, now, waiting=-1)
         episode.status = GAVE_UP_WAITING
         episode.left = now
-        episode.route = next(self.gave_up_routes)
-        tally = self.tally
+        episode.route = next(self.gave_up_routes[group])
+        tally = self.tally[group]
         tally.gave_up += 1
         tally.waits.append(now - episode.arrived)   # at least this long: a censored wait
         self.close(episode)
-        self.model.move_on(episode.patient, episode.route)
+        self.model.move_on(episode.patient, episode.route, group)
 
     def turn_away_episode(self, episode: Episode, now: float) -> None:
         episode.status = TURNED_AWAY
         episode.left = now
-        self.tally.turned_away += 1
+        self.tally[episode.group].turned_away += 1
         self.close(episode)
         if episode.held_from is not None:
             episode.held_from.level.leave(episode.held_from, now)
@@ -251,19 +324,22 @@ class Level:
         ``waited``: the patient was taken from the waitlist (else never put on it).
         """
         self.accumulate_to(now)
+        group = episode.group
         if waited:
             self.waiting -= 1
         self.census += 1
+        if self.by_group is not None:
+            self.by_group.add(group, now, census=1, waiting=-1 if waited else 0)
         episode.status = IN_CARE
         episode.admitted = now
-        tally = self.tally
+        tally = self.tally[group]
         tally.admissions += 1
         tally.waits.append(now - episode.arrived)
         if self.counts_readmissions:
             self.model.first_level_admission(episode.patient, now)
-        episode.route = route = next(self.routes)
+        episode.route = route = next(self.routes[group])
         if stay is None:
-            stay = next(self.stays[route])
+            stay = next(self.stays[group][route])
         episode.callbacks = self.on_stay_over
         self.schedule(episode, NORMAL, stay)
         if episode.held_from is not None:
@@ -274,6 +350,8 @@ class Level:
         now = self.env.now
         self.accumulate_to(now)
         self.census += 1
+        if self.by_group is not None:
+            self.by_group.add(episode.group, now, census=1)
         episode.status = IN_CARE
         episode.arrived = episode.admitted = now - in_care_days
         episode.route = route
@@ -286,6 +364,8 @@ class Level:
         self.accumulate_to(now)
         self.census += 1
         self.held += 1
+        if self.by_group is not None:
+            self.by_group.add(episode.group, now, census=1, held=1)
         episode.status = HELD
         episode.arrived = episode.admitted = episode.stay_ended = now - held_days
         episode.route = route
@@ -294,33 +374,38 @@ class Level:
         """The treatment stay has ended: move on, or hold the place until the next level admits."""
         now = self.env.now
         episode.stay_ended = now
-        route = episode.route
-        tally = self.tally
+        route, group = episode.route, episode.group
+        tally = self.tally[group]
         tally.stays += 1
         tally.stay_days += now - episode.admitted
         tally.routes[route] += 1
         next_level = self.model.level_by_destination[route]
         if next_level is None:
             self.leave(episode, now)
-            self.model.to_community(episode.patient, route)
+            self.model.to_community(episode.patient, route, group)
         elif self.hold:
             self.accumulate_to(now)
             self.held += 1
+            if self.by_group is not None:
+                self.by_group.add(group, now, held=1)
             episode.status = HELD
-            next_level.arrive(episode.patient, TRANSFER, held_from=episode)
+            next_level.arrive(episode.patient, TRANSFER, group, held_from=episode)
         else:
             self.leave(episode, now)
-            next_level.arrive(episode.patient, TRANSFER)
+            next_level.arrive(episode.patient, TRANSFER, group)
 
     def leave(self, episode: Episode, now: float) -> None:
         """The patient gives up the place (at the end of the stay or of being held)."""
         self.accumulate_to(now)
         self.census -= 1
-        if episode.status == HELD:
+        held = episode.status == HELD
+        if held:
             self.held -= 1
+        if self.by_group is not None:
+            self.by_group.add(episode.group, now, census=-1, held=-1 if held else 0)
         episode.status = DONE
         episode.left = now
-        tally = self.tally
+        tally = self.tally[episode.group]
         tally.departures += 1
         tally.place_days += now - episode.admitted
         if self.counts_readmissions:
@@ -358,8 +443,12 @@ class Model:
         # a discharge after this is censored: the run ends before its 30 days of follow-up
         self.follow_up_until_day = self.horizon_day - READMIT_WINDOW_DAYS
         self.destinations = [*scenario.level_names, *EXITS]
+        # each patient group's own rules (one unnamed group without groups); groups share the places
+        views = scenario.group_views()
+        self.group_names, self.views = list(views), list(views.values())
         self.episode_log = EpisodeLog() if keep_episodes else None
         self.day_log = DayLog(len(scenario.levels))
+        self.group_day_log = DayLog(len(scenario.levels) * len(views)) if scenario.groups else None
         self.system_tallies = {period: SystemTally(len(scenario.levels)) for period in PERIODS}
         self.system = self.system_tallies[WARM_UP]
         # per patient: the last first-level discharge still followed up, and the tally it counted in
@@ -368,26 +457,31 @@ class Model:
         self.levels = [Level(self, i, name, spec) for i, (name, spec) in enumerate(scenario.levels.items())]
         self.level_by_destination: list[Level | None] = [*self.levels, *(None for _ in EXITS)]
         self.enter_period(WARM_UP if self.measure_from_day > 0 else MEASURED)
-        self.relapse_rules = self.relapse_draws()
-        self.on_relapse: list[Callable[[Timer], None]] = [self.relapsed]
-        self.on_return_from_today: list[Callable[[Timer], None]] = [self.returned_from_today]
+        self.relapse_rules = [self.relapse_draws(group) for group in range(len(views))]
+        self.on_relapse: list[list[Callable[[Timer], None]]] = [
+            [partial(self.relapsed, group)] for group in range(len(views))]
+        self.on_return_from_today: list[list[Callable[[Timer], None]]] = [
+            [partial(self.returned_from_today, group)] for group in range(len(views))]
         self.held_from_today: list[Episode] = []
-        self.describes_today = describes_today(scenario)
-        relapse = scenario.relapse
         # without relapse rules nobody relapses, so the empty routes are never drawn from
-        self.return_routes: Iterator[int] = (
-            routes(relapse.return_to, self.destinations, self.random_streams("relapse")("return_to"))
-            if relapse else iter(())
-        )
-        self.returns_from_today: Iterator[int] = (
-            routes(relapse.return_to, self.destinations, self.random_streams("relapse")("at_risk:return_to"))
-            if relapse and relapse.at_risk else iter(())
-        )
+        self.return_routes: list[Iterator[int]] = []
+        self.returns_from_today: list[Iterator[int]] = []
+        for group, view in enumerate(self.views):
+            relapse, stream = view.relapse, self.random_streams("relapse", group)
+            self.return_routes.append(routes(relapse.return_to, self.destinations, stream("return_to"))
+                                      if relapse else iter(()))
+            self.returns_from_today.append(routes(relapse.return_to, self.destinations, stream("at_risk:return_to"))
+                                           if relapse and relapse.at_risk else iter(()))
 
-    def random_streams(self, owner: str) -> Callable[[str], np.random.Generator]:
-        """The named random streams of ``owner`` (a level, or ``relapse``): give it a purpose, get its stream."""
+    def random_streams(self, owner: str, group: int = 0) -> Callable[[str], np.random.Generator]:
+        """The named random streams of ``owner`` (a level, or ``relapse``) for one patient group.
+
+        The first group draws the streams a scenario without groups draws; every other group streams of
+        its own, named after it, so adding or removing a group after the first shifts no other group's numbers.
+        """
         seed = self.scenario.run.seed
-        return lambda purpose: generator(seed, self.replication, owner, purpose)
+        name = owner if group == 0 else f"{self.group_names[group]}:{owner}"
+        return lambda purpose: generator(seed, self.replication, name, purpose)
 
     def enter_period(self, period: str) -> None:
         """From now on every level and the system count into ``period``'s tallies."""
@@ -395,10 +489,10 @@ class Model:
         for level in self.levels:
             level.tally = level.tallies[period]
 
-    def relapse_draws(self) -> dict[int, tuple[Iterator[bool], Iterator[float]]]:
-        """Per exit: (will this patient relapse?, after how long?) as endless draws."""
-        relapse = self.scenario.relapse
-        stream = self.random_streams("relapse")
+    def relapse_draws(self, group: int) -> dict[int, tuple[Iterator[bool], Iterator[float]]]:
+        """Per exit: (will this patient of ``group`` relapse?, after how long?) as endless draws."""
+        relapse = self.views[group].relapse
+        stream = self.random_streams("relapse", group)
         rules = {}
         for exit_name in EXITS:
             rule = relapse.rule(exit_name) if relapse else None
@@ -418,19 +512,19 @@ class Model:
         self.created += 1
         return self.created
 
-    def move_on(self, patient: int, destination: int) -> None:
+    def move_on(self, patient: int, destination: int, group: int) -> None:
         level = self.level_by_destination[destination]
         if level is None:
-            self.to_community(patient, destination)
+            self.to_community(patient, destination, group)
         else:
-            level.arrive(patient, GAVE_UP)
+            level.arrive(patient, GAVE_UP, group)
 
-    def to_community(self, patient: int, exit_index: int) -> None:
+    def to_community(self, patient: int, exit_index: int, group: int) -> None:
         """Back in the community: relapse later (and return to care) or leave for good."""
-        rule = self.relapse_rules.get(exit_index)
+        rule = self.relapse_rules[group].get(exit_index)
         if rule is not None and next(rule[0]):
             self.at_risk += 1
-            self.schedule(Timer(self.on_relapse, patient), NORMAL, next(rule[1]))
+            self.schedule(Timer(self.on_relapse[group], patient), NORMAL, next(rule[1]))
         else:
             self.leaves_for_good(patient)
 
@@ -438,19 +532,19 @@ class Model:
         self.gone += 1
         self.last_discharge.pop(patient, None)
 
-    def relapsed(self, event: Timer) -> None:
-        self.return_to_care(event.value, next(self.return_routes))
+    def relapsed(self, group: int, event: Timer) -> None:
+        self.return_to_care(event.value, next(self.return_routes[group]), group)
 
-    def returned_from_today(self, event: Timer) -> None:
+    def returned_from_today(self, group: int, event: Timer) -> None:
         """Someone at risk on day 0 returns: to a level drawn from a stream of their own."""
-        self.return_to_care(event.value, next(self.returns_from_today))
+        self.return_to_care(event.value, next(self.returns_from_today[group]), group)
 
-    def return_to_care(self, patient: int, level: int) -> None:
+    def return_to_care(self, patient: int, level: int, group: int) -> None:
         self.at_risk -= 1
         system = self.system
         system.relapses += 1
         system.relapses_to[level] += 1
-        self.levels[level].arrive(patient, RELAPSE)
+        self.levels[level].arrive(patient, RELAPSE, group)
 
     def first_level_discharge(self, patient: int, now: float) -> None:
         """Note a discharge from the first level that can be followed up for 30 days, in this period's tally."""
@@ -465,15 +559,15 @@ class Model:
             discharge[1].readmissions += 1
 
     # -- sources of patients --------------------------------------------------------------
-    def start_referrals(self, level: Level) -> None:
-        """A chain of referral events, one pending at a time, on one reused timer."""
-        stream = self.random_streams(level.name)
-        times = referral_times(self.scenario.run, level.spec, stream("referrals"), stream("referral_thinning"),
-                               self.horizon_day)
+    def start_referrals(self, level: Level, group: int) -> None:
+        """A chain of referral events of one group, one pending at a time, on one reused timer."""
+        stream = self.random_streams(level.name, group)
+        times = referral_times(self.scenario.run, self.views[group].levels[level.name], stream("referrals"),
+                               stream("referral_thinning"), self.horizon_day)
         env, schedule = self.env, self.schedule
 
         def referral_due(_: Timer) -> None:
-            level.arrive(self.new_patient(), REFERRAL)
+            level.arrive(self.new_patient(), REFERRAL, group)
             schedule_next()
 
         on_referral: list[Callable[[Timer], None]] = [referral_due]
@@ -516,7 +610,11 @@ class Model:
             self.close_day()
 
     def close_day(self) -> None:
-        self.day_log.day([level.day_row() for level in self.levels], self.patient_states())
+        rows = [level.day_row() for level in self.levels]
+        if self.group_day_log is not None:
+            self.group_day_log.day([group_row for level, row in zip(self.levels, rows, strict=True)
+                                    for group_row in level.group_day_rows(row)], ())
+        self.day_log.day(rows, self.patient_states())
 
     def patient_states(self) -> tuple[int, ...]:
         """(waiting at home, in treatment, held, at risk of relapse, gone, created)."""
@@ -525,7 +623,7 @@ class Model:
         in_treatment = sum(level.census for level in self.levels) - held
         return waiting, in_treatment, held, self.at_risk, self.gone, self.created
 
-    def start_from_today(self, level: Level) -> None:
+    def start_from_today(self, level: Level, group: int) -> None:
         """Seat today's census mid-stay and put today's waitlist on the waitlist.
 
         Patients in care leave after the rest of a stay known to have lasted their days so far
@@ -533,37 +631,41 @@ class Model:
         once every level is seated (:meth:`join_held_from_today`), so they cannot take a place
         meant for its census. The longest waiting join the waitlist first.
         """
-        initial = level.spec.initial
-        stream = self.random_streams(level.name)
+        view = self.views[group]
+        spec = view.levels[level.name]
+        initial = spec.initial
+        stream = self.random_streams(level.name, group)
+        detailed = describes_today(view)
         unlisted = initial.census - initial.listed_in_place
-        if not self.describes_today:
-            self.seat_as_before(level, stream, unlisted)
-        for in_care_days, route, stay_left in patients_in_care(level.spec, stream,
-                                                               unknown=unlisted if self.describes_today else 0):
-            level.seat(self.episode_from_today(level, INITIAL), self.destinations.index(route), in_care_days, stay_left)
-        for to, held_days in patients_held(level.spec):
-            episode = self.episode_from_today(level, INITIAL)
+        if not detailed:
+            self.seat_as_before(level, spec, group, stream, unlisted)
+        for in_care_days, route, stay_left in patients_in_care(spec, stream, unknown=unlisted if detailed else 0):
+            level.seat(self.episode_from_today(level, INITIAL, group), self.destinations.index(route), in_care_days,
+                       stay_left)
+        for to, held_days in patients_held(spec):
+            episode = self.episode_from_today(level, INITIAL, group)
             level.seat_held(episode, self.destinations.index(to), held_days)
             self.held_from_today.append(episode)
-        for waited, patience_left in patients_waiting(level.spec, stream):
-            level.arrive(self.new_patient(), INITIAL, waited=waited, patience_left=patience_left)
+        for waited, patience_left in patients_waiting(spec, stream):
+            level.arrive(self.new_patient(), INITIAL, group, waited=waited, patience_left=patience_left)
         for _ in range(initial.waitlist - initial.listed_waiting):
-            level.arrive(self.new_patient(), INITIAL)
+            level.arrive(self.new_patient(), INITIAL, group)
 
-    def seat_as_before(self, level: Level, stream: Callable[[str], np.random.Generator], count: int) -> None:
+    def seat_as_before(self, level: Level, spec: LevelSpec, group: int, stream: Callable[[str], np.random.Generator],
+                       count: int) -> None:
         """Seat a census given by its count alone as scenarios without today's details always have.
 
         The remaining stays follow the equilibrium residual of the level's ``los`` and the route is
         drawn at admission, on its own (admitted on day 0): kept so earlier results stay exact.
         """
         if count:
-            stays = draws(stream("initial"), level.spec.los.sampler().from_uniforms)
+            stays = draws(stream("initial"), spec.los.sampler().from_uniforms)
             for remaining in residual_stays(stays, draws(stream("initial_residual")), count):
-                level.admit(self.episode_from_today(level, INITIAL), 0.0, stay=remaining)
+                level.admit(self.episode_from_today(level, INITIAL, group), 0.0, stay=remaining)
 
-    def episode_from_today(self, level: Level, source: int) -> Episode:
-        """A new patient's episode at ``level`` on day 0, open in the books."""
-        episode = Episode(self.new_patient(), level, source, 0.0)
+    def episode_from_today(self, level: Level, source: int, group: int) -> Episode:
+        """A new patient's episode of ``group`` at ``level`` on day 0, open in the books."""
+        episode = Episode(self.new_patient(), level, source, 0.0, group=group)
         level.opened += 1
         if self.episode_log is not None:
             self.episode_log.opened(episode)
@@ -574,24 +676,26 @@ class Model:
         joined = {}
         for episode in self.held_from_today:
             waiting_for = self.levels[episode.route]
-            waiting_for.arrive(episode.patient, TRANSFER, held_from=episode, waited=self.env.now - episode.stay_ended)
+            waiting_for.arrive(episode.patient, TRANSFER, episode.group, held_from=episode,
+                               waited=self.env.now - episode.stay_ended)
             joined[waiting_for.name] = waiting_for
         for level in joined.values():
-            level.waitlist = deque(sorted(level.waitlist, key=lambda episode: episode.arrived))
-            level.transfer_waitlist = deque(sorted(level.transfer_waitlist, key=lambda episode: episode.arrived))
+            level.queues = [deque(sorted(queue, key=lambda episode: episode.arrived)) for queue in level.queues]
 
     def start_at_risk(self) -> None:
         """People in the community on day 0 who will return (``relapse.at_risk``): their returns are scheduled."""
-        for days_left in returns_from_today(self.scenario, self.random_streams("relapse")):
-            self.at_risk += 1
-            self.schedule(Timer(self.on_return_from_today, self.new_patient()), NORMAL, days_left)
+        for group, view in enumerate(self.views):
+            for days_left in returns_from_today(view, self.random_streams("relapse", group)):
+                self.at_risk += 1
+                self.schedule(Timer(self.on_return_from_today[group], self.new_patient()), NORMAL, days_left)
 
     def run(self) -> Model:
         """Simulate warm-up and measured period; the records (both periods' tallies) are left on the model."""
         for level in self.levels:
-            self.start_from_today(level)
-            if level.spec.referrals_per_year > 0:
-                self.start_referrals(level)
+            for group, view in enumerate(self.views):
+                self.start_from_today(level, group)
+                if view.levels[level.name].referrals_per_year > 0:
+                    self.start_referrals(level, group)
             if len(level.place_steps) > 1:
                 self.env.process(self.place_schedule(level))
             if level.cohort_every:
@@ -630,6 +734,18 @@ class Model:
             raise AssertionError(
                 f"{open_episodes} open episodes, but {in_places} in places and {on_waitlists} on waitlists"
             )
+
+
+def merged(tallies: list[Tally]) -> Tally:
+    """One tally holding the counts and sums of several (the groups' at one level)."""
+    total = Tally(len(tallies[0].routes))
+    for tally in tallies:
+        for field in ("referrals", "arrivals", "admissions", "gave_up", "turned_away", "stays", "stay_days",
+                      "departures", "place_days"):
+            setattr(total, field, getattr(total, field) + getattr(tally, field))
+        total.waits.extend(tally.waits)
+        total.routes = [a + b for a, b in zip(total.routes, tally.routes, strict=True)]
+    return total
 
 
 MOST_RESIDUAL_CANDIDATES = 1_000_000

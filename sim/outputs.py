@@ -247,8 +247,8 @@ def write_results(results: Results, path: str | Path, report: bool = False, over
         What :func:`sim.run` returned.
     path
         The folder: ``summary.csv``, ``replications.csv``, ``daily.csv``, ``monthly.csv``,
-        ``episodes.csv`` (when kept), ``staffing.csv`` (with staff), ``scenario.yaml``, ``run.json``,
-        ``manifest.json``.
+        ``groups.csv`` (with patient groups), ``episodes.csv`` (when kept), ``staffing.csv`` (with
+        staff), ``scenario.yaml``, ``run.json``, ``manifest.json``.
     report
         Also the figures (``figures/*.png|svg``) and ``report.html``.
     overwrite
@@ -274,6 +274,8 @@ def _write_tables(results: Results, folder: Path) -> None:
     results.daily.to_csv(folder / "daily.csv", index=False)
     if results.monthly is not None:
         results.monthly.to_csv(folder / "monthly.csv", index=False)
+    if results.groups is not None:
+        results.groups.to_csv(folder / "groups.csv", index=False)
     if results.episodes is not None:
         results.episodes.to_csv(folder / "episodes.csv", index=False)
     if results.staffing is not None:

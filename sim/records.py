@@ -66,13 +66,14 @@ class Episode:
     """
 
     __slots__ = ("patient", "level", "source", "arrived", "admitted", "stay_ended", "left",
-                 "route", "status", "held_from", "callbacks", "_ok")
+                 "route", "status", "held_from", "group", "callbacks", "_ok")
 
     callbacks: list[Callable[[Episode], None]] | None   # set when the stay is scheduled
 
     def __init__(self, patient: int, level: EpisodeLevel, source: int, arrived: float,
-                 held_from: Episode | None = None):
+                 held_from: Episode | None = None, group: int = 0):
         self.patient = patient
+        self.group = group   # the patient's group: its position in the scenario's groups (0 without groups)
         self.level = level
         self.source = source
         self.arrived = arrived
@@ -116,6 +117,7 @@ class EpisodeLog:
         self.source = array("b")
         self.route = array("h")
         self.status = array("b")
+        self.group = array("h")
         self.times = {name: array("d") for name in EPISODE_TIMES}
         self.open: dict[int, Episode] = {}
 
@@ -132,6 +134,7 @@ class EpisodeLog:
         self.source.append(episode.source)
         self.route.append(episode.route)
         self.status.append(episode.status)
+        self.group.append(episode.group)
         for name, column in self.times.items():
             column.append(getattr(episode, name))
 
@@ -146,6 +149,7 @@ class EpisodeLog:
             "source": np.array(self.source, dtype=np.int8),
             "route": np.array(self.route, dtype=np.int16),
             "status": np.array(self.status, dtype=np.int8),
+            "group": np.array(self.group, dtype=np.int16),
         }
         columns.update({name: np.array(values, dtype=float) for name, values in self.times.items()})
         return columns

@@ -39,6 +39,7 @@ class ReplicationOutput:
     wait_quantiles: np.ndarray | None = None   # (levels, len(QUANTILES)) measured waits (admissions and give-ups)
     flows: list[tuple[str, str, float]] = field(default_factory=list)   # (source, target, per year)
     monthly: np.ndarray | None = None   # (levels, months, MONTHLY_METRICS): sim.monthly.replication_months
+    group_metrics: list[tuple[str, str, str, float]] = field(default_factory=list)   # (group, level, metric, value)
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -102,6 +103,32 @@ def replication_metrics(scenario: Scenario, tallies: list[Tally], system: System
     return rows
 
 
+def group_replication_metrics(scenario: Scenario, tallies: list[list[Tally]],
+                              days: np.ndarray) -> list[tuple[str, str, str, float]]:
+    """Every level metric of one replication per patient group, as (group, level, metric, value).
+
+    ``tallies`` are per level, per group; ``days`` the groups' daily rows, shape (days, levels x groups,
+    DAY_FIELDS), level by level. A group's occupancy is the share of the level's places it fills; its
+    capacity the level's. The ``all`` rows sum the summed metrics over the levels.
+    """
+    run = scenario.run
+    years = run.days / DAYS_PER_YEAR
+    warmup = run.resolved_warmup_days
+    groups = scenario.group_names
+    measured = days[warmup: warmup + run.days].reshape(-1, len(scenario.levels), len(groups), len(DAY_FIELDS))
+    rows: list[tuple[str, str, str, float]] = []
+    for group_index, group in enumerate(groups):
+        per_level = []
+        for level_index, name in enumerate(scenario.level_names):
+            values = level_metrics(tallies[level_index][group_index], measured[:, level_index, group_index], years,
+                                   run.wait_target_days)
+            per_level.append(values)
+            rows += [(group, name, metric, values[metric]) for metric in LEVEL_METRICS]
+        rows += [(group, "all", metric, float(sum(values[metric] for values in per_level)))
+                 for metric in SUMMED_METRICS]
+    return rows
+
+
 def system_metrics(system: SystemTally, days: np.ndarray, years: float) -> dict[str, float]:
     """The system's own metrics (``total="system"`` in :mod:`sim.metrics`) from its tally and measured days."""
     return {
@@ -139,6 +166,19 @@ def metrics_table(outputs: list[ReplicationOutput]) -> pd.DataFrame:
     """One row per replication, level and metric."""
     rows = [(out.replication, level, metric, value) for out in outputs for level, metric, value in out.metrics]
     return pd.DataFrame(rows, columns=["replication", "level", "metric", "value"])
+
+
+GROUP_COLUMNS = ["group", "level", "metric", "mean", "ci_low", "ci_high", "std", "replications"]
+"""``groups.csv``: the summary's columns with the patient group first."""
+
+
+def group_tables(outputs: list[ReplicationOutput]) -> tuple[pd.DataFrame, pd.DataFrame] | tuple[None, None]:
+    """Per group: the summary (:data:`GROUP_COLUMNS`) and the replications' values; (None, None) without groups."""
+    rows = [(out.replication, *row) for out in outputs for row in out.group_metrics]
+    if not rows:
+        return None, None
+    table = pd.DataFrame(rows, columns=["replication", "group", "level", "metric", "value"])
+    return summarise(table.drop(columns="replication"), by=("group", "level")), table
 
 
 def daily_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.DataFrame:
@@ -222,6 +262,7 @@ def episodes_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.D
             "route": np.where(route >= 0, np.asarray(names)[np.maximum(route, 0)], "elsewhere"),
             # appended last: scripts read the columns before it by position
             "period": np.where(cols["arrived"] < warmup, "warm-up", "measured"),
+            **({"group": np.asarray(scenario.group_names)[cols["group"]]} if scenario.groups else {}),
         }))
     return pd.concat(frames, ignore_index=True)
 
@@ -266,6 +307,12 @@ class Results:
         mean and 90th-percentile wait): the mean across replications with its 95% interval, and
         the replications' 5th, 25th, 50th, 75th and 95th percentiles (``sim.monthly.COLUMNS``);
         ``monthly.csv``. ``None`` for results made without monthly figures.
+    groups
+        With patient groups (``groups`` in the scenario), every level metric per group:
+        ``group, level, metric, mean, ci_low, ci_high, std, replications`` (``groups.csv``; level
+        ``all`` sums the summed metrics); ``None`` without groups.
+    group_replications
+        The per-replication values behind ``groups`` (``replication, group, level, metric, value``).
     """
 
     scenario: Scenario
@@ -279,11 +326,14 @@ class Results:
     wait_quantiles: pd.DataFrame | None = None
     flows: pd.DataFrame | None = None
     monthly: pd.DataFrame | None = None
+    groups: pd.DataFrame | None = None
+    group_replications: pd.DataFrame | None = None
 
     @classmethod
     def from_outputs(cls, scenario: Scenario, outputs: list[ReplicationOutput], meta: dict[str, Any]) -> Results:
         table = metrics_table(outputs)
         daily = daily_table(outputs, scenario)
+        groups, group_replications = group_tables(outputs)
         return cls(
             scenario=scenario,
             summary=summarise(table.drop(columns="replication")),
@@ -296,6 +346,8 @@ class Results:
             wait_quantiles=wait_quantile_table(outputs, scenario),
             flows=flow_table(outputs),
             monthly=_monthly(outputs, scenario),
+            groups=groups,
+            group_replications=group_replications,
         )
 
     @property

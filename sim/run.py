@@ -21,6 +21,7 @@ from .results import (
     ReplicationOutput,
     Results,
     flows,
+    group_replication_metrics,
     metrics_table,
     replication_metrics,
     wait_quantiles,
@@ -39,7 +40,9 @@ def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = 
     """
     model = Model(scenario, replication, keep_episodes).run()
     days = model.day_log.day_table()
-    tallies = [level.tallies[MEASURED] for level in model.levels]   # warm-up is left out here
+    grouped = model.group_day_log
+    by_group = ([level.tallies[MEASURED] for level in model.levels], grouped.day_table()) if grouped else None
+    tallies = [level.period_tally(MEASURED) for level in model.levels]   # warm-up is left out here
     system = model.system_tallies[MEASURED]
     return ReplicationOutput(
         replication=replication,
@@ -50,6 +53,7 @@ def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = 
         wait_quantiles=wait_quantiles(tallies),
         flows=flows(scenario, tallies, system),
         monthly=replication_months(scenario, days, tallies),
+        group_metrics=group_replication_metrics(scenario, *by_group) if by_group else [],
     )
 
 

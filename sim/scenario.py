@@ -35,7 +35,15 @@ from pydantic import (
 )
 
 from .distributions import Distribution
-from .messages import ProblemAt, ScenarioError, describe_value, did_you_mean, key_location, problem_text
+from .messages import (
+    ProblemAt,
+    ScenarioError,
+    describe_value,
+    did_you_mean,
+    format_path,
+    key_location,
+    problem_text,
+)
 
 EXITS = ("discharged", "dropped_out")
 """Destinations that leave care for the community (where relapse may bring patients back)."""
@@ -423,6 +431,10 @@ class Level(_Model):
     program: Program | None = None
     staff: list[StaffRole] | None = None
     staff_available: dict[str, StaffSchedule] | None = None
+    accepts: list[str] | None = None
+    """The patient groups this level takes (``groups``); every group when not given."""
+    priority: list[str] | None = None
+    """Groups admitted from the waitlist before the others, highest first; first come first served within a rank."""
 
     @model_validator(mode="before")
     @classmethod
@@ -610,6 +622,55 @@ class Relapse(_Model):
         return getattr(self, f"after_{exit_name}")
 
 
+# ---------------------------------------------------------------------------- patient groups
+def _shares_sum_to_one(what: str) -> Any:
+    def check(shares: dict[str, Any] | None) -> dict[str, Any] | None:
+        if shares is not None:
+            _check_shares({name: getattr(share, "share", share) for name, share in shares.items()}, what)
+        return shares
+
+    return AfterValidator(check)
+
+
+class GroupLevel(_Model):
+    """What is different for one patient group at one level; anything not given is the level's."""
+
+    los: Distribution | None = None
+    next: Annotated[dict[str, Annotated[NextStep, BeforeValidator(_share_as_step)]],
+                    _shares_sum_to_one("next")] | None = None
+    patience: Distribution | None = None
+    gave_up: Annotated[dict[str, Share], _shares_sum_to_one("gave_up")] | None = None
+    initial: Initial | None = None
+    """This group's patients here today (with several groups, today's patients are given per group)."""
+
+    @field_serializer("next")
+    def _plain_shares(self, steps: dict[str, NextStep] | None) -> dict[str, Any] | None:
+        if steps is None:
+            return None
+        return {name: step.share if step.los is None else step.model_dump(exclude_none=True)
+                for name, step in steps.items()}
+
+
+class GroupRelapse(_Model):
+    """A group's own relapse rules and returns; anything not given is the scenario's ``relapse``."""
+
+    after_discharged: RelapseRule | None = None
+    after_dropped_out: RelapseRule | None = None
+    return_to: Annotated[dict[str, Share], _shares_sum_to_one("return_to")] | None = None
+    at_risk: Annotated[Literal["auto"] | list[AtRisk], BeforeValidator(_at_risk)] | None = None
+
+
+class Group(_Model):
+    """One patient group: where its referrals come from and how it differs from the levels' rules."""
+
+    share_of_referrals: dict[str, Share] = Field(default_factory=dict)
+    """Per level, this group's share of the level's referrals (the shares of all groups sum to 1)."""
+    referrals_per_year: dict[str, PerYear] = Field(default_factory=dict)
+    """Per level, referrals of this group a year on top of its share (the level's growth and seasons apply)."""
+    levels: dict[str, GroupLevel] = Field(default_factory=dict)
+    relapse: GroupRelapse | None = None
+
+
 # ---------------------------------------------------------------------------- staffing
 class Staffing(_Model):
     """How staffed hours become full-time equivalents, and what a full-time post costs."""
@@ -694,8 +755,11 @@ class Scenario(_Model):
     levels: Annotated[dict[str, Level], Field(min_length=1)]
     relapse: Relapse | None = None
     staffing: Staffing = Staffing()
+    groups: Annotated[dict[str, Group], Field(min_length=1)] | None = None
+    """Patient groups, each with its own referrals and rules; without it every patient is alike."""
 
     _source: str = PrivateAttr(default="<dict>")
+    _group_views: dict[str, Scenario] | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -726,6 +790,24 @@ class Scenario(_Model):
     def level_names(self) -> list[str]:
         return list(self.levels)
 
+    @property
+    def group_names(self) -> list[str]:
+        """The patient groups, in the order given; empty when the scenario has none."""
+        return list(self.groups or ())
+
+    def group_views(self) -> dict[str, Scenario]:
+        """Each patient group's own scenario: the levels' rules with the group's differences, its referrals.
+
+        Without ``groups`` this is the scenario itself under the name ``""``. A view has no groups; its
+        levels keep their places (the engine shares places between groups, so a view's capacity is not used
+        on its own).
+        """
+        if self._group_views is None:
+            views = {name: _group_view(self, name) for name in self.group_names} if self.groups else {"": self}
+            object.__setattr__(self, "_group_views", views)   # a cache: the scenario itself stays frozen
+        assert self._group_views is not None
+        return self._group_views
+
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario as plain data (every default filled in)."""
         return self.model_dump(mode="json", exclude_none=True)
@@ -746,6 +828,176 @@ class Scenario(_Model):
         for key, value in everything.items():
             set_path(data, key, value, origin="with_changes")
         return validate(data, source=self._source, overridden=set(everything))
+
+
+# ---------------------------------------------------------------------------- patient groups
+GROUP_SPECIFIC = ("los", "next", "patience", "gave_up")
+"""A level's keys a group may give its own value of (``groups.<name>.levels.<level>``)."""
+
+
+def _referral_share(scenario: Scenario, group: str, level: str) -> float:
+    """The group's share of a level's referrals: as given, or all of them when there is one group only."""
+    assert scenario.groups is not None
+    shares = scenario.groups[group].share_of_referrals
+    if level in shares:
+        return shares[level]
+    given = any(level in other.share_of_referrals for other in scenario.groups.values())
+    return 0.0 if given or len(scenario.groups) > 1 else 1.0
+
+
+def _group_view_data(scenario: Scenario, group: str) -> dict[str, Any]:
+    """The plain data of one group's own scenario (see :meth:`Scenario.group_views`)."""
+    assert scenario.groups is not None
+    spec = scenario.groups[group]
+    several = len(scenario.groups) > 1
+    data = scenario.to_dict()
+    data.pop("groups")
+    data.pop("population", None)   # referrals are a year here, already converted
+    for name, level in data["levels"].items():
+        rate = scenario.levels[name].referrals_per_year
+        level.pop("referrals_per_100k_per_year", None)
+        level.pop("accepts", None)
+        level.pop("priority", None)
+        level["referrals_per_year"] = _referral_share(scenario, group, name) * rate \
+            + spec.referrals_per_year.get(name, 0.0)
+        own = spec.levels.get(name)
+        if several:
+            level.pop("initial", None)
+        if own is not None:
+            level.update(own.model_dump(mode="json", exclude_none=True))
+    relapse = data.get("relapse")
+    if several and relapse is not None and isinstance(relapse.get("at_risk"), list):
+        relapse.pop("at_risk")
+    if spec.relapse is not None:
+        data["relapse"] = {**(relapse or {}), **spec.relapse.model_dump(mode="json", exclude_none=True)}
+    return data
+
+
+def _group_view(scenario: Scenario, group: str) -> Scenario:
+    try:
+        return Scenario.model_validate(_group_view_data(scenario, group))
+    except ValidationError as error:
+        data = _group_view_data(scenario, group)
+        found = [problem_text(e, data, Scenario) for e in error.errors()]
+        problems = [(("groups", group), f"with this group's differences, {format_path(path)}{message}")
+                    for path, message in found]
+        raise GroupProblems(problems) from None
+
+
+class GroupProblems(Exception):
+    """Problems found in a group's own view of the scenario, as (key path, what is wrong)."""
+
+    def __init__(self, problems: list[tuple[tuple, str]]):
+        super().__init__(problems)
+        self.problems = problems
+
+
+def _check_groups(scenario: Scenario) -> list[tuple[tuple, str]]:
+    """Groups named where they exist, referrals shared out, every route open to the group that takes it."""
+    levels, groups = scenario.level_names, scenario.group_names
+    problems: list[tuple[tuple, str]] = []
+    for name, level in scenario.levels.items():
+        for key in ("accepts", "priority"):
+            for index, group in enumerate(getattr(level, key) or ()):
+                if group not in groups:
+                    allowed = ", ".join(groups) if groups else "none: add a top-level groups mapping first"
+                    hint = did_you_mean(group, groups)
+                    problems.append((("levels", name, key, index),
+                                     f"'{group}' is not a patient group; {hint}groups: {allowed}"))
+    if not scenario.groups or problems:
+        return problems
+    several = len(groups) > 1
+    for group, spec in scenario.groups.items():
+        for key in ("share_of_referrals", "referrals_per_year", "levels"):
+            for name in getattr(spec, key):
+                if name not in levels:
+                    problems.append((("groups", group, key, name), f"'{name}' is not a level; "
+                                     f"{did_you_mean(name, levels)}levels: {', '.join(levels)}"))
+    if problems:
+        return problems
+    for name, level in scenario.levels.items():
+        shares = {group: spec.share_of_referrals[name] for group, spec in scenario.groups.items()
+                  if name in spec.share_of_referrals}
+        total = math.fsum(shares.values())
+        if shares and abs(total - 1) > SHARE_TOLERANCE:
+            listed = ", ".join(f"{group}: {share:g}" for group, share in shares.items())
+            problems.append((("levels", name, "referrals_per_year"), f"the groups' share_of_referrals at {name} "
+                             f"must sum to 1 (these sum to {total:.6g}: {listed})"))
+        elif not shares and several and level.referrals_per_year > 0:
+            problems.append((("levels", name, "referrals_per_year"), (
+                f"{level.referrals_per_year:g} referrals a year, but no group has a share of them: give each group's "
+                f"groups.<group>.share_of_referrals.{name} (summing to 1), or 0 referrals here")))
+        if several and (level.initial.census or level.initial.waitlist):
+            problems.append((("levels", name, "initial"), (
+                "with several groups, today's patients are given per group: "
+                f"groups.<group>.levels.{name}.initial")))
+    relapse = scenario.relapse
+    if several and relapse is not None and isinstance(relapse.at_risk, list):
+        problems.append((("relapse", "at_risk"), "with several groups, the people at risk are given per group: "
+                         "groups.<group>.relapse.at_risk (or at_risk: auto here, for every group)"))
+    if problems:
+        return problems
+    try:
+        views = scenario.group_views()
+    except GroupProblems as error:
+        return error.problems
+    for group, view in views.items():
+        problems += [(("groups", group, *path), message)
+                     for path, message in _check_references(view) or _instant_cycles(view)]
+    for name, level in scenario.levels.items():
+        today = sum(view.levels[name].initial.census for view in views.values())
+        if several and today > level.capacity[0].capacity:
+            problems.append((("levels", name, "capacity"), f"{level.capacity[0].capacity} places at day 0, but the "
+                             f"groups have {today} people in care here today (groups.<group>.levels.{name}.initial)"))
+    return problems or [problem for group in groups for problem in _group_routes(scenario, group, views[group])]
+
+
+def _group_routes(scenario: Scenario, group: str, view: Scenario) -> list[tuple[tuple, str]]:
+    """Every way the group arrives at a level leads to a level that accepts it; and it has a way to arrive."""
+    assert scenario.groups is not None
+    spec = scenario.groups[group]
+    problems: list[tuple[tuple, str]] = []
+    arrives = any(level.referrals_per_year > 0 or level.initial.census or level.initial.waitlist
+                  for level in view.levels.values())
+    at_risk = view.relapse.at_risk if view.relapse is not None else None
+    if not arrives and not (isinstance(at_risk, list) and any(entry.count for entry in at_risk)):
+        return [(("groups", group), "has no way to arrive: give it referrals (share_of_referrals or "
+                                    "referrals_per_year at a level) or patients today")]
+
+    def accepts(name: str) -> bool:
+        taken = scenario.levels[name].accepts
+        return taken is None or group in taken
+
+    def refuse(path: tuple, how: str, name: str) -> None:
+        taken = ", ".join(scenario.levels[name].accepts or ()) or "no group"
+        problems.append((path, f"group '{group}' {how} {name}, but {name} accepts only {taken} "
+                               f"(levels.{name}.accepts)"))
+
+    for name, level in view.levels.items():
+        if level.referrals_per_year > 0 and not accepts(name):
+            key = "share_of_referrals" if name in spec.share_of_referrals else "referrals_per_year"
+            refuse(("groups", group, key, name), "is referred to", name)
+        if (level.initial.census or level.initial.waitlist) and not accepts(name):
+            refuse(("groups", group, "levels", name, "initial"), "has patients today at", name)
+        if not accepts(name):
+            continue
+        own = spec.levels.get(name)
+        for dest, step in level.next.items():
+            if dest in view.levels and step.share > 0 and not accepts(dest):
+                where = "groups", group, "levels", name, "next", dest
+                refuse(where if own and own.next else ("levels", name, "next", dest), f"goes from {name} to", dest)
+        for dest, share in (level.gave_up or {}).items():
+            if dest in view.levels and share > 0 and not accepts(dest):
+                where = "groups", group, "levels", name, "gave_up", dest
+                refuse(where if own and own.gave_up else ("levels", name, "gave_up", dest),
+                       f"gives up waiting at {name} for", dest)
+    if view.relapse is not None:
+        for dest, share in view.relapse.return_to.items():
+            if share > 0 and not accepts(dest):
+                own_return = spec.relapse is not None and spec.relapse.return_to is not None
+                path: tuple = ("groups", group, "relapse") if own_return else ("relapse",)
+                refuse((*path, "return_to", dest), "returns after a relapse to", dest)
+    return problems
 
 
 # ---------------------------------------------------------------------------- checks beyond the schema
@@ -902,7 +1154,7 @@ def validate(data: Any, source: str = "<dict>", lines: dict[tuple, int] | None =
     except ValidationError as error:
         found = [problem_text(e, data, Scenario) for e in error.errors()]
         raise ScenarioError(source, [f"{where(p)}{m}" for p, m in found]) from None
-    problems = _check_references(scenario) or _instant_cycles(scenario)
+    problems = _check_references(scenario) or _check_groups(scenario) or _instant_cycles(scenario)
     if not problems:
         problems, cuts = _census_over_places(scenario, overridden)
         if cuts and not problems:

@@ -95,11 +95,11 @@ CASES = {
     "misspelt key": (
         edited("referrals_per_year", "referals_per_year"),
         ["line 11", "levels.ward.referals_per_year", "did you mean 'referrals_per_year'?",
-         "allowed here: capacity,"]),
+         "allowed here: accepts, capacity,"]),
     "unknown key at the top": (
         GOOD + "colour: red\n",
         ["line 20", "colour is not a known key",
-         "allowed here: description, levels, name, population, relapse, run"]),
+         "allowed here: description, groups, levels, name, population, relapse, run"]),
     "unknown key in run": (
         edited("  seed: 1", "  seeds: 1"),
         ["line 6", "run.seeds", "did you mean 'seed'?", "warmup_days"]),
@@ -315,8 +315,8 @@ def test_real_process_reports_on_stderr(scenario_file, tmp_path):
     assert done.stderr == (
         f"error: {path}: 1 problem in the scenario\n"
         "  - line 11, levels.ward.referals_per_year is not a known key; "
-        "did you mean 'referrals_per_year'? allowed here: capacity, gave_up, initial, los, next, "
-        "patience, program, referral_growth_per_year, referral_seasonality, referrals_per_100k_per_year, "
+        "did you mean 'referrals_per_year'? allowed here: accepts, capacity, gave_up, initial, los, next, "
+        "patience, priority, program, referral_growth_per_year, referral_seasonality, referrals_per_100k_per_year, "
         "referrals_per_year, staff, "
         "staff_available, waitlist, when_full, when_next_full\n"
     )
