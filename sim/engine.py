@@ -449,7 +449,7 @@ class Model:
         self.episode_log = EpisodeLog() if keep_episodes else None
         self.day_log = DayLog(len(scenario.levels))
         self.group_day_log = DayLog(len(scenario.levels) * len(views)) if scenario.groups else None
-        self.system_tallies = {period: SystemTally(len(scenario.levels)) for period in PERIODS}
+        self.system_tallies = {period: SystemTally(len(scenario.levels), len(views)) for period in PERIODS}
         self.system = self.system_tallies[WARM_UP]
         # per patient: the last first-level discharge still followed up, and the tally it counted in
         self.last_discharge: dict[int, tuple[float, SystemTally]] = {}
@@ -544,6 +544,7 @@ class Model:
         system = self.system
         system.relapses += 1
         system.relapses_to[level] += 1
+        system.group_relapses_to[group][level] += 1
         self.levels[level].arrive(patient, RELAPSE, group)
 
     def first_level_discharge(self, patient: int, now: float) -> None:

@@ -1,6 +1,7 @@
 """The Sankey-style flow diagram: patients a year from referral through each level to leaving care.
 
-Takes :attr:`sim.Results.flows`; :func:`flow_diagram` is also :func:`sim.plots.flow_diagram`.
+Takes :attr:`sim.Results.flows`, or :attr:`sim.Results.group_flows` and a patient group;
+:func:`flow_diagram` is also :func:`sim.plots.flow_diagram`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from matplotlib.path import Path as CurvePath
 from matplotlib.patheffects import withStroke
 
 from sim.figure_style import NEUTRAL, empty, given_axes, house_style, level_colors, root_figure
+from sim.settings import SettingsError
 
 SOURCE_NAMES = {"community": "New referrals", "relapse": "Back after relapse"}
 EXIT_NAMES = {"discharged": "Discharged", "dropped_out": "Dropped out", "gave_up": "Gave up waiting",
@@ -92,7 +94,8 @@ def _sort_flows(flows: pd.DataFrame, levels: Sequence[str]) -> _Flows:
     return book
 
 
-def flow_diagram(flows: pd.DataFrame, levels: Sequence[str], ax: Axes | None = None) -> Figure:
+def flow_diagram(flows: pd.DataFrame, levels: Sequence[str], ax: Axes | None = None,
+                 group: str | None = None) -> Figure:
     """Patients a year from referral through each level to leaving care: a Sankey-style diagram.
 
     Reads left to right: where people come from (new referrals, relapse), one column per level in
@@ -100,29 +103,47 @@ def flow_diagram(flows: pd.DataFrame, levels: Sequence[str], ax: Axes | None = N
     has the colour of the level people leave. Steps back up to a more intensive level are arrows
     over the top; the dashed loop carries people who left care and relapsed back into it.
 
-    ``ax``: an Axes to draw in (default: a Figure of its own, 12 x 7.2 inches); the title goes on
-    the axes and the footnote under them. The room for labels is measured in the axes as they
-    are when called, so give the figure its final size first; about 7 x 4 inches or more reads well.
+    ``group``: draw one patient group's flows from :attr:`sim.Results.group_flows` (its referrals,
+    moves, exits and returns after relapse), with only the levels its patients reach, each in
+    the colour it has in every figure. ``ax``: an Axes to draw in (default: a Figure of its own,
+    12 x 7.2 inches); the title goes on the axes and the footnote under them. The room for labels
+    is measured in the axes as they are when called, so give the figure its final size first;
+    about 7 x 4 inches or more reads well.
     """
     with house_style():
         own = ax is None
         figure, ax = _flow_canvas(ax)
+        colors = level_colors(levels)
+        if group is not None:
+            flows, levels = _group_flows(flows, levels, group)
         book = _sort_flows(flows, levels)
+        title = FLOW_TITLE if group is None else FLOW_TITLE.replace("patients", f"{group} patients", 1)
         if own:
-            figure.suptitle(FLOW_TITLE)
+            figure.suptitle(title)
         else:
-            ax.set_title(FLOW_TITLE, loc="left")
+            ax.set_title(title, loc="left")
         if not (book.into or book.moves or book.out):
-            empty(ax, "No patient flows to show")
+            empty(ax, "No patient flows to show" if group is None else f"No flows of patient group {group!r} to show")
             ax.set_axis_off()
             return figure
-        diagram = _FlowDiagram(book, list(levels), ax, height_points=ax.get_window_extent().height * 72 / figure.dpi)
+        diagram = _FlowDiagram(book, list(levels), ax, height_points=ax.get_window_extent().height * 72 / figure.dpi,
+                               colors=colors)
         note = _flow_note(diagram, diagram.draw())
         if own:
             figure.text(0.5, 0.015, note, ha="center", va="bottom", fontsize=9, color="0.3")
         else:
             ax.text(0.5, 0.0, note, transform=ax.transAxes, ha="center", va="top", fontsize=9, color="0.3")
         return figure
+
+
+def _group_flows(flows: pd.DataFrame, levels: Sequence[str], group: str) -> tuple[pd.DataFrame, list[str]]:
+    """One group's flows and the levels its patients reach (every level of ``levels`` they enter or leave)."""
+    if "group" not in flows:
+        raise SettingsError("sim.plots.flow_diagram", [f"group = {group!r}: needs the flows per patient group "
+                                                       "(Results.group_flows), not a table without a group column"])
+    own = flows[(flows["group"] == group) & (flows["per_year"] > 0)]
+    reached = set(own["source"]) | set(own["target"])
+    return own, [level for level in levels if level in reached]
 
 
 def _flow_canvas(ax: Axes | None) -> tuple[Figure, Axes]:
@@ -154,9 +175,10 @@ class _FlowDiagram:
     running flat along a row never crosses another level's box; bands bend in one column gap.
     """
 
-    def __init__(self, book: _Flows, levels: list[str], ax: Axes, height_points: float) -> None:
+    def __init__(self, book: _Flows, levels: list[str], ax: Axes, height_points: float,
+                 colors: dict[str, str] | None = None) -> None:
         self.book, self.levels, self.ax, self.height_points = book, levels, ax, height_points
-        self.colors = level_colors(levels)
+        self.colors = colors or level_colors(levels)   # a group's diagram keeps the colours of every level
         self.exit_x = len(levels) + 1.0
         self.forward = {key: v for key, v in book.moves.items() if levels.index(key[1]) > levels.index(key[0])}
         self.step_ups = [(a, b, v) for (a, b), v in book.moves.items() if (a, b) not in self.forward]

@@ -1,7 +1,7 @@
 """Figures from results tables: each function takes DataFrames and returns a matplotlib Figure.
 
 Nothing here reaches into the model: the inputs are the tables of :class:`sim.Results`
-(``daily``, ``summary``, ``wait_quantiles``, ``flows``, ``staffing``), of :func:`sim.compare` and
+(``daily``, ``summary``, ``wait_quantiles``, ``flows``, ``staffing``, ``groups``), of :func:`sim.compare` and
 of :func:`sim.sweep`. Figures are built with :class:`matplotlib.figure.Figure`, never pyplot, so
 they need no display and leave no global state behind (in Jupyter, a figure left as a cell's value
 shows once ``%matplotlib inline`` has run in the notebook).
@@ -36,11 +36,13 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Annotation
 from matplotlib.ticker import MaxNLocator, PercentFormatter, StrMethodFormatter
 
 from sim.figure_style import CAPACITY_COLOR, empty, given_axes, house_style, level_colors, root_figure
 from sim.flow_figure import flow_diagram as flow_diagram  # re-exported: sim.plots has every figure
 from sim.metrics import LABELS, METRICS
+from sim.results import levels_reached
 
 SHARE_METRICS = frozenset(name for name, metric in METRICS.items() if metric.is_share)
 """The metrics that are shares: drawn in percent, their differences in percentage points."""
@@ -420,21 +422,108 @@ def occupancy_and_blocking(summary: pd.DataFrame, levels: Sequence[str], ax: Pan
 
 
 def _level_bars(ax: Axes, summary: pd.DataFrame, levels: Sequence[str], metric: str, colors: dict[str, str],
-                text: Callable[[float], str]) -> None:
+                text: Callable[[float], str], missing: dict[str, str] | None = None) -> list[Annotation]:
+    """Bars per level with 95% whiskers and their values; a level without a value says so (``missing``
+    says why per level, else ``no data``). Returns those sayings."""
     rows = summary[summary["metric"] == metric].set_index("level").reindex(list(levels))
     positions = np.arange(len(levels))
     ax.bar(positions, rows["mean"].fillna(0), color=[colors[level] for level in levels], width=0.6)
     ax.errorbar(positions, rows["mean"].fillna(0), yerr=_error(rows), fmt="none", ecolor="0.15", capsize=4)
     top = np.nanmax([rows["ci_high"].max(), rows["mean"].max(), 0.0])
     ax.set_ylim(0, top * 1.15 if top > 0 else 1.0)
+    sayings = []
     for position, (_, row) in zip(positions, rows.iterrows(), strict=True):
-        label = "no data" if pd.isna(row["mean"]) else text(row["mean"])
-        ax.annotate(label, (position, np.nanmax([row["ci_high"], row["mean"], 0.0])), xytext=(0, 4),
-                    textcoords="offset points", ha="center", va="bottom")
+        label = (missing or {}).get(str(row.name), "no data") if pd.isna(row["mean"]) else text(row["mean"])
+        drawn = ax.annotate(label, (position, np.nanmax([row["ci_high"], row["mean"], 0.0])), xytext=(0, 4),
+                            textcoords="offset points", ha="center", va="bottom")
+        if pd.isna(row["mean"]):
+            sayings.append(drawn)
     ax.set_xticks(positions, list(levels))
     pad = max(0.0, (3 - len(levels)) / 2)  # a lone bar keeps a bar's width, not the panel's
     ax.set_xlim(-0.5 - pad, len(levels) - 0.5 + pad)
     ax.grid(axis="x", visible=False)
+    return sayings
+
+
+# ---------------------------------------------------------------------------- patient groups
+def groups_chart(groups: pd.DataFrame, metrics: Sequence[str] = ("wait_mean_days", "census_mean"),
+                 levels: Sequence[str] | None = None, ax: PanelAxes = None) -> Figure:
+    """Each patient group's figures per level, side by side: a row of panels per metric, a panel per group.
+
+    Bars are the mean across replications in the level's colour, whiskers the 95% interval; the
+    panels of a row share their y axis, so the groups compare at a glance. ``groups`` is
+    :attr:`sim.Results.groups`; ``levels`` default to every level but ``all``. ``ax``: one Axes per
+    metric and group, row by row (e.g. ``figure.subplots(len(metrics), groups)``); by default a
+    Figure of its own.
+    """
+    with house_style():
+        shown = [level for level in _levels_in(groups, levels) if levels is not None or level != "all"]
+        names = list(dict.fromkeys(groups["group"]))
+        colors = _colors(groups)
+        shape = (len(metrics), len(names))
+        figure, panels, own = _canvas(ax, shape, (min(4.0 * len(names), 14.0) + 0.8, 3.2 * len(metrics) + 0.9),
+                                      "groups_chart", f"{shape[0] * shape[1]} Axes, one per metric and group, "
+                                      f"e.g. figure.subplots({shape[0]}, {shape[1]})")
+        rows = np.reshape(np.asarray(panels, dtype=object), shape)
+        sayings: list[tuple[Axes, Annotation]] = []
+        for row, metric in zip(rows, metrics, strict=True):
+            for panel, name in zip(row, names, strict=True):
+                table, unused = _group_rows(groups, name)
+                drawn = _level_bars(panel, table, shown, metric, colors, _amount(metric), missing=unused)
+                sayings += [(panel, saying) for saying in drawn]
+            _shared_y(row, metric, own)
+            row[0].set_ylabel(_wrap(metric_label(metric), 26))
+        for panel, name in zip(rows[0], names, strict=True):
+            panel.set_title(name, loc="left", fontweight="bold")
+        if own:
+            figure.suptitle("Patient groups by level (mean, 95% interval)")
+            figure.align_ylabels(list(rows[:, 0]))
+        _fit_labels(figure, panels, sayings)
+        return figure
+
+
+def _group_rows(groups: pd.DataFrame, name: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """One group's rows, without values at the levels none of its patients reached (they show ``not
+    used``, not a zero bar), and those levels."""
+    rows = groups[groups["group"] == name]
+    reached = levels_reached(groups, name)
+    unused = {level: "not used" for level in rows["level"].unique() if level not in reached and level != "all"}
+    return rows.assign(mean=rows["mean"].where(~rows["level"].isin(list(unused)))), unused
+
+
+def _fit_labels(figure: Figure, panels: Sequence[Axes], sayings: list[tuple[Axes, Annotation]]) -> None:
+    """Where a panel is too narrow for its words as laid out: stand a ``not used`` wider than its bar's
+    room on end, and slant the level names under the bars if neighbours run into each other."""
+    figure.draw_without_rendering()   # the layout as it will be saved, and the labels' sizes in it
+    for panel, saying in sayings:
+        room = abs(panel.transData.transform((1, 0))[0] - panel.transData.transform((0, 0))[0])
+        if saying.get_window_extent().width > 0.95 * room:
+            saying.set_rotation(90)
+    for panel in panels:
+        boxes = [label.get_window_extent() for label in panel.get_xticklabels() if label.get_text()]
+        if any(left.x1 + 3 > right.x0 for left, right in zip(boxes, boxes[1:], strict=False)):
+            panel.tick_params(axis="x", labelrotation=30)
+            for label in panel.get_xticklabels():
+                label.set_horizontalalignment("right")
+
+
+def _amount(metric: str) -> Callable[[float], str]:
+    """How a bar's value is written: a share in percent, else to a tenth below 100."""
+    if metric in SHARE_METRICS:
+        return lambda value: f"{value:.0%}"
+    return lambda value: f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
+
+
+def _shared_y(row: Sequence[Axes], metric: str, own: bool) -> None:
+    """One y axis for a row of panels: the highest any of them needs; its numbers on the first panel
+    only in the function's own figure."""
+    top = max(panel.get_ylim()[1] for panel in row)
+    for index, panel in enumerate(row):
+        panel.set_ylim(0, top)
+        if metric in SHARE_METRICS:
+            panel.yaxis.set_major_formatter(PercentFormatter(xmax=1))
+        if own and index:
+            panel.tick_params(labelleft=False)
 
 
 # ---------------------------------------------------------------------------- staffing

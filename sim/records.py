@@ -101,11 +101,12 @@ class Tally:
 class SystemTally:
     """Counts over one period (warm-up or measured) that belong to no single level."""
 
-    __slots__ = ("relapses", "first_level_discharges", "readmissions", "relapses_to")
+    __slots__ = ("relapses", "first_level_discharges", "readmissions", "relapses_to", "group_relapses_to")
 
-    def __init__(self, levels: int):
+    def __init__(self, levels: int, groups: int = 1):
         self.relapses = self.first_level_discharges = self.readmissions = 0
         self.relapses_to = [0] * levels
+        self.group_relapses_to = [[0] * levels for _ in range(groups)]   # per patient group, for its flows
 
 
 class EpisodeLog:

@@ -24,7 +24,7 @@ from .compare import NOT_COMPARED
 from .metrics import LABELS, SYSTEM_METRICS
 from .monthly import WAIT_METRICS, first_months_over
 from .planning import Target, parse_target
-from .results import Results, sweep_headline
+from .results import Results, levels_reached, sweep_headline
 from .scenario import Scenario
 from .trust import GROWTH_KINDS
 from .version import package_version
@@ -177,8 +177,10 @@ def section(title: str, note: str, table: pd.DataFrame | None, drawn: Sequence[t
             "figures": [{"caption": caption, "png": _png(figure)} for _, caption, figure in drawn]}
 
 
-def render(results: Results, drawn: Sequence[tuple[str, str, Figure]], sections: list[dict] | None = None) -> str:
-    """The report as one HTML string, figures embedded; ``sections`` come before the levels."""
+def render(results: Results, drawn: Sequence[tuple[str, str, Figure]], sections: list[dict] | None = None,
+           groups: dict | None = None) -> str:
+    """The report as one HTML string, figures embedded; ``sections`` come before the levels, the patient
+    groups (:func:`groups_section`) after them."""
     scenario, run = results.scenario, results.scenario.run
     template = ENVIRONMENT.get_template("report.html")
     return template.render(
@@ -191,6 +193,7 @@ def render(results: Results, drawn: Sequence[tuple[str, str, Figure]], sections:
         findings=findings(results),
         level_table=_table(flagged(results.headline(), results.warnings)),
         system_table=_table(results.headline(SYSTEM_METRICS, ["all"])),
+        groups=groups,
         staffing_table=_table(results.staffing_headline()),
         figures=[{"caption": caption, "png": _png(figure)} for _, caption, figure in drawn],
         checklist=checklist(results),
@@ -207,11 +210,68 @@ def write_report(results: Results, folder: str | Path, sections: list[dict] | No
     folder = Path(folder)
     drawn = figures(results)
     forecast, fans = forecast_section(results) if is_forecast(results) else (None, [])
-    for name, _, figure in [*drawn, *fans, *extra_figures]:
+    groups, by_group = groups_section(results) if len(results.scenario.group_names) > 1 else (None, [])
+    for name, _, figure in [*drawn, *fans, *by_group, *extra_figures]:
         plots.save(figure, folder / "figures", name)
     path = folder / "report.html"
-    path.write_text(render(results, drawn, [*([forecast] if forecast else []), *(sections or [])]), encoding="utf-8")
+    path.write_text(render(results, drawn, [*([forecast] if forecast else []), *(sections or [])], groups),
+                    encoding="utf-8")
     return path
+
+
+# ---------------------------------------------------------------------------- patient groups
+GROUP_TOTALS = ("referrals_per_year", "admissions_per_year", "waitlist_mean", "gave_up_per_year",
+                "turned_away_per_year")
+"""The overview's columns: each group's totals over the levels (level ``all`` of ``Results.groups``)."""
+
+
+def groups_section(results: Results) -> tuple[dict, list[tuple[str, str, Figure]]]:
+    """The patient groups side by side (their totals and :func:`sim.plots.groups_chart`), then a part per
+    group: its headline table at the levels it reaches and its flow diagram."""
+    assert results.groups is not None and results.group_flows is not None, "a run with groups has their tables"
+    scenario = results.scenario
+    levels = scenario.level_names
+    chart = ("groups_chart", "Average wait and average patients in care per level, group by group (mean, 95% "
+             "interval; each row of panels on one scale). 'not used': no patient of the group reached the level.",
+             plots.groups_chart(results.groups))
+    drawn, parts = [chart], []
+    for name, group in zip(_file_names(scenario.group_names), scenario.group_names, strict=True):
+        reached = levels_reached(results.groups, group)
+        figure = (f"flow_diagram_{name}", f"{group}: patients a year from the community through each level it "
+                  "reaches to discharge, dropout and back by relapse (its own relapses and returns).",
+                  plots.flow_diagram(results.group_flows, levels, group=group))
+        drawn.append(figure)
+        parts.append({"title": group, "note": _group_note(results, group, reached),
+                      "table": _table(results.headline(levels=reached, group=group)),
+                      "figures": [{"caption": figure[1], "png": _png(figure[2])}]})
+    note = (f"{len(parts)} patient groups share the levels' places, waitlists and staff; the tables above count "
+            "them all together. Here each group on its own: mean across replications with its 95% interval; a "
+            "group's occupancy is the share of the level's places it fills, so the groups' add up to the level's. "
+            "Totals over the levels (a patient who passes through three levels is admitted three times):")
+    return {"note": note, "table": _table(_group_totals(results)), "parts": parts,
+            "figures": [{"caption": chart[1], "png": _png(chart[2])}]}, drawn
+
+
+def _group_totals(results: Results) -> pd.DataFrame:
+    """A row per group, its :data:`GROUP_TOTALS` as ``mean (95% CI)``; a column no group has any of left out."""
+    assert results.groups is not None
+    totals = results.groups[(results.groups["level"] == "all") & (results.groups["mean"] > 0)]
+    shown = [metric for metric in GROUP_TOTALS if metric in set(totals["metric"])]
+    return pd.concat({group: results.headline(tuple(shown), ["all"], group=group).iloc[0]
+                      for group in results.scenario.group_names}, axis=1).T
+
+
+def _group_note(results: Results, group: str, reached: list[str]) -> str:
+    """Where the group's patients come from, in a sentence, and which levels it never reaches."""
+    assert results.group_flows is not None
+    flows = results.group_flows[results.group_flows["group"] == group]
+    referrals = flows.loc[flows["source"] == "community", "per_year"].sum()
+    returns = flows.loc[flows["source"] == "relapse", "per_year"].sum()
+    text = f"{referrals:,.0f} new referrals a year" + (f" and {returns:,.0f} back after relapse" if returns else "")
+    unused = [level for level in results.scenario.level_names if level not in reached]
+    if unused:
+        text += f"; it never reached {', '.join(unused)}, left out below"
+    return text + "."
 
 
 # ---------------------------------------------------------------------------- a forecast

@@ -21,6 +21,7 @@ from .metrics import ALL_METRICS, DAYS_PER_YEAR, HEADLINE_METRICS, LEVEL_METRICS
 from .monthly import monthly_table
 from .records import DAILY_FIELDS, DAY_FIELDS, STATE_FIELDS, SystemTally, Tally
 from .scenario import EXITS, Scenario
+from .settings import SettingsError
 from .staffing import staffing_table
 
 QUANTILES = np.round(np.linspace(0, 1, 101), 2)
@@ -40,6 +41,7 @@ class ReplicationOutput:
     flows: list[tuple[str, str, float]] = field(default_factory=list)   # (source, target, per year)
     monthly: np.ndarray | None = None   # (levels, months, MONTHLY_METRICS): sim.monthly.replication_months
     group_metrics: list[tuple[str, str, str, float]] = field(default_factory=list)   # (group, level, metric, value)
+    group_flows: list[tuple[str, str, str, float]] = field(default_factory=list)   # (group, source, target, per year)
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -149,6 +151,23 @@ def wait_quantiles(tallies: list[Tally]) -> np.ndarray:
 
 def flows(scenario: Scenario, tallies: list[Tally], system: SystemTally) -> list[tuple[str, str, float]]:
     """Yearly volumes between the community, the levels and the exits, in the measured period."""
+    return _flows(scenario, tallies, system.relapses_to)
+
+
+def group_flows(scenario: Scenario, tallies: list[list[Tally]],
+                system: SystemTally) -> list[tuple[str, str, str, float]]:
+    """:func:`flows` per patient group, as (group, source, target, per year); ``tallies`` per level, per group.
+
+    Each group's flows come from its own tallies and relapses, so they add up to the levels' flows.
+    """
+    rows = []
+    for index, group in enumerate(scenario.group_names):
+        own = [by_group[index] for by_group in tallies]
+        rows += [(group, *row) for row in _flows(scenario, own, system.group_relapses_to[index])]
+    return rows
+
+
+def _flows(scenario: Scenario, tallies: list[Tally], relapses_to: list[int]) -> list[tuple[str, str, float]]:
     years = scenario.run.days / DAYS_PER_YEAR
     destinations = [*scenario.level_names, *EXITS]
     rows = []
@@ -156,8 +175,7 @@ def flows(scenario: Scenario, tallies: list[Tally], system: SystemTally) -> list
         rows.append(("community", name, tally.referrals / years))
         rows += [(name, to, count / years) for to, count in zip(destinations, tally.routes, strict=True) if count]
         rows += [(name, "gave_up", tally.gave_up / years), (name, "turned_away", tally.turned_away / years)]
-    rows += [("relapse", name, count / years) for name, count in zip(scenario.level_names, system.relapses_to,
-                                                                       strict=True)]
+    rows += [("relapse", name, count / years) for name, count in zip(scenario.level_names, relapses_to, strict=True)]
     return [row for row in rows if row[2] > 0]
 
 
@@ -179,6 +197,14 @@ def group_tables(outputs: list[ReplicationOutput]) -> tuple[pd.DataFrame, pd.Dat
         return None, None
     table = pd.DataFrame(rows, columns=["replication", "group", "level", "metric", "value"])
     return summarise(table.drop(columns="replication"), by=("group", "level")), table
+
+
+def levels_reached(groups: pd.DataFrame, group: str) -> list[str]:
+    """The levels (not ``all``) that patients of ``group`` reached in the measured period: any arrived,
+    or any were in a place, in some replication (``groups`` is :attr:`Results.groups`)."""
+    rows = groups[(groups["group"] == group) & (groups["level"] != "all")
+                  & groups["metric"].isin(["arrivals_per_year", "census_mean"])]
+    return list(dict.fromkeys(rows.loc[rows["mean"] > 0, "level"]))
 
 
 def daily_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.DataFrame:
@@ -220,6 +246,16 @@ def flow_table(outputs: list[ReplicationOutput]) -> pd.DataFrame:
     rows = [(out.replication, *flow) for out in outputs for flow in out.flows]
     table = pd.DataFrame(rows, columns=["replication", "source", "target", "per_year"])
     totals = table.groupby(["source", "target"], sort=False)["per_year"].sum() / max(1, len(outputs))
+    return totals.reset_index()
+
+
+def group_flow_table(outputs: list[ReplicationOutput]) -> pd.DataFrame | None:
+    """``group, source, target, per_year``: :func:`flow_table` per patient group; None without groups."""
+    rows = [(out.replication, *flow) for out in outputs for flow in out.group_flows]
+    if not rows:
+        return None
+    table = pd.DataFrame(rows, columns=["replication", "group", "source", "target", "per_year"])
+    totals = table.groupby(["group", "source", "target"], sort=False)["per_year"].sum() / max(1, len(outputs))
     return totals.reset_index()
 
 
@@ -313,6 +349,9 @@ class Results:
         ``all`` sums the summed metrics); ``None`` without groups.
     group_replications
         The per-replication values behind ``groups`` (``replication, group, level, metric, value``).
+    group_flows
+        ``flows`` per patient group: ``group, source, target, per_year``, each group's own referrals,
+        moves, exits and returns after relapse, adding up to ``flows``; ``None`` without groups.
     """
 
     scenario: Scenario
@@ -328,6 +367,7 @@ class Results:
     monthly: pd.DataFrame | None = None
     groups: pd.DataFrame | None = None
     group_replications: pd.DataFrame | None = None
+    group_flows: pd.DataFrame | None = None
 
     @classmethod
     def from_outputs(cls, scenario: Scenario, outputs: list[ReplicationOutput], meta: dict[str, Any]) -> Results:
@@ -348,6 +388,7 @@ class Results:
             monthly=_monthly(outputs, scenario),
             groups=groups,
             group_replications=group_replications,
+            group_flows=group_flow_table(outputs),
         )
 
     @property
@@ -355,14 +396,23 @@ class Results:
         """Why some numbers cannot be trusted, one dict per warning (``run.json``'s ``warnings``)."""
         return self.meta.get("warnings", [])
 
-    def headline(self, metrics: tuple[str, ...] = HEADLINE_METRICS, levels: list[str] | None = None) -> pd.DataFrame:
-        """A compact table for people: levels as rows, metrics as columns, ``mean (95% CI)``."""
+    def headline(self, metrics: tuple[str, ...] = HEADLINE_METRICS, levels: list[str] | None = None,
+                 group: str | None = None) -> pd.DataFrame:
+        """A compact table for people: levels as rows, metrics as columns, ``mean (95% CI)``; with
+        ``group``, that patient group's figures (from :attr:`groups`)."""
         levels = self.scenario.level_names if levels is None else levels
-        rows = self.summary[self.summary["metric"].isin(metrics) & self.summary["level"].isin(levels)]
+        table = self.summary if group is None else self._group_summary(group)
+        rows = table[table["metric"].isin(metrics) & table["level"].isin(levels)]
         text = pd.DataFrame({"level": rows["level"], "metric": rows["metric"],
                              "text": rows.apply(estimate_text, axis=1)})
         wide = text.pivot(index="level", columns="metric", values="text")
         return wide.loc[[n for n in levels if n in wide.index], [m for m in metrics if m in wide.columns]]
+
+    def _group_summary(self, group: str) -> pd.DataFrame:
+        if self.groups is None or group not in self.scenario.group_names:
+            names = ", ".join(self.scenario.group_names) or "none: the scenario has no groups"
+            raise SettingsError("Results.headline", [f"group = {group!r}: should be one of the run's groups ({names})"])
+        return self.groups[self.groups["group"] == group]
 
     def staffing_headline(self) -> pd.DataFrame | None:
         """FTE by level and role at the mean census, its 90th percentile and full capacity, and

@@ -21,6 +21,7 @@ from .results import (
     ReplicationOutput,
     Results,
     flows,
+    group_flows,
     group_replication_metrics,
     metrics_table,
     replication_metrics,
@@ -54,6 +55,7 @@ def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = 
         flows=flows(scenario, tallies, system),
         monthly=replication_months(scenario, days, tallies),
         group_metrics=group_replication_metrics(scenario, *by_group) if by_group else [],
+        group_flows=group_flows(scenario, by_group[0], system) if by_group else [],
     )
 
 
