@@ -227,3 +227,41 @@ def test_the_good_grouped_file_runs(tmp_path):
     assert math.isclose(groups.query("level == 'ward' and metric == 'referrals_per_year'")["mean"].sum(),
                         pd.read_csv(tmp_path / "out" / "summary.csv")
                         .query("level == 'ward' and metric == 'referrals_per_year'")["mean"].iloc[0])
+
+
+# ---------------------------------------------------------------------------- comparisons and sweeps per group
+def test_compare_and_sweep_give_rows_per_group(tmp_path):
+    ward = level(8, exponential(5), {"discharged": 1}, referrals_per_year=480, priority=["urgent"])
+    base = two_groups({"ward": ward}, {"urgent": {"share_of_referrals": {"ward": 0.3}},
+                                       "routine": {"share_of_referrals": {"ward": 0.7}}}, days=600, replications=3)
+    more = base.with_changes({"levels.ward.capacity": 10})
+    table = sim.compare(base, more, groups=True, progress=False, jobs=1)
+    assert table.columns[-1] == "group" and set(table["group"]) == {"urgent", "routine"}
+    waits = table.query("level == 'ward' and metric == 'wait_mean_days'").set_index("group")
+    assert waits.loc["routine", "ci_high"] < 0   # two more places clearly cut the routine wait
+    assert waits.loc["routine", "base"] > 3 * waits.loc["urgent", "base"]
+    swept = sim.sweep(base, {"levels.ward.capacity": [8, 10]}, groups=True, out=tmp_path / "sweep", progress=False,
+                      jobs=1)
+    point = swept.query("point == 1 and level == 'ward' and metric == 'wait_mean_days'").set_index("group")["mean"]
+    assert point.to_dict() == pytest.approx(waits["alternative"].to_dict())
+    again = sim.sweep(base, {"levels.ward.capacity": [8, 10]}, groups=True, out=tmp_path / "sweep", progress=False)
+    pd.testing.assert_frame_equal(swept, again)   # read back from the folder, the same table
+    assert (tmp_path / "sweep" / "sweep_groups.csv").exists()
+    plain = base.with_changes({"groups": None, "levels.ward.priority": None})
+    with pytest.raises(sim.ScenarioError, match="has no patient groups"):
+        sim.compare(plain, plain, groups=True, progress=False)
+
+
+# ---------------------------------------------------------------------------- planning for a group
+def test_the_planner_meets_a_groups_target_with_the_places_cobham_gives():
+    ward = level(8, exponential(4), {"discharged": 1}, referrals_per_year=365 * 1.5, priority=["urgent"])
+    s = two_groups({"ward": ward}, {"urgent": {"share_of_referrals": {"ward": 0.4}},
+                                    "routine": {"share_of_referrals": {"ward": 0.6}}}, days=3000, replications=4)
+    plan = sim.plan(s, ["routine@ward: wait_mean_days<=0.5"], jobs=1)
+    planned = int(plan.capacities.set_index("level").loc["ward", "planned_capacity"])
+    enough = next(c for c in range(7, 30) if theory.priority_mmc([0.6, 0.9], 4, c)[1] <= 0.5)
+    assert enough <= planned <= enough + 1
+    assert bool(plan.capacities["met"].iloc[0])
+    assert "routine wait_mean_days" in plan.capacities["reached"].iloc[0]
+    with pytest.raises(sim.ScenarioError, match="'teens' is not a patient group; groups: urgent, routine"):
+        sim.plan(s, ["teens@ward: wait_mean_days<=1"])
