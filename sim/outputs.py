@@ -273,7 +273,10 @@ def _write_tables(results: Results, folder: Path) -> None:
     results.replications.to_csv(folder / "replications.csv", index=False)
     results.daily.to_csv(folder / "daily.csv", index=False)
     if results.monthly is not None:
-        results.monthly.to_csv(folder / "monthly.csv", index=False)
+        monthly = results.monthly
+        if results.group_monthly is not None:   # the groups' rows after the totals, told apart by ``group``
+            monthly = pd.concat([monthly.assign(group="all"), results.group_monthly], ignore_index=True)
+        monthly.to_csv(folder / "monthly.csv", index=False)
     if results.groups is not None and results.group_replications is not None:
         results.groups.to_csv(folder / "groups.csv", index=False)
         results.group_replications.to_csv(folder / "group_replications.csv", index=False)

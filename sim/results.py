@@ -40,6 +40,7 @@ class ReplicationOutput:
     flows: list[tuple[str, str, float]] = field(default_factory=list)   # (source, target, per year)
     monthly: np.ndarray | None = None   # (levels, months, MONTHLY_METRICS): sim.monthly.replication_months
     group_metrics: list[tuple[str, str, str, float]] = field(default_factory=list)   # (group, level, metric, value)
+    group_monthly: np.ndarray | None = None   # (levels x groups, months, MONTHLY_METRICS), level by level
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -313,6 +314,9 @@ class Results:
         ``all`` sums the summed metrics); ``None`` without groups.
     group_replications
         The per-replication values behind ``groups`` (``replication, group, level, metric, value``).
+    group_monthly
+        ``monthly`` per patient group (its columns and a last one, ``group``); ``monthly.csv`` holds both,
+        the totals with ``group`` ``all``. ``None`` without groups.
     """
 
     scenario: Scenario
@@ -328,6 +332,7 @@ class Results:
     monthly: pd.DataFrame | None = None
     groups: pd.DataFrame | None = None
     group_replications: pd.DataFrame | None = None
+    group_monthly: pd.DataFrame | None = None
 
     @classmethod
     def from_outputs(cls, scenario: Scenario, outputs: list[ReplicationOutput], meta: dict[str, Any]) -> Results:
@@ -348,6 +353,7 @@ class Results:
             monthly=_monthly(outputs, scenario),
             groups=groups,
             group_replications=group_replications,
+            group_monthly=_monthly(outputs, scenario, by_group=True) if groups is not None else None,
         )
 
     @property
@@ -401,9 +407,10 @@ class Results:
         return "\n".join([*lines, self.headline().to_html(), self.headline(SYSTEM_METRICS, ["all"]).to_html()])
 
 
-def _monthly(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.DataFrame | None:
-    kept = [out.monthly for out in outputs if out.monthly is not None]
-    return monthly_table(kept, scenario) if kept and len(kept) == len(outputs) else None
+def _monthly(outputs: list[ReplicationOutput], scenario: Scenario, by_group: bool = False) -> pd.DataFrame | None:
+    kept = [out.group_monthly if by_group else out.monthly for out in outputs]
+    found = [values for values in kept if values is not None]
+    return monthly_table(found, scenario, by_group) if found and len(found) == len(outputs) else None
 
 
 def estimate_text(row: pd.Series) -> str:

@@ -46,8 +46,14 @@ def test_one_group_is_the_scenario_without_groups_byte_for_byte(tmp_path):
     for name, path in (("plain", GOLDEN), ("grouped", with_group)):
         done = invoke("run", path, "--out", tmp_path / name, "--quiet", "--no-report", "--jobs", "1")
         assert done.exit_code == 0, done.output
-    for table in ("summary.csv", "replications.csv", "daily.csv", "monthly.csv", "staffing.csv"):
+    for table in ("summary.csv", "replications.csv", "daily.csv", "staffing.csv"):
         assert filecmp.cmp(tmp_path / "plain" / table, tmp_path / "grouped" / table, shallow=False), table
+    # monthly.csv gains the group's rows and a last column, group; the totals' rows are the same text
+    plain_months = (tmp_path / "plain" / "monthly.csv").read_text().splitlines()
+    grouped_months = (tmp_path / "grouped" / "monthly.csv").read_text().splitlines()
+    assert grouped_months[0] == plain_months[0] + ",group"
+    assert [line.removesuffix(",all") for line in grouped_months[1: len(plain_months)]] == plain_months[1:]
+    assert grouped_months[len(plain_months)].endswith(",everyone")
     assert not (tmp_path / "plain" / "groups.csv").exists()
     groups = pd.read_csv(tmp_path / "grouped" / "groups.csv")
     summary = pd.read_csv(tmp_path / "plain" / "summary.csv")
@@ -120,6 +126,15 @@ def test_the_groups_add_up_to_the_level(continuum):
                    "census_mean", "waitlist_mean", "blocked_days_per_year", "occupancy"):
         for name in CONTINUUM:
             assert groups[(name, metric)] == pytest.approx(summary[(name, metric)], rel=1e-9, abs=1e-9), (name, metric)
+
+
+def test_the_groups_months_add_up_to_the_levels(continuum):
+    totals = continuum.monthly.set_index(["level", "month", "metric"])["mean"]
+    groups = continuum.group_monthly.groupby(["level", "month", "metric"])["mean"].sum()
+    for metric in ("arrivals", "admissions", "census_mean", "waitlist_mean"):
+        chosen = totals.xs(metric, level="metric")
+        assert groups.xs(metric, level="metric").reindex(chosen.index).to_numpy() == pytest.approx(
+            chosen.to_numpy(), rel=1e-9, abs=1e-9), metric
 
 
 def test_littles_law_holds_per_group_and_level(continuum):
