@@ -288,19 +288,22 @@ def _write_tables(results: Results, folder: Path) -> None:
     (folder / "run.json").write_text(json.dumps(results.meta, indent=2) + "\n", encoding="utf-8")
 
 
-COMPARISON_FILES = ("comparison.csv", "report.html", "figures", MANIFEST)
+COMPARISON_FILES = ("comparison.csv", "comparison_groups.csv", "report.html", "figures", MANIFEST)
 """What a comparison folder holds besides one folder per scenario (whose names must not collide)."""
 
 
 def write_comparison(folder: str | Path, table: pd.DataFrame, results: dict[str, Results],
-                     sources: list[str | Path], overwrite: bool = False) -> Path:
+                     sources: list[str | Path], overwrite: bool = False, groups: pd.DataFrame | None = None) -> Path:
     """Write ``comparison.csv``, ``report.html`` and each scenario's results folder, whole or not at all.
 
-    ``overwrite``: replace a folder continuum did not write; see :func:`write_results`.
+    ``overwrite``: replace a folder continuum did not write; see :func:`write_results`. ``groups``: the
+    comparison per patient group (``sim.compare(..., groups=True)``), written as ``comparison_groups.csv``.
     """
     inputs = [*sources, *(outcome.scenario.source for outcome in results.values())]
     with staged_folder(folder, "compare", inputs, overwrite) as staging:
         table.to_csv(staging / "comparison.csv", index=False)
+        if groups is not None:
+            groups.to_csv(staging / "comparison_groups.csv", index=False)
         for name, outcome in zip(_folder_names(sources, list(results.values())), results.values(), strict=True):
             write_results(outcome, staging / name, report=True)
         compared, drawn = comparison_section(table)

@@ -280,3 +280,14 @@ def test_the_planner_meets_a_groups_target_with_the_places_cobham_gives():
     assert "routine wait_mean_days" in plan.capacities["reached"].iloc[0]
     with pytest.raises(sim.ScenarioError, match="'teens' is not a patient group; groups: urgent, routine"):
         sim.plan(s, ["teens@ward: wait_mean_days<=1"])
+
+
+def test_comparing_grouped_files_on_the_command_line_writes_the_groups_comparison(tmp_path):
+    base, alternative = tmp_path / "base.yaml", tmp_path / "more.yaml"
+    base.write_text(GROUPED, encoding="utf-8")
+    alternative.write_text(GROUPED.replace("capacity: 20", "capacity: 24"), encoding="utf-8")
+    done = invoke("compare", base, alternative, "--out", tmp_path / "out", "--quiet", "--jobs", "1")
+    assert done.exit_code == 0, done.output
+    assert "comparison_groups.csv" in done.output
+    table = pd.read_csv(tmp_path / "out" / "comparison_groups.csv")
+    assert table.columns[-1] == "group" and set(table["group"]) == {"adult", "teen"}
