@@ -110,7 +110,8 @@ def group_replication_metrics(scenario: Scenario, tallies: list[list[Tally]],
 
     ``tallies`` are per level, per group; ``days`` the groups' daily rows, shape (days, levels x groups,
     DAY_FIELDS), level by level. A group's occupancy is the share of the level's places it fills; its
-    capacity the level's. The ``all`` rows sum the summed metrics over the levels.
+    capacity the level's. A level that does not accept the group has no rows for it. The ``all`` rows
+    sum the summed metrics over the levels.
     """
     run = scenario.run
     years = run.days / DAYS_PER_YEAR
@@ -120,7 +121,9 @@ def group_replication_metrics(scenario: Scenario, tallies: list[list[Tally]],
     rows: list[tuple[str, str, str, float]] = []
     for group_index, group in enumerate(groups):
         per_level = []
-        for level_index, name in enumerate(scenario.level_names):
+        for level_index, (name, level) in enumerate(scenario.levels.items()):
+            if level.accepts is not None and group not in level.accepts:
+                continue   # a level that does not take the group has nothing to say about it
             values = level_metrics(tallies[level_index][group_index], measured[:, level_index, group_index], years,
                                    run.wait_target_days)
             per_level.append(values)

@@ -141,6 +141,9 @@ def test_littles_law_holds_per_group_and_level(continuum):
     rows = continuum.groups.set_index(["group", "level", "metric"])["mean"]
     for group in CONTINUUM_GROUPS:
         for name in CONTINUUM:
+            if (group, name, "admissions_per_year") not in rows.index:
+                assert CONTINUUM[name].get("accepts") and group not in CONTINUUM[name]["accepts"]
+                continue
             admitted = rows[(group, name, "admissions_per_year")] / 365
             if not admitted:
                 assert rows[(group, name, "census_mean")] == 0
@@ -215,6 +218,15 @@ BAD_GROUPS = {
     "group key naming no level": (GROUPED.replace("{ward: 0.8}", "{wards: 0.8, ward: 0.8}"),
                                   ["groups.adult.share_of_referrals.wards", "'wards' is not a level",
                                    "did you mean 'ward'?"]),
+    "priority for a group the level refuses": (
+        GROUPED.replace("    accepts: [adult]\n", "    accepts: [adult]\n    priority: [teen]\n"),
+        ["levels.clinic.priority.0", "'teen' is not a group clinic accepts (accepts: adult)"]),
+    "a group listed twice": (GROUPED.replace("accepts: [adult]", "accepts: [adult, adult]"),
+                             ["levels.clinic.accepts.1", "'adult' is listed twice"]),
+    "rules at a level that refuses the group": (
+        GROUPED.replace("levels: {ward: {next: {discharged: 1}}}",
+                        "levels: {ward: {next: {discharged: 1}}, clinic: {los: {dist: fixed, value: 3}}}"),
+        ["groups.teen.levels.clinic", "clinic does not take teen", "would never be used"]),
     "referrals at a level nobody has a share of": (
         GROUPED.replace("    next: {discharged: 1}\n    accepts", "    referrals_per_year: 100\n"
                                                                    "    next: {discharged: 1}\n    accepts"),
@@ -231,14 +243,27 @@ def test_bad_groups_are_explained_and_nothing_is_written(tmp_path, text, expecte
     assert not out.exists()
 
 
+def test_a_level_only_one_groups_referrals_fill_is_judged_on_that_groups_load():
+    """The overload check and the planner add up each group's own demand: here all of it is group-only."""
+    levels = {"ward": level(20, exponential(4), {"discharged": 1}, referrals_per_year=500),
+              "teen_unit": level(2, exponential(30), {"discharged": 1}, accepts=["teen"])}
+    s = two_groups(levels, {"adult": {"share_of_referrals": {"ward": 0.9}},
+                            "teen": {"share_of_referrals": {"ward": 0.1}, "referrals_per_year": {"teen_unit": 60}}},
+                   days=400, replications=4)
+    loads = sim.trust.offered_loads(s, pd.Series({"ward": 20.0, "teen_unit": 2.0}))
+    assert loads.loc["teen_unit", "offered_load"] == pytest.approx(60 / 365 * 30)
+    assert loads.loc["ward", "arrivals_per_day"] == pytest.approx(500 / 365)
+    warned = {(warning["level"], warning["kind"]) for warning in run(s).warnings}
+    assert ("teen_unit", "overloaded") in warned
+
+
 def test_the_good_grouped_file_runs(tmp_path):
     path = tmp_path / "groups.yaml"
     path.write_text(GROUPED, encoding="utf-8")
     done = invoke("run", path, "--out", tmp_path / "out", "--quiet", "--no-report")
     assert done.exit_code == 0, done.output
     groups = pd.read_csv(tmp_path / "out" / "groups.csv")
-    assert set(groups.query("level == 'clinic' and metric == 'admissions_per_year' and mean > 0")["group"]) \
-        == {"adult"}
+    assert set(groups.query("level == 'clinic'")["group"]) == {"adult"}   # no rows for a group it refuses
     assert math.isclose(groups.query("level == 'ward' and metric == 'referrals_per_year'")["mean"].sum(),
                         pd.read_csv(tmp_path / "out" / "summary.csv")
                         .query("level == 'ward' and metric == 'referrals_per_year'")["mean"].iloc[0])
