@@ -271,7 +271,8 @@ def compare(base: str, alternatives: tuple[str, ...], out_dir: str | None, repli
     """Compare scenario files ALT... with BASE on common random numbers.
 
     Writes comparison.csv (each metric's difference from BASE with a paired 95% interval and a
-    'clear' flag) and one results folder per scenario.
+    'clear' flag) and one results folder per scenario; when every scenario has patient groups, also
+    comparison_groups.csv (the same per group).
     """
     folder = Path(out_dir) if out_dir else Path("results") / f"compare_{Path(base).stem}"
     try:
@@ -281,16 +282,20 @@ def compare(base: str, alternatives: tuple[str, ...], out_dir: str | None, repli
     except (ScenarioError, ExecutorUnavailable, OutputFolderError) as error:
         _fail(error)
     base_label, *others = results
-    table = comparison_table(results[base_label], {label: results[label] for label in others})
+    alternatives_run = {label: results[label] for label in others}
+    table = comparison_table(results[base_label], alternatives_run)
+    grouped = all(outcome.scenario.groups for outcome in results.values())
+    by_group = comparison_table(results[base_label], alternatives_run, groups=True) if grouped else None
     for label, outcome in results.items():
         _print_warnings(outcome, f"{label}: ")
     try:
-        write_comparison(folder, table, results, [base, *alternatives], overwrite=overwrite)
+        write_comparison(folder, table, results, [base, *alternatives], overwrite=overwrite, groups=by_group)
     except OutputFolderError as error:
         _fail(error)
     if not quiet:
         _print_comparison(table, base_label)
-    click.echo(f"\nResults written to {folder}/ (comparison.csv, and one folder per scenario)")
+    written = "comparison.csv, comparison_groups.csv" if grouped else "comparison.csv"
+    click.echo(f"\nResults written to {folder}/ ({written}, and one folder per scenario)")
 
 
 def _print_comparison(table: pd.DataFrame, base_label: str) -> None:

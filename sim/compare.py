@@ -52,11 +52,14 @@ def _changes(base: dict, other: dict, most: int = 2) -> str:
     return ", ".join(found[:most]) + (f" and {len(found) - most} more" if len(found) > most else "")
 
 
-def _by_metric(results: Results) -> dict[tuple[str, str], pd.Series]:
-    """Each (level, metric)'s values indexed by replication, in the results' own order."""
-    table = results.replications
-    return {key: group.set_index("replication")["value"]
-            for key, group in table.groupby(["level", "metric"], sort=False)}
+def _by_metric(results: Results, by_group: bool = False) -> dict[tuple[str, ...], pd.Series]:
+    """Each (level, metric)'s values indexed by replication, in the results' own order; with ``by_group``
+    each (group, level, metric)'s."""
+    table = results.group_replications if by_group else results.replications
+    keys = ["group", "level", "metric"] if by_group else ["level", "metric"]
+    if table is None:
+        return {}
+    return {key: group.set_index("replication")["value"] for key, group in table.groupby(keys, sort=False)}
 
 
 NOT_COMPARED = {True: "not compared: in the base only", False: "not compared: in the alternative only"}
@@ -64,7 +67,7 @@ NOT_COMPARED = {True: "not compared: in the base only", False: "not compared: in
 
 
 def comparison_table(base: Results, alternatives: dict[str, Results], paired: bool = True,
-                     confidence: float = 0.95) -> pd.DataFrame:
+                     confidence: float = 0.95, groups: bool = False) -> pd.DataFrame:
     """Each alternative's difference from ``base`` per level and metric, with an interval.
 
     ``paired``: replication ``r`` of every scenario used the same random numbers, so the
@@ -72,21 +75,23 @@ def comparison_table(base: Results, alternatives: dict[str, Results], paired: bo
     for independent runs. ``clear`` is True when the interval excludes 0. A level only one of
     the two has (a new unit) keeps its rows with that side's mean, no difference, and a
     ``method`` saying which side has it (:data:`NOT_COMPARED`). Each side's own mean comes with
-    its own interval across its replications (``base_ci_low`` ... ``alternative_ci_high``).
+    its own interval across its replications (``base_ci_low`` ... ``alternative_ci_high``). With
+    ``groups``, the same per patient group, in a last column ``group``.
     """
-    base_values = _by_metric(base)
+    base_values = _by_metric(base, groups)
     rows = []
     for label, results in alternatives.items():
-        alt_values = _by_metric(results)
+        alt_values = _by_metric(results, groups)
         for key, before in base_values.items():
-            rows.append(_compared(label, key, before, alt_values[key], paired, confidence) if key in alt_values
-                        else _one_side(label, key, before, True, confidence))
-        rows += [_one_side(label, key, after, False, confidence) for key, after in alt_values.items()
+            row = (_compared(label, key[-2:], before, alt_values[key], paired, confidence) if key in alt_values
+                   else _one_side(label, key[-2:], before, True, confidence))
+            rows.append(row + key[:-2])
+        rows += [_one_side(label, key[-2:], after, False, confidence) + key[:-2] for key, after in alt_values.items()
                  if key not in base_values]
-    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS + (["group"] if groups else []))
 
 
-def _compared(label: str, key: tuple[str, str], before: pd.Series, after_values: pd.Series, paired: bool,
+def _compared(label: str, key: tuple[str, ...], before: pd.Series, after_values: pd.Series, paired: bool,
               confidence: float) -> tuple:
     difference = paired_difference if paired else welch_difference
     method = "paired (common random numbers)" if paired else "independent (Welch)"
@@ -100,7 +105,7 @@ def _compared(label: str, key: tuple[str, str], before: pd.Series, after_values:
             *alt_interval)
 
 
-def _one_side(label: str, key: tuple[str, str], values: pd.Series, in_base: bool, confidence: float) -> tuple:
+def _one_side(label: str, key: tuple[str, ...], values: pd.Series, in_base: bool, confidence: float) -> tuple:
     own = _own(values.to_numpy(), key[1], confidence)
     base, alternative = (own, (np.nan,) * 3) if in_base else ((np.nan,) * 3, own)
     return (label, *key, base[0], alternative[0], np.nan, np.nan, np.nan, np.nan, False, 0, NOT_COMPARED[in_base],
@@ -148,7 +153,7 @@ def run_all(base: Scenario | str | Path, *alternatives: Scenario | str | Path, r
 
 def compare(base: Scenario | str | Path, *alternatives: Scenario | str | Path, replications: int | None = None,
             seed: int | None = None, common_random_numbers: bool = True, progress: bool = True,
-            **run_options: Any) -> pd.DataFrame:
+            groups: bool = False, **run_options: Any) -> pd.DataFrame:
     """Compare scenarios (objects or files) with a base, on common random numbers.
 
     Returns one row per alternative, level and metric: ``scenario, level, metric, base,
@@ -162,7 +167,8 @@ def compare(base: Scenario | str | Path, *alternatives: Scenario | str | Path, r
     scenarios' own intervals overlap: those carry the replication-to-replication noise that the
     pairing cancels, so they overlap even where the difference is clear. A level only one
     scenario has (a new unit) is not compared: its rows carry that scenario's mean and interval
-    and a ``method`` saying so.
+    and a ``method`` saying so. ``groups=True`` compares every patient group instead (scenarios with
+    ``groups``): the same columns, per group, level and metric, with the group in a last column ``group``.
 
     Raises
     ------
@@ -173,10 +179,15 @@ def compare(base: Scenario | str | Path, *alternatives: Scenario | str | Path, r
     if not alternatives:
         raise SettingsError("sim.compare", ["no alternative given: compare a base with one or more alternatives, "
                                             "e.g. sim.compare(today, more_beds)"])
+    if groups:
+        ungrouped = [item for item in _as_scenarios((base, *alternatives)) if not item.groups]
+        if ungrouped:
+            raise SettingsError("sim.compare", [f"groups=True, but {item.name} has no patient groups (a top-level "
+                                                "groups mapping)" for item in ungrouped])
     results = run_all(base, *alternatives, replications=replications, seed=seed,
                       common_random_numbers=common_random_numbers, progress=progress, **run_options)
     base_label, *others = results
     return comparison_table(results[base_label], {label: results[label] for label in others},
-                            paired=common_random_numbers)
+                            paired=common_random_numbers, groups=groups)
 
 

@@ -24,6 +24,10 @@ Positive = Annotated[float, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
 
 
+_SAMPLERS: dict[str, Sampler] = {}
+"""Samplers made so far, by spec (see :meth:`_Spec.sampler`)."""
+
+
 class _Spec(BaseModel):
     # no .inf or .nan anywhere: a stay, patience or relapse time is a finite number of days
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
@@ -43,7 +47,18 @@ class _Spec(BaseModel):
         return False
 
     def sampler(self) -> Sampler:
-        """The sampler this spec describes."""
+        """The sampler this spec describes, made once per distinct spec (a truncated one integrates for its mean).
+
+        Samplers hold no random state (draws come from the engine's streams), so equal specs share one: the
+        same stay in several patient groups, levels or replications costs its set-up once per process.
+        """
+        key = f"{type(self).__name__}:{self.model_dump_json()}"
+        made = _SAMPLERS.get(key)
+        if made is None:
+            made = _SAMPLERS[key] = self.make_sampler()
+        return made
+
+    def make_sampler(self) -> Sampler:
         return ScipySampler(self.frozen(), self.max)
 
 
@@ -54,7 +69,7 @@ class Exponential(_Spec):
     def frozen(self):
         return stats.expon(scale=self.mean)
 
-    def sampler(self) -> Sampler:
+    def make_sampler(self) -> Sampler:
         if self.max is None:
             return MemorylessSampler(self.frozen(), None)
         return ScipySampler(self.frozen(), self.max)
@@ -156,7 +171,7 @@ class Fixed(_Spec):
     dist: Literal["fixed"]
     value: NonNegative
 
-    def sampler(self) -> Sampler:
+    def make_sampler(self) -> Sampler:
         value = self.value if self.max is None else min(self.value, self.max)
         return FixedSampler(value)
 
@@ -177,7 +192,7 @@ class Empirical(_Spec):
             raise ValueError(f"empirical: no value is at or below max={self.max}")
         return self
 
-    def sampler(self) -> Sampler:
+    def make_sampler(self) -> Sampler:
         values = np.sort(np.asarray(self.values, dtype=float))
         if self.max is not None:
             values = values[values <= self.max]

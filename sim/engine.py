@@ -104,43 +104,42 @@ class Timer:
 class GroupCounts:
     """Census, waitlist and held per patient group at one level, time-weighted per day like the level's own.
 
-    Kept only when a scenario has groups. Each group's areas are brought up to date only when its
-    own counts change (exact: between changes its counts are constant).
+    Kept only when a scenario has groups. A change of ``delta`` at time ``t`` adds ``delta x (day's end - t)``
+    to the day's area (what it adds by the day's end), so a change is two additions, with no time kept
+    per group; at the day's end each area restarts at the count times one day.
     """
 
-    __slots__ = ("census", "waiting", "held", "areas", "since", "waiting_max")
+    __slots__ = ("census", "waiting", "held", "census_area", "waiting_area", "held_area", "waiting_max", "day_end")
 
     def __init__(self, groups: int):
         self.census, self.waiting, self.held = [0] * groups, [0] * groups, [0] * groups
-        self.areas = [[0.0, 0.0, 0.0] for _ in range(groups)]
-        self.since = [0.0] * groups
+        self.census_area, self.waiting_area, self.held_area = [0.0] * groups, [0.0] * groups, [0.0] * groups
         self.waiting_max = [0] * groups
+        self.day_end = 1.0
 
-    def add(self, group: int, now: float, census: int = 0, waiting: int = 0, held: int = 0) -> None:
-        self.accumulate_to(group, now)
-        self.census[group] += census
-        self.held[group] += held
-        self.waiting[group] += waiting
-        if self.waiting[group] > self.waiting_max[group]:
-            self.waiting_max[group] = self.waiting[group]
+    def in_place(self, group: int, now: float, delta: int) -> None:
+        self.census_area[group] += delta * (self.day_end - now)
+        self.census[group] += delta
 
-    def accumulate_to(self, group: int, now: float) -> None:
-        elapsed = now - self.since[group]
-        if elapsed:
-            areas = self.areas[group]
-            areas[0] += self.census[group] * elapsed
-            areas[1] += self.waiting[group] * elapsed
-            areas[2] += self.held[group] * elapsed
-            self.since[group] = now
+    def on_waitlist(self, group: int, now: float, delta: int) -> None:
+        self.waiting_area[group] += delta * (self.day_end - now)
+        waiting = self.waiting[group] = self.waiting[group] + delta
+        if waiting > self.waiting_max[group]:
+            self.waiting_max[group] = waiting
+
+    def held_here(self, group: int, now: float, delta: int) -> None:
+        self.held_area[group] += delta * (self.day_end - now)
+        self.held[group] += delta
 
     def day_rows(self, now: float) -> list[list[float]]:
-        """Close the day for every group: time-averaged census, waitlist and held, and the largest waitlist."""
-        rows = []
-        for group, areas in enumerate(self.areas):
-            self.accumulate_to(group, now)
-            rows.append([*areas, self.waiting_max[group]])
-            areas[:] = [0.0, 0.0, 0.0]
-            self.waiting_max[group] = self.waiting[group]
+        """Close the day (``now`` is its end) for every group: time-averaged census, waitlist and held, and the
+        largest waitlist."""
+        rows = [list(row) for row in zip(self.census_area, self.waiting_area, self.held_area, self.waiting_max,
+                                         strict=True)]
+        self.census_area, self.waiting_area, self.held_area = ([float(count) for count in counts]
+                                                                for counts in (self.census, self.waiting, self.held))
+        self.waiting_max = list(self.waiting)
+        self.day_end = now + 1
         return rows
 
 
@@ -270,7 +269,7 @@ class Level:
         if self.waiting > self.waiting_max:
             self.waiting_max = self.waiting
         if self.by_group is not None:
-            self.by_group.add(group, now, waiting=1)
+            self.by_group.on_waitlist(group, now, 1)
         patience = self.patience[group]
         if patience is not None and held_from is None:
             self.schedule(Timer(self.on_patience_over, episode), NORMAL,
@@ -298,7 +297,7 @@ class Level:
         self.waiting -= 1
         group = episode.group
         if self.by_group is not None:
-            self.by_group.add(group, now, waiting=-1)
+            self.by_group.on_waitlist(group, now, -1)
         episode.status = GAVE_UP_WAITING
         episode.left = now
         episode.route = next(self.gave_up_routes[group])
@@ -329,7 +328,9 @@ class Level:
             self.waiting -= 1
         self.census += 1
         if self.by_group is not None:
-            self.by_group.add(group, now, census=1, waiting=-1 if waited else 0)
+            self.by_group.in_place(group, now, 1)
+            if waited:
+                self.by_group.on_waitlist(group, now, -1)
         episode.status = IN_CARE
         episode.admitted = now
         tally = self.tally[group]
@@ -351,7 +352,7 @@ class Level:
         self.accumulate_to(now)
         self.census += 1
         if self.by_group is not None:
-            self.by_group.add(episode.group, now, census=1)
+            self.by_group.in_place(episode.group, now, 1)
         episode.status = IN_CARE
         episode.arrived = episode.admitted = now - in_care_days
         episode.route = route
@@ -365,7 +366,8 @@ class Level:
         self.census += 1
         self.held += 1
         if self.by_group is not None:
-            self.by_group.add(episode.group, now, census=1, held=1)
+            self.by_group.in_place(episode.group, now, 1)
+            self.by_group.held_here(episode.group, now, 1)
         episode.status = HELD
         episode.arrived = episode.admitted = episode.stay_ended = now - held_days
         episode.route = route
@@ -387,7 +389,7 @@ class Level:
             self.accumulate_to(now)
             self.held += 1
             if self.by_group is not None:
-                self.by_group.add(group, now, held=1)
+                self.by_group.held_here(group, now, 1)
             episode.status = HELD
             next_level.arrive(episode.patient, TRANSFER, group, held_from=episode)
         else:
@@ -402,7 +404,9 @@ class Level:
         if held:
             self.held -= 1
         if self.by_group is not None:
-            self.by_group.add(episode.group, now, census=-1, held=-1 if held else 0)
+            self.by_group.in_place(episode.group, now, -1)
+            if held:
+                self.by_group.held_here(episode.group, now, -1)
         episode.status = DONE
         episode.left = now
         tally = self.tally[episode.group]

@@ -112,13 +112,17 @@ def _month_values(rows: np.ndarray, waits: np.ndarray, month: Month) -> list[flo
 
 
 # ---------------------------------------------------------------------------- across replications
-def monthly_table(values: list[np.ndarray], scenario: Scenario) -> pd.DataFrame:
+def monthly_table(values: list[np.ndarray], scenario: Scenario, by_group: bool = False) -> pd.DataFrame:
     """``monthly.csv``: per level, month and metric, the mean across replications with its 95% interval
     and percentiles of the replications' values (:data:`COLUMNS`).
 
-    ``values`` holds each replication's :func:`replication_months`.
+    ``values`` holds each replication's :func:`replication_months`; with ``by_group``, of every level's
+    groups in turn (level by level), and the table gains a last column ``group``.
     """
     found, levels = months(scenario.run), scenario.level_names
+    groups = scenario.group_names if by_group else []
+    if by_group:
+        levels = [name for name in levels for _ in groups]
     stacked = np.stack(values).reshape(len(values), -1)     # replications x (level, month, metric)
     mean, low, high, count = _intervals(stacked)
     with warnings.catch_warnings():
@@ -134,6 +138,9 @@ def monthly_table(values: list[np.ndarray], scenario: Scenario) -> pd.DataFrame:
         **{f"p{band:02d}": row for band, row in zip(BANDS, bands, strict=True)},
         "replications": count,
     })
+    if by_group:
+        table["group"] = np.repeat(np.tile(groups, len(scenario.level_names)), per_level)
+        return table[[*COLUMNS, "group"]]
     return table[COLUMNS]
 
 

@@ -31,7 +31,7 @@ import pandas as pd
 from .analysis import SUMMARY_COLUMNS
 from .planning import Plan
 from .report import comparison_section, plan_section, write_report
-from .results import Results
+from .results import GROUP_COLUMNS, Results
 from .scenario import Scenario, changed_keys
 from .sweep import Tables, plain_data, point_label, short_text, value_text
 from .sweep import sweep as sweep_points
@@ -247,8 +247,8 @@ def write_results(results: Results, path: str | Path, report: bool = False, over
         What :func:`sim.run` returned.
     path
         The folder: ``summary.csv``, ``replications.csv``, ``daily.csv``, ``monthly.csv``,
-        ``groups.csv`` (with patient groups), ``episodes.csv`` (when kept), ``staffing.csv`` (with
-        staff), ``scenario.yaml``, ``run.json``, ``manifest.json``.
+        ``groups.csv`` and ``group_replications.csv`` (with patient groups), ``episodes.csv`` (when
+        kept), ``staffing.csv`` (with staff), ``scenario.yaml``, ``run.json``, ``manifest.json``.
     report
         Also the figures (``figures/*.png|svg``) and ``report.html``.
     overwrite
@@ -273,9 +273,13 @@ def _write_tables(results: Results, folder: Path) -> None:
     results.replications.to_csv(folder / "replications.csv", index=False)
     results.daily.to_csv(folder / "daily.csv", index=False)
     if results.monthly is not None:
-        results.monthly.to_csv(folder / "monthly.csv", index=False)
-    if results.groups is not None:
+        monthly = results.monthly
+        if results.group_monthly is not None:   # the groups' rows after the totals, told apart by ``group``
+            monthly = pd.concat([monthly.assign(group="all"), results.group_monthly], ignore_index=True)
+        monthly.to_csv(folder / "monthly.csv", index=False)
+    if results.groups is not None and results.group_replications is not None:
         results.groups.to_csv(folder / "groups.csv", index=False)
+        results.group_replications.to_csv(folder / "group_replications.csv", index=False)
     if results.episodes is not None:
         results.episodes.to_csv(folder / "episodes.csv", index=False)
     if results.staffing is not None:
@@ -284,19 +288,22 @@ def _write_tables(results: Results, folder: Path) -> None:
     (folder / "run.json").write_text(json.dumps(results.meta, indent=2) + "\n", encoding="utf-8")
 
 
-COMPARISON_FILES = ("comparison.csv", "report.html", "figures", MANIFEST)
+COMPARISON_FILES = ("comparison.csv", "comparison_groups.csv", "report.html", "figures", MANIFEST)
 """What a comparison folder holds besides one folder per scenario (whose names must not collide)."""
 
 
 def write_comparison(folder: str | Path, table: pd.DataFrame, results: dict[str, Results],
-                     sources: list[str | Path], overwrite: bool = False) -> Path:
+                     sources: list[str | Path], overwrite: bool = False, groups: pd.DataFrame | None = None) -> Path:
     """Write ``comparison.csv``, ``report.html`` and each scenario's results folder, whole or not at all.
 
-    ``overwrite``: replace a folder continuum did not write; see :func:`write_results`.
+    ``overwrite``: replace a folder continuum did not write; see :func:`write_results`. ``groups``: the
+    comparison per patient group (``sim.compare(..., groups=True)``), written as ``comparison_groups.csv``.
     """
     inputs = [*sources, *(outcome.scenario.source for outcome in results.values())]
     with staged_folder(folder, "compare", inputs, overwrite) as staging:
         table.to_csv(staging / "comparison.csv", index=False)
+        if groups is not None:
+            groups.to_csv(staging / "comparison_groups.csv", index=False)
         for name, outcome in zip(_folder_names(sources, list(results.values())), results.values(), strict=True):
             write_results(outcome, staging / name, report=True)
         compared, drawn = comparison_section(table)
@@ -347,7 +354,7 @@ class SweepFolderError(Exception):
 
 
 def sweep(scenario: Scenario, grid: dict[str, Iterable[Any]], *, out: str | Path | None = None,
-          replications: int | None = None, seed: int | None = None, progress: bool = True,
+          replications: int | None = None, seed: int | None = None, progress: bool = True, groups: bool = False,
           **run_options: Any) -> pd.DataFrame:
     """Run ``scenario`` at every combination of the ``grid`` values and gather one tidy table.
 
@@ -371,6 +378,9 @@ def sweep(scenario: Scenario, grid: dict[str, Iterable[Any]], *, out: str | Path
         Override the scenario's ``run.replications`` and ``run.seed`` (for every point).
     progress
         Show a progress bar over the points (only in a terminal or notebook).
+    groups
+        Rows per patient group (a scenario with ``groups``): the table gains a ``group`` column before
+        ``level``, and ``out`` gets ``sweep_groups.csv`` and ``sweep_group_replications.csv``.
     **run_options
         Passed on to :func:`sim.run` for every point (``jobs``, ``keep_episodes``, ...).
 
@@ -383,7 +393,7 @@ def sweep(scenario: Scenario, grid: dict[str, Iterable[Any]], *, out: str | Path
     """
     store = None if out is None else SweepFolder(out)
     return sweep_points(scenario, grid, store=store, replications=replications, seed=seed, progress=progress,
-                        **run_options)
+                        groups=groups, **run_options)
 
 
 # Floats must read back bit for bit (a loaded point equals a fresh run): pandas 3.1 does so by
@@ -427,7 +437,7 @@ class SweepFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         _write_text(json.dumps(record, indent=2) + "\n", sweep_file)
 
-    def load(self, point_id: str, point: dict[str, Any]) -> Tables | None:
+    def load(self, point_id: str, point: dict[str, Any], groups: bool = False) -> Tables | None:
         """A finished point's tables, or None (points are moved into place whole)."""
         folder = self.path / "points" / point_id
         marker = folder / "point.json"
@@ -437,21 +447,23 @@ class SweepFolder:
         if stored != plain_data(point):
             raise SweepFolderError(f"{folder} holds the point {point_label(stored)}, "
                                    f"not {point_label(point)}")
-        return _load_point(folder)
+        return _load_point(folder, groups)
 
-    def save(self, point_id: str, point: dict[str, Any], results: Results) -> Tables:
+    def save(self, point_id: str, point: dict[str, Any], results: Results, groups: bool = False) -> Tables:
         """Write a point's run with its ``point.json``, whole or not at all, and read it back (so a
         resumed sweep gives the very same table as a fresh one). A kill while writing leaves a
         staging folder, which the next write of the point removes."""
         folder = self.path / "points" / point_id
         marker = json.dumps({"id": point_id, "values": plain_data(point)}, indent=2) + "\n"
         write_results(results, folder, overwrite=True, also={"point.json": marker})
-        return _load_point(folder)
+        return _load_point(folder, groups)
 
-    def finish(self, table: pd.DataFrame, per_replication: pd.DataFrame) -> None:
-        """Write ``sweep.csv`` and ``sweep_replications.csv`` once every point is done."""
-        _write_csv(table, self.path / "sweep.csv")
-        _write_csv(per_replication, self.path / "sweep_replications.csv")
+    def finish(self, table: pd.DataFrame, per_replication: pd.DataFrame, groups: bool = False) -> None:
+        """Write ``sweep.csv`` and ``sweep_replications.csv`` once every point is done (per patient group:
+        ``sweep_groups.csv`` and ``sweep_group_replications.csv``)."""
+        stem = "sweep_group" if groups else "sweep"
+        _write_csv(table, self.path / f"{stem}{'s' if groups else ''}.csv")
+        _write_csv(per_replication, self.path / f"{stem}_replications.csv")
 
 
 def _check_same_sweep(sweep_file: Path, scenario: dict[str, Any]) -> None:
@@ -470,7 +482,9 @@ def _check_same_sweep(sweep_file: Path, scenario: dict[str, Any]) -> None:
             f"{sweep_file.parent} to start this sweep afresh.")
 
 
-def _load_point(folder: Path) -> Tables:
+def _load_point(folder: Path, groups: bool = False) -> Tables:
+    if groups:
+        return _read_csv(folder / "groups.csv")[GROUP_COLUMNS], _read_csv(folder / "group_replications.csv")
     return _read_csv(folder / "summary.csv")[SUMMARY_COLUMNS], _read_csv(folder / "replications.csv")
 
 

@@ -33,7 +33,7 @@ import pandas as pd
 
 from . import theory, trust
 from .metrics import METRICS, PLANNABLE_METRICS, Metric
-from .results import Results
+from .results import GROUP_COLUMNS, Results
 from .run import run, with_run_settings
 from .scenario import Scenario
 from .settings import SettingsError, check_run_options, check_settings
@@ -50,12 +50,17 @@ VERIFICATION_ROUNDS = 4
 
 @dataclass(frozen=True)
 class Target:
-    """``metric <= value`` (or ``>=``) with 95% confidence, at one level or (``level=None``) at every planned level."""
+    """``metric <= value`` (or ``>=``) with 95% confidence, at one level or (``level=None``) at every planned level.
+
+    With a ``group`` (a scenario's patient group) the target is on that group's figure at its level (a group's
+    target names its level): ``adolescent@php: wait_p90_days<=14``.
+    """
 
     metric: str
     comparison: str
     value: float
     level: str | None = None
+    group: str | None = None
 
     def met_by(self, low: float, high: float) -> bool:
         """The whole interval is on the right side of the target."""
@@ -66,11 +71,24 @@ class Target:
         return self.level is None or self.level == level
 
     def __str__(self) -> str:
-        return f"{self.level + ':' if self.level else ''}{self.metric}{self.comparison}{self.value:g}"
+        where = f"{self.group}@{self.level}:" if self.group else f"{self.level}:" if self.level else ""
+        return f"{where}{self.metric}{self.comparison}{self.value:g}"
+
+    def figures(self, results: Results, level: str) -> pd.Series:
+        """The target's metric at ``level`` in these results (``mean``, ``ci_low``, ``ci_high``): all groups
+        together, or its group's."""
+        if self.group is None:
+            table = results.summary
+            rows = table[(table["level"] == level) & (table["metric"] == self.metric)]
+        else:
+            table = results.groups if results.groups is not None else pd.DataFrame(columns=GROUP_COLUMNS)
+            rows = table[(table["group"] == self.group) & (table["level"] == level) & (table["metric"] == self.metric)]
+        return rows.iloc[0]
 
 
 def parse_target(text: str, source: str = "--target") -> Target:
-    """``"wait_p90_days<=14"`` or ``"iop: wait_p90_days <= 14"`` -> a :class:`Target`.
+    """``"wait_p90_days<=14"``, ``"iop: wait_p90_days <= 14"`` or ``"adolescent@iop: wait_p90_days<=14"`` (a
+    patient group at a level) -> a :class:`Target`.
 
     Bad text raises :class:`sim.settings.SettingsError`; ``source`` names where the text came from.
     """
@@ -78,7 +96,13 @@ def parse_target(text: str, source: str = "--target") -> Target:
     value = _number(found.group(4)) if found else None
     if found is None or value is None or found.group(2) not in PLANNABLE_METRICS:
         raise SettingsError(source, [_not_a_target(text)])
-    target = Target(found.group(2), found.group(3), value, found.group(1))
+    where = found.group(1)
+    group, level = where.split("@", 1) if where and "@" in where else (None, where)
+    if group is not None and not (group.strip() and level.strip()):
+        raise SettingsError(source, [f"'{text}': a group's target names the group and its level, GROUP@LEVEL:METRIC"
+                                     f"<=VALUE (e.g. adolescent@php: wait_p90_days<=14)"])
+    target = Target(found.group(2), found.group(3), value, level.strip() if level else level,
+                    group.strip() if group else None)
     problem = target_problem(target)
     if problem:
         raise SettingsError(source, [problem])
@@ -116,7 +140,8 @@ def _allowed(metric: Metric) -> str:
 
 def _not_a_target(text: Any) -> str:
     return (f"'{text}' is not METRIC<=VALUE or METRIC>=VALUE with a level metric, for one level written "
-            f"LEVEL:METRIC<=VALUE (e.g. wait_p90_days<=14, iop:occupancy<=0.9); metrics: "
+            f"LEVEL:METRIC<=VALUE, for a patient group at a level GROUP@LEVEL:METRIC<=VALUE (e.g. wait_p90_days<=14, "
+            f"iop:occupancy<=0.9, adolescent@php:wait_p90_days<=14); metrics: "
             f"{', '.join(PLANNABLE_METRICS)}")
 
 
@@ -204,9 +229,8 @@ def with_capacities(scenario: Scenario, capacities: dict[str, int]) -> Scenario:
 
 def meets(results: Results, level: str, targets: Sequence[Target]) -> bool:
     """Whether every target holds at the level with 95% confidence in these results."""
-    rows = results.summary[results.summary["level"] == level].set_index("metric")
-    return all(target.met_by(rows.loc[target.metric, "ci_low"], rows.loc[target.metric, "ci_high"])
-               for target in targets)
+    return all(target.met_by(row["ci_low"], row["ci_high"])
+               for row, target in ((target.figures(results, level), target) for target in targets))
 
 
 @dataclass
@@ -371,6 +395,16 @@ def _checked_levels(scenario: Scenario, levels: list[str] | None, targets: Seque
                 for name in chosen if name not in scenario.levels]
     problems += [f"{target}: '{target.level}' is not a planned level; planned: {', '.join(chosen)}"
                  for target in targets if target.level is not None and target.level not in chosen]
+    groups = scenario.group_names
+    for target in (t for t in targets if t.group is not None):
+        accepts = scenario.levels[target.level].accepts if target.level in scenario.levels else None
+        if target.group not in groups:
+            problems.append(f"{target}: '{target.group}' is not a patient group; groups: "
+                            f"{', '.join(groups) or 'none (the scenario has no groups)'}")
+        elif target.level is None:
+            problems.append(f"{target}: a group's target names its level, GROUP@LEVEL:METRIC<=VALUE")
+        elif accepts is not None and target.group not in accepts:
+            problems.append(f"{target}: {target.level} does not take {target.group} (it accepts {', '.join(accepts)})")
     if problems:
         raise SettingsError("--levels" if levels is not None else "--target", problems)
     return list(chosen)
@@ -441,9 +475,8 @@ def _curves(runs: _Runs, planned: dict[str, int], levels: Sequence[str], targets
             capacities = dict(key)
             if {name: capacities[name] for name in others} != others:
                 continue
-            summary = results.summary[results.summary["level"] == level].set_index("metric")
             for target in (t for t in targets if t.applies_to(level)):
-                row = summary.loc[target.metric]
+                row = target.figures(results, level)
                 rows.append((level, capacities[level], target.metric, str(target), row["mean"], row["ci_low"],
                              row["ci_high"], target.met_by(row["ci_low"], row["ci_high"])))
     return pd.DataFrame(rows, columns=CURVE_COLUMNS).sort_values(["level", "capacity"], kind="stable",
@@ -485,9 +518,9 @@ def _plan_row(scenario: Scenario, level: str, guess: int, planned: int, reachabl
 
 def _reached(results: Results, level: str, targets: Sequence[Target]) -> str:
     """``wait_p90_days 11.2 (10.1-12.3) <= 14``: each target's value and interval in the verification run."""
-    rows = results.summary[results.summary["level"] == level].set_index("metric")
-    return "; ".join(f"{t.metric} {_figure(rows.loc[t.metric, 'mean'])} ({_figure(rows.loc[t.metric, 'ci_low'])}-"
-                     f"{_figure(rows.loc[t.metric, 'ci_high'])}) {t.comparison} {t.value:g}" for t in targets)
+    rows = [(t, t.figures(results, level)) for t in targets]
+    return "; ".join(f"{t.group + ' ' if t.group else ''}{t.metric} {_figure(row['mean'])} ({_figure(row['ci_low'])}-"
+                     f"{_figure(row['ci_high'])}) {t.comparison} {t.value:g}" for t, row in rows)
 
 
 def _figure(value: float) -> str:

@@ -42,6 +42,7 @@ class ReplicationOutput:
     monthly: np.ndarray | None = None   # (levels, months, MONTHLY_METRICS): sim.monthly.replication_months
     group_metrics: list[tuple[str, str, str, float]] = field(default_factory=list)   # (group, level, metric, value)
     group_flows: list[tuple[str, str, str, float]] = field(default_factory=list)   # (group, source, target, per year)
+    group_monthly: np.ndarray | None = None   # (levels x groups, months, MONTHLY_METRICS), level by level
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -111,7 +112,8 @@ def group_replication_metrics(scenario: Scenario, tallies: list[list[Tally]],
 
     ``tallies`` are per level, per group; ``days`` the groups' daily rows, shape (days, levels x groups,
     DAY_FIELDS), level by level. A group's occupancy is the share of the level's places it fills; its
-    capacity the level's. The ``all`` rows sum the summed metrics over the levels.
+    capacity the level's. A level that does not accept the group has no rows for it. The ``all`` rows
+    sum the summed metrics over the levels.
     """
     run = scenario.run
     years = run.days / DAYS_PER_YEAR
@@ -121,7 +123,9 @@ def group_replication_metrics(scenario: Scenario, tallies: list[list[Tally]],
     rows: list[tuple[str, str, str, float]] = []
     for group_index, group in enumerate(groups):
         per_level = []
-        for level_index, name in enumerate(scenario.level_names):
+        for level_index, (name, level) in enumerate(scenario.levels.items()):
+            if level.accepts is not None and group not in level.accepts:
+                continue   # a level that does not take the group has nothing to say about it
             values = level_metrics(tallies[level_index][group_index], measured[:, level_index, group_index], years,
                                    run.wait_target_days)
             per_level.append(values)
@@ -352,6 +356,9 @@ class Results:
     group_flows
         ``flows`` per patient group: ``group, source, target, per_year``, each group's own referrals,
         moves, exits and returns after relapse, adding up to ``flows``; ``None`` without groups.
+    group_monthly
+        ``monthly`` per patient group (its columns and a last one, ``group``); ``monthly.csv`` holds both,
+        the totals with ``group`` ``all``. ``None`` without groups.
     """
 
     scenario: Scenario
@@ -368,6 +375,7 @@ class Results:
     groups: pd.DataFrame | None = None
     group_replications: pd.DataFrame | None = None
     group_flows: pd.DataFrame | None = None
+    group_monthly: pd.DataFrame | None = None
 
     @classmethod
     def from_outputs(cls, scenario: Scenario, outputs: list[ReplicationOutput], meta: dict[str, Any]) -> Results:
@@ -389,6 +397,7 @@ class Results:
             groups=groups,
             group_replications=group_replications,
             group_flows=group_flow_table(outputs),
+            group_monthly=_monthly(outputs, scenario, by_group=True) if groups is not None else None,
         )
 
     @property
@@ -451,9 +460,10 @@ class Results:
         return "\n".join([*lines, self.headline().to_html(), self.headline(SYSTEM_METRICS, ["all"]).to_html()])
 
 
-def _monthly(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.DataFrame | None:
-    kept = [out.monthly for out in outputs if out.monthly is not None]
-    return monthly_table(kept, scenario) if kept and len(kept) == len(outputs) else None
+def _monthly(outputs: list[ReplicationOutput], scenario: Scenario, by_group: bool = False) -> pd.DataFrame | None:
+    kept = [out.group_monthly if by_group else out.monthly for out in outputs]
+    found = [values for values in kept if values is not None]
+    return monthly_table(found, scenario, by_group) if found and len(found) == len(outputs) else None
 
 
 def estimate_text(row: pd.Series) -> str:

@@ -43,6 +43,8 @@ def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = 
     days = model.day_log.day_table()
     grouped = model.group_day_log
     by_group = ([level.tallies[MEASURED] for level in model.levels], grouped.day_table()) if grouped else None
+    group_months = replication_months(scenario, by_group[1], [tally for tallies in by_group[0] for tally in tallies]) \
+        if by_group else None
     tallies = [level.period_tally(MEASURED) for level in model.levels]   # warm-up is left out here
     system = model.system_tallies[MEASURED]
     return ReplicationOutput(
@@ -56,6 +58,7 @@ def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = 
         monthly=replication_months(scenario, days, tallies),
         group_metrics=group_replication_metrics(scenario, *by_group) if by_group else [],
         group_flows=group_flows(scenario, by_group[0], system) if by_group else [],
+        group_monthly=group_months,
     )
 
 

@@ -904,6 +904,15 @@ def _check_groups(scenario: Scenario) -> list[tuple[tuple, str]]:
                     hint = did_you_mean(group, groups)
                     problems.append((("levels", name, key, index),
                                      f"'{group}' is not a patient group; {hint}groups: {allowed}"))
+        for key in ("accepts", "priority"):
+            named = getattr(level, key) or []
+            for index, group in enumerate(named):
+                if group in named[:index]:
+                    problems.append((("levels", name, key, index), f"'{group}' is listed twice"))
+        for index, group in enumerate(level.priority or ()):
+            if level.accepts is not None and group in groups and group not in level.accepts:
+                problems.append((("levels", name, "priority", index), f"'{group}' is not a group {name} accepts "
+                                 f"(accepts: {', '.join(level.accepts)}), so it never waits here"))
     if not scenario.groups or problems:
         return problems
     several = len(groups) > 1
@@ -913,6 +922,13 @@ def _check_groups(scenario: Scenario) -> list[tuple[tuple, str]]:
                 if name not in levels:
                     problems.append((("groups", group, key, name), f"'{name}' is not a level; "
                                      f"{did_you_mean(name, levels)}levels: {', '.join(levels)}"))
+            if key == "levels":
+                for name in getattr(spec, key):
+                    taken = scenario.levels[name].accepts if name in levels else None
+                    if taken is not None and group not in taken:
+                        problems.append((("groups", group, key, name), (
+                            f"{name} does not take {group} (levels.{name}.accepts: {', '.join(taken)}), so these "
+                            "rules would never be used")))
     if problems:
         return problems
     for name, level in scenario.levels.items():

@@ -44,19 +44,19 @@ class PointStore(Protocol):
     def open(self, base: Scenario, grid: dict[str, list[Any]], points: list[dict[str, Any]],
              ids: list[str]) -> None: ...
 
-    def load(self, point_id: str, point: dict[str, Any]) -> Tables | None: ...
+    def load(self, point_id: str, point: dict[str, Any], groups: bool = False) -> Tables | None: ...
 
-    def save(self, point_id: str, point: dict[str, Any], results: Results) -> Tables: ...
+    def save(self, point_id: str, point: dict[str, Any], results: Results, groups: bool = False) -> Tables: ...
 
-    def finish(self, table: pd.DataFrame, per_replication: pd.DataFrame) -> None: ...
+    def finish(self, table: pd.DataFrame, per_replication: pd.DataFrame, groups: bool = False) -> None: ...
 
 
 Tables = tuple[pd.DataFrame, pd.DataFrame]
-"""A point's summary and per-replication tables."""
+"""A point's summary and per-replication tables (with ``groups``, those per patient group)."""
 
 
 def sweep(scenario: Scenario, grid: dict[str, Iterable[Any]], *, store: PointStore | None = None,
-          replications: int | None = None, seed: int | None = None, progress: bool = True,
+          replications: int | None = None, seed: int | None = None, progress: bool = True, groups: bool = False,
           **run_options: Any) -> pd.DataFrame:
     """Run ``scenario`` at every combination of the ``grid`` values and gather one tidy table.
 
@@ -66,6 +66,9 @@ def sweep(scenario: Scenario, grid: dict[str, Iterable[Any]], *, store: PointSto
     given = check_settings("sim.sweep", scenario=scenario, replications=replications, seed=seed)
     run_options = check_run_options("sim.sweep", run_options)
     base = with_run_settings(given["scenario"], given["replications"], given["seed"])
+    if groups and not base.groups:
+        raise ScenarioError("sim.sweep", [f"groups=True, but {base.name} has no patient groups (a top-level groups "
+                                          "mapping)"])
     values = grid_values(grid)   # read once: a generator of values would be empty the second time
     points = grid_points(values)
     scenarios = _point_scenarios(base, points)
@@ -77,26 +80,29 @@ def sweep(scenario: Scenario, grid: dict[str, Iterable[Any]], *, store: PointSto
     with bar, _shared_dask_cluster(run_options) as run_options:
         for index, (point, point_scenario, point_id) in enumerate(zip(points, scenarios, ids, strict=True)):
             bar.set_postfix_str(point_id[:60])
-            summary, rows = _point_tables(point_scenario, point, point_id, store, run_options)
+            summary, rows = _point_tables(point_scenario, point, point_id, store, run_options, groups)
             summaries.append(_tag(summary, index, point))
             per_replication.append(_tag(rows, index, point))
             bar.update()
     table = pd.concat(summaries, ignore_index=True)
     if store is not None:
-        store.finish(table, pd.concat(per_replication, ignore_index=True))
+        store.finish(table, pd.concat(per_replication, ignore_index=True), groups)
     return table
 
 
 def _point_tables(scenario: Scenario, point: dict[str, Any], point_id: str, store: PointStore | None,
-                  run_options: dict[str, Any]) -> Tables:
-    """A point's summary and per-replication tables: loaded if already kept, else simulated."""
-    kept = None if store is None else store.load(point_id, point)
+                  run_options: dict[str, Any], groups: bool = False) -> Tables:
+    """A point's summary and per-replication tables (per group with ``groups``): kept ones, else simulated."""
+    kept = None if store is None else store.load(point_id, point, groups)
     if kept is not None:
         return kept
     results = run(scenario, progress=False, **run_options)
-    if store is None:
-        return results.summary, results.replications
-    return store.save(point_id, point, results)
+    if store is not None:
+        return store.save(point_id, point, results, groups)
+    if groups:
+        assert results.groups is not None and results.group_replications is not None, "a scenario with groups"
+        return results.groups, results.group_replications
+    return results.summary, results.replications
 
 
 def _tag(table: pd.DataFrame, index: int, point: dict[str, Any]) -> pd.DataFrame:

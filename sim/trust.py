@@ -55,21 +55,35 @@ def offered_loads(scenario: Scenario, capacity: pd.Series) -> pd.DataFrame:
     Referrals are their average over the measured period (growth and seasonality included);
     ``capacity`` is the places in use, averaged over it. Patients who give up and go to another
     level are not in the equations (their number depends on the queue). NaN throughout when the
-    routes form a closed loop (nobody leaves for good) or demand is not finite.
+    routes form a closed loop (nobody leaves for good) or demand is not finite. With patient groups,
+    each group's arrivals and stays by its own rules, summed (the stay weighted by the arrivals).
     """
-    run = scenario.run.model_copy(update={"warmup_days": 0})   # referrals of the measured days only
-    referrals = [expected_referrals(run, level) / run.days for level in scenario.levels.values()]
-    try:
-        arrivals = traffic_rates(referrals, moves_between_levels(scenario).tolist())
-    except ValueError:
-        arrivals = np.full(len(referrals), np.nan)
-    stays = np.array([level.mean_stay_days for level in scenario.levels.values()])
+    views = list(scenario.group_views().values())
+    if len(views) == 1:
+        arrivals, stays = _arrivals_and_stays(views[0])
+    else:   # patient groups: each with its own referrals, routes and stays, sharing the places
+        per_group = [_arrivals_and_stays(view) for view in views]
+        arrivals = np.sum([rates for rates, _ in per_group], axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stays = np.sum([rates * days for rates, days in per_group], axis=0) / arrivals
+        stays = np.where(arrivals > 0, stays, per_group[0][1])
     table = pd.DataFrame({"arrivals_per_day": arrivals, "stay_days": stays}, index=scenario.level_names)
     table["offered_load"] = table["arrivals_per_day"] * table["stay_days"]
     table["capacity"] = capacity.reindex(table.index)
     with np.errstate(divide="ignore", invalid="ignore"):
         table["utilisation"] = table["offered_load"] / table["capacity"]
     return table
+
+
+def _arrivals_and_stays(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """Per level of a scenario without groups (or one group's view): arrivals a day and mean stay."""
+    run = scenario.run.model_copy(update={"warmup_days": 0})   # referrals of the measured days only
+    referrals = [expected_referrals(run, level) / run.days for level in scenario.levels.values()]
+    try:
+        arrivals = traffic_rates(referrals, moves_between_levels(scenario).tolist())
+    except ValueError:
+        arrivals = np.full(len(referrals), np.nan)
+    return arrivals, np.array([level.mean_stay_days for level in scenario.levels.values()])
 
 
 def daily_trends(daily: pd.DataFrame, column: str, days: int) -> pd.DataFrame:

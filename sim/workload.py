@@ -18,7 +18,7 @@ import numpy as np
 
 from .arrivals import expected_referrals
 from .messages import ScenarioError
-from .scenario import Level, Scenario
+from .scenario import Level, RunSettings, Scenario
 from .theory import traffic_rates
 
 LIMITS = {
@@ -78,14 +78,23 @@ def estimate(scenario: Scenario, replications: int | None = None) -> Workload:
     run = scenario.run
     if run.warmup_days == "auto":
         run = run.model_copy(update={"warmup_days": run.days})
-    # patients there on day 0 (in a place or waiting) move on like referrals
-    referrals = np.array([expected_referrals(run, level) + level.initial.census + level.initial.waitlist
-                          for level in scenario.levels.values()]) + listed_returns(scenario)
-    visits = _visits(scenario, referrals, run.resolved_warmup_days + run.days)
+    horizon = run.resolved_warmup_days + run.days
+    # each patient group by its own referrals and routes (the scenario itself without groups)
+    per_group = [_referrals(view, run) for view in scenario.group_views().values()]
+    referrals = np.sum(per_group, axis=0)
+    visits = np.sum([_visits(view, found, horizon) for view, found in zip(scenario.group_views().values(), per_group,
+                                                                           strict=True)], axis=0)
     replications = max(replications or 0, run.replications)
     return Workload(float(referrals.sum()), float(visits.sum()), replications,
                     run.resolved_warmup_days + run.days, len(scenario.levels),
                     _drivers(scenario, referrals, visits, replications))
+
+
+def _referrals(scenario: Scenario, run: RunSettings) -> np.ndarray:
+    """Per level: referrals over the run, plus the patients there on day 0 (in a place or waiting), who move
+    on like referrals, plus the people listed at risk of relapse."""
+    return np.array([expected_referrals(run, level) + level.initial.census + level.initial.waitlist
+                     for level in scenario.levels.values()]) + listed_returns(scenario)
 
 
 def listed_returns(scenario: Scenario) -> np.ndarray:

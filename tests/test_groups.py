@@ -46,8 +46,14 @@ def test_one_group_is_the_scenario_without_groups_byte_for_byte(tmp_path):
     for name, path in (("plain", GOLDEN), ("grouped", with_group)):
         done = invoke("run", path, "--out", tmp_path / name, "--quiet", "--no-report", "--jobs", "1")
         assert done.exit_code == 0, done.output
-    for table in ("summary.csv", "replications.csv", "daily.csv", "monthly.csv", "staffing.csv"):
+    for table in ("summary.csv", "replications.csv", "daily.csv", "staffing.csv"):
         assert filecmp.cmp(tmp_path / "plain" / table, tmp_path / "grouped" / table, shallow=False), table
+    # monthly.csv gains the group's rows and a last column, group; the totals' rows are the same text
+    plain_months = (tmp_path / "plain" / "monthly.csv").read_text().splitlines()
+    grouped_months = (tmp_path / "grouped" / "monthly.csv").read_text().splitlines()
+    assert grouped_months[0] == plain_months[0] + ",group"
+    assert [line.removesuffix(",all") for line in grouped_months[1: len(plain_months)]] == plain_months[1:]
+    assert grouped_months[len(plain_months)].endswith(",everyone")
     assert not (tmp_path / "plain" / "groups.csv").exists()
     groups = pd.read_csv(tmp_path / "grouped" / "groups.csv")
     summary = pd.read_csv(tmp_path / "plain" / "summary.csv")
@@ -122,10 +128,22 @@ def test_the_groups_add_up_to_the_level(continuum):
             assert groups[(name, metric)] == pytest.approx(summary[(name, metric)], rel=1e-9, abs=1e-9), (name, metric)
 
 
+def test_the_groups_months_add_up_to_the_levels(continuum):
+    totals = continuum.monthly.set_index(["level", "month", "metric"])["mean"]
+    groups = continuum.group_monthly.groupby(["level", "month", "metric"])["mean"].sum()
+    for metric in ("arrivals", "admissions", "census_mean", "waitlist_mean"):
+        chosen = totals.xs(metric, level="metric")
+        assert groups.xs(metric, level="metric").reindex(chosen.index).to_numpy() == pytest.approx(
+            chosen.to_numpy(), rel=1e-9, abs=1e-9), metric
+
+
 def test_littles_law_holds_per_group_and_level(continuum):
     rows = continuum.groups.set_index(["group", "level", "metric"])["mean"]
     for group in CONTINUUM_GROUPS:
         for name in CONTINUUM:
+            if (group, name, "admissions_per_year") not in rows.index:
+                assert CONTINUUM[name].get("accepts") and group not in CONTINUUM[name]["accepts"]
+                continue
             admitted = rows[(group, name, "admissions_per_year")] / 365
             if not admitted:
                 assert rows[(group, name, "census_mean")] == 0
@@ -200,6 +218,15 @@ BAD_GROUPS = {
     "group key naming no level": (GROUPED.replace("{ward: 0.8}", "{wards: 0.8, ward: 0.8}"),
                                   ["groups.adult.share_of_referrals.wards", "'wards' is not a level",
                                    "did you mean 'ward'?"]),
+    "priority for a group the level refuses": (
+        GROUPED.replace("    accepts: [adult]\n", "    accepts: [adult]\n    priority: [teen]\n"),
+        ["levels.clinic.priority.0", "'teen' is not a group clinic accepts (accepts: adult)"]),
+    "a group listed twice": (GROUPED.replace("accepts: [adult]", "accepts: [adult, adult]"),
+                             ["levels.clinic.accepts.1", "'adult' is listed twice"]),
+    "rules at a level that refuses the group": (
+        GROUPED.replace("levels: {ward: {next: {discharged: 1}}}",
+                        "levels: {ward: {next: {discharged: 1}}, clinic: {los: {dist: fixed, value: 3}}}"),
+        ["groups.teen.levels.clinic", "clinic does not take teen", "would never be used"]),
     "referrals at a level nobody has a share of": (
         GROUPED.replace("    next: {discharged: 1}\n    accepts", "    referrals_per_year: 100\n"
                                                                    "    next: {discharged: 1}\n    accepts"),
@@ -216,14 +243,76 @@ def test_bad_groups_are_explained_and_nothing_is_written(tmp_path, text, expecte
     assert not out.exists()
 
 
+def test_a_level_only_one_groups_referrals_fill_is_judged_on_that_groups_load():
+    """The overload check and the planner add up each group's own demand: here all of it is group-only."""
+    levels = {"ward": level(20, exponential(4), {"discharged": 1}, referrals_per_year=500),
+              "teen_unit": level(2, exponential(30), {"discharged": 1}, accepts=["teen"])}
+    s = two_groups(levels, {"adult": {"share_of_referrals": {"ward": 0.9}},
+                            "teen": {"share_of_referrals": {"ward": 0.1}, "referrals_per_year": {"teen_unit": 60}}},
+                   days=400, replications=4)
+    loads = sim.trust.offered_loads(s, pd.Series({"ward": 20.0, "teen_unit": 2.0}))
+    assert loads.loc["teen_unit", "offered_load"] == pytest.approx(60 / 365 * 30)
+    assert loads.loc["ward", "arrivals_per_day"] == pytest.approx(500 / 365)
+    warned = {(warning["level"], warning["kind"]) for warning in run(s).warnings}
+    assert ("teen_unit", "overloaded") in warned
+
+
 def test_the_good_grouped_file_runs(tmp_path):
     path = tmp_path / "groups.yaml"
     path.write_text(GROUPED, encoding="utf-8")
     done = invoke("run", path, "--out", tmp_path / "out", "--quiet", "--no-report")
     assert done.exit_code == 0, done.output
     groups = pd.read_csv(tmp_path / "out" / "groups.csv")
-    assert set(groups.query("level == 'clinic' and metric == 'admissions_per_year' and mean > 0")["group"]) \
-        == {"adult"}
+    assert set(groups.query("level == 'clinic'")["group"]) == {"adult"}   # no rows for a group it refuses
     assert math.isclose(groups.query("level == 'ward' and metric == 'referrals_per_year'")["mean"].sum(),
                         pd.read_csv(tmp_path / "out" / "summary.csv")
                         .query("level == 'ward' and metric == 'referrals_per_year'")["mean"].iloc[0])
+
+
+# ---------------------------------------------------------------------------- comparisons and sweeps per group
+def test_compare_and_sweep_give_rows_per_group(tmp_path):
+    ward = level(8, exponential(5), {"discharged": 1}, referrals_per_year=480, priority=["urgent"])
+    base = two_groups({"ward": ward}, {"urgent": {"share_of_referrals": {"ward": 0.3}},
+                                       "routine": {"share_of_referrals": {"ward": 0.7}}}, days=600, replications=3)
+    more = base.with_changes({"levels.ward.capacity": 10})
+    table = sim.compare(base, more, groups=True, progress=False, jobs=1)
+    assert table.columns[-1] == "group" and set(table["group"]) == {"urgent", "routine"}
+    waits = table.query("level == 'ward' and metric == 'wait_mean_days'").set_index("group")
+    assert waits.loc["routine", "ci_high"] < 0   # two more places clearly cut the routine wait
+    assert waits.loc["routine", "base"] > 3 * waits.loc["urgent", "base"]
+    swept = sim.sweep(base, {"levels.ward.capacity": [8, 10]}, groups=True, out=tmp_path / "sweep", progress=False,
+                      jobs=1)
+    point = swept.query("point == 1 and level == 'ward' and metric == 'wait_mean_days'").set_index("group")["mean"]
+    assert point.to_dict() == pytest.approx(waits["alternative"].to_dict())
+    again = sim.sweep(base, {"levels.ward.capacity": [8, 10]}, groups=True, out=tmp_path / "sweep", progress=False)
+    pd.testing.assert_frame_equal(swept, again)   # read back from the folder, the same table
+    assert (tmp_path / "sweep" / "sweep_groups.csv").exists()
+    plain = base.with_changes({"groups": None, "levels.ward.priority": None})
+    with pytest.raises(sim.ScenarioError, match="has no patient groups"):
+        sim.compare(plain, plain, groups=True, progress=False)
+
+
+# ---------------------------------------------------------------------------- planning for a group
+def test_the_planner_meets_a_groups_target_with_the_places_cobham_gives():
+    ward = level(8, exponential(4), {"discharged": 1}, referrals_per_year=365 * 1.5, priority=["urgent"])
+    s = two_groups({"ward": ward}, {"urgent": {"share_of_referrals": {"ward": 0.4}},
+                                    "routine": {"share_of_referrals": {"ward": 0.6}}}, days=3000, replications=4)
+    plan = sim.plan(s, ["routine@ward: wait_mean_days<=0.5"], jobs=1)
+    planned = int(plan.capacities.set_index("level").loc["ward", "planned_capacity"])
+    enough = next(c for c in range(7, 30) if theory.priority_mmc([0.6, 0.9], 4, c)[1] <= 0.5)
+    assert enough <= planned <= enough + 1
+    assert bool(plan.capacities["met"].iloc[0])
+    assert "routine wait_mean_days" in plan.capacities["reached"].iloc[0]
+    with pytest.raises(sim.ScenarioError, match="'teens' is not a patient group; groups: urgent, routine"):
+        sim.plan(s, ["teens@ward: wait_mean_days<=1"])
+
+
+def test_comparing_grouped_files_on_the_command_line_writes_the_groups_comparison(tmp_path):
+    base, alternative = tmp_path / "base.yaml", tmp_path / "more.yaml"
+    base.write_text(GROUPED, encoding="utf-8")
+    alternative.write_text(GROUPED.replace("capacity: 20", "capacity: 24"), encoding="utf-8")
+    done = invoke("compare", base, alternative, "--out", tmp_path / "out", "--quiet", "--jobs", "1")
+    assert done.exit_code == 0, done.output
+    assert "comparison_groups.csv" in done.output
+    table = pd.read_csv(tmp_path / "out" / "comparison_groups.csv")
+    assert table.columns[-1] == "group" and set(table["group"]) == {"adult", "teen"}
