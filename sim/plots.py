@@ -452,14 +452,18 @@ def groups_chart(groups: pd.DataFrame, metrics: Sequence[str] = ("wait_mean_days
 
     Bars are the mean across replications in the level's colour, whiskers the 95% interval; the
     panels of a row share their y axis, so the groups compare at a glance. ``groups`` is
-    :attr:`sim.Results.groups`; ``levels`` default to every level but ``all``. ``ax``: one Axes per
+    :attr:`sim.Results.groups`; ``levels`` default to every level but ``all``, in the order the
+    groups' rows give (a level that refuses a group has none of its rows, so pass
+    ``scenario.level_names`` to be sure of the scenario's order and colours). ``ax``: one Axes per
     metric and group, row by row (e.g. ``figure.subplots(len(metrics), groups)``); by default a
     Figure of its own.
     """
     with house_style():
-        shown = [level for level in _levels_in(groups, levels) if levels is not None or level != "all"]
+        found = _merged_levels(groups)
+        given = list(levels) if levels is not None else []
+        shown = given or [level for level in found if level != "all"]
+        colors = level_colors(given if set(found) - {"all"} <= set(given) else found)
         names = list(dict.fromkeys(groups["group"]))
-        colors = _colors(groups)
         shape = (len(metrics), len(names))
         figure, panels, own = _canvas(ax, shape, (min(4.0 * len(names), 14.0) + 0.8, 3.2 * len(metrics) + 0.9),
                                       "groups_chart", f"{shape[0] * shape[1]} Axes, one per metric and group, "
@@ -468,7 +472,7 @@ def groups_chart(groups: pd.DataFrame, metrics: Sequence[str] = ("wait_mean_days
         sayings: list[tuple[Axes, Annotation]] = []
         for row, metric in zip(rows, metrics, strict=True):
             for panel, name in zip(row, names, strict=True):
-                table, unused = _group_rows(groups, name)
+                table, unused = _group_rows(groups, name, shown)
                 drawn = _level_bars(panel, table, shown, metric, colors, _amount(metric), missing=unused)
                 sayings += [(panel, saying) for saying in drawn]
             _shared_y(row, metric, own)
@@ -482,12 +486,26 @@ def groups_chart(groups: pd.DataFrame, metrics: Sequence[str] = ("wait_mean_days
         return figure
 
 
-def _group_rows(groups: pd.DataFrame, name: str) -> tuple[pd.DataFrame, dict[str, str]]:
+def _merged_levels(groups: pd.DataFrame) -> list[str]:
+    """Every group's levels in one order that keeps each group's own (the scenario's) order: a group
+    has no rows for a level that refuses it, so no one group need hold them all."""
+    pending = [list(dict.fromkeys(rows["level"])) for _, rows in groups.groupby("group", sort=False)]
+    order: list[str] = []
+    while any(pending):
+        heads = [levels[0] for levels in pending if levels]
+        # a level no group puts after another one still to place; the first seen when the rows leave it open
+        chosen = next((head for head in heads if not any(head in levels[1:] for levels in pending)), heads[0])
+        order.append(chosen)
+        pending = [[level for level in levels if level != chosen] for levels in pending]
+    return order
+
+
+def _group_rows(groups: pd.DataFrame, name: str, levels: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
     """One group's rows, without values at the levels none of its patients reached (they show ``not
-    used``, not a zero bar), and those levels."""
+    used``, not a zero bar), and those of ``levels`` (a level that refuses the group has no rows at all)."""
     rows = groups[groups["group"] == name]
     reached = levels_reached(groups, name)
-    unused = {level: "not used" for level in rows["level"].unique() if level not in reached and level != "all"}
+    unused = {level: "not used" for level in levels if level not in reached and level != "all"}
     return rows.assign(mean=rows["mean"].where(~rows["level"].isin(list(unused)))), unused
 
 

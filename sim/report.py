@@ -233,7 +233,7 @@ def groups_section(results: Results) -> tuple[dict, list[tuple[str, str, Figure]
     levels = scenario.level_names
     chart = ("groups_chart", "Average wait and average patients in care per level, group by group (mean, 95% "
              "interval; each row of panels on one scale). 'not used': no patient of the group reached the level.",
-             plots.groups_chart(results.groups))
+             plots.groups_chart(results.groups, levels=levels))
     drawn, parts = [chart], []
     for name, group in zip(_file_names(scenario.group_names), scenario.group_names, strict=True):
         reached = levels_reached(results.groups, group)

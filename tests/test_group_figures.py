@@ -76,6 +76,21 @@ def test_the_chart_draws_into_the_callers_axes_and_refuses_the_wrong_number(grou
         plots.groups_chart(grouped.groups, ("occupancy",), ax=Figure().subplots(1, 2))
 
 
+def test_levels_keep_the_scenarios_order_and_colours_when_the_first_group_is_refused_one():
+    """A level that refuses a group has no rows of it: the first group's rows alone miss ``teen_unit``."""
+    scenario_order = ["ward", "day_unit", "teen_unit", "clinic"]
+    reach = {"adult": ["ward", "day_unit", "clinic"], "teen": ["ward", "teen_unit", "clinic"]}
+    rows = [(group, name, metric, 2.0, 1.0, 3.0, 0.5, 3) for group, names in reach.items()
+            for name in [*names, "all"] for metric in ("census_mean", "arrivals_per_year")]
+    table = pd.DataFrame(rows, columns=GROUP_COLUMNS)
+    for levels in (None, scenario_order):
+        figure = plots.groups_chart(table, ("census_mean",), levels=levels)
+        for panel in figure.axes:
+            assert [label.get_text() for label in panel.get_xticklabels()] == scenario_order
+            colors = [tuple(patch.get_facecolor()[:3]) for patch in panel.patches]
+            assert colors == [pytest.approx(_rgb(level_colors(scenario_order)[name])) for name in scenario_order]
+
+
 def test_crowded_level_names_are_slanted_and_a_narrow_not_used_stands_on_end():
     rows = [(group, name, "census_mean", mean, mean, mean, 0.0, 3)
             for group in ("first", "second")
