@@ -137,6 +137,21 @@ def test_the_groups_months_add_up_to_the_levels(continuum):
             chosen.to_numpy(), rel=1e-9, abs=1e-9), metric
 
 
+def test_every_groups_counts_match_its_patients_episodes(continuum):
+    """Conservation per group: the tallies behind groups.csv count exactly the group's own episodes (arrivals
+    and admissions in the measured period), replication by replication."""
+    years = continuum.scenario.run.days / 365
+    rows = continuum.group_replications.set_index(["replication", "group", "level", "metric"])["value"]
+    episodes = continuum.episodes
+    measured = episodes[(episodes["arrived_day"] >= 0)]
+    for (replication, group, name), visits in measured.groupby(["replication", "group", "level"]):
+        arrived = rows[(replication, group, name, "arrivals_per_year")] * years
+        assert arrived == pytest.approx(len(visits)), (group, name)
+    admitted = episodes[(episodes["admitted_day"] >= 0)].groupby(["replication", "group", "level"]).size()
+    for (replication, group, name), count in admitted.items():
+        assert rows[(replication, group, name, "admissions_per_year")] * years == pytest.approx(count), (group, name)
+
+
 def test_littles_law_holds_per_group_and_level(continuum):
     rows = continuum.groups.set_index(["group", "level", "metric"])["mean"]
     for group in CONTINUUM_GROUPS:
