@@ -264,6 +264,11 @@ def _likely_cause(scenario: Scenario) -> str:
     if growing:
         return (f"referrals grow over the run (referral_growth_per_year at {', '.join(growing)}), so demand by its "
                 "end is above this average")
+    if scenario.run.warmup_days == 0 and any(level.initial.census or level.initial.waitlist
+                                             for view in scenario.group_views().values()
+                                             for level in view.levels.values()):
+        return ("the run starts from the state given for day 0 and, this close to full, the waitlist takes "
+                "years to settle (look at the census and waitlist over time; more places settle it sooner)")
     return "the warm-up may be too short for the level to fill (look at the census over time)"
 
 

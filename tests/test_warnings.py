@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from conftest import SCENARIOS
 
 import sim
+from sim import trust
 from sim.cli import main
 
 # 4.5 referrals a day x 4 days = 18 places' worth of demand on 15 places: 1.2 x capacity
@@ -99,3 +100,12 @@ def test_compare_prints_each_scenarios_warnings_with_its_name(tmp_path):
     lines = warning_lines(result.stderr)
     assert any(line.startswith("warning: cut: ward is overloaded") for line in lines), lines
     assert not any(line.startswith("warning: base: ward is overloaded") for line in lines), lines
+
+
+def test_a_waitlist_still_building_from_todays_state_is_not_blamed_on_a_warm_up():
+    ward = {"capacity": 10, "los": {"dist": "exponential", "mean": 10}, "referrals_per_year": 350,
+            "next": {"discharged": 1}, "initial": {"census": 10}}
+    today = sim.validate({"name": "today", "run": {"warmup_days": 0, "days": 365}, "levels": {"ward": ward}})
+    assert "starts from the state given for day 0" in trust._likely_cause(today)
+    warmed = today.with_changes({"run.warmup_days": 365})
+    assert "warm-up may be too short" in trust._likely_cause(warmed)
