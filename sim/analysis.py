@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -26,8 +28,14 @@ def t_interval(values, confidence: float = 0.95) -> tuple[float, float, float, f
     if count == 1:
         return mean, np.nan, np.nan, np.nan, 1
     std = float(data.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, count - 1)) * std / np.sqrt(count)
+    half = t_quantile(confidence, count - 1) * std / np.sqrt(count)
     return mean, mean - half, mean + half, std, count
+
+
+@functools.cache
+def t_quantile(confidence: float, degrees_of_freedom: int) -> float:
+    """Student's t at the two-sided ``confidence`` (computed once per pair: a table has thousands of intervals)."""
+    return float(stats.t.ppf(0.5 + confidence / 2, degrees_of_freedom))
 
 
 def summarise(replications: pd.DataFrame, confidence: float = 0.95, by: tuple[str, ...] = ("level",)) -> pd.DataFrame:

@@ -327,10 +327,14 @@ class Level:
         if waited:
             self.waiting -= 1
         self.census += 1
-        if self.by_group is not None:
-            self.by_group.in_place(group, now, 1)
+        by_group = self.by_group
+        if by_group is not None:   # GroupCounts.in_place and on_waitlist, written out: the hottest path
+            left = by_group.day_end - now
+            by_group.census_area[group] += left
+            by_group.census[group] += 1
             if waited:
-                self.by_group.on_waitlist(group, now, -1)
+                by_group.waiting_area[group] -= left
+                by_group.waiting[group] -= 1
         episode.status = IN_CARE
         episode.admitted = now
         tally = self.tally[group]
@@ -403,10 +407,14 @@ class Level:
         held = episode.status == HELD
         if held:
             self.held -= 1
-        if self.by_group is not None:
-            self.by_group.in_place(episode.group, now, -1)
+        by_group = self.by_group
+        if by_group is not None:   # GroupCounts.in_place and held_here, written out: the hottest path
+            group, left = episode.group, by_group.day_end - now
+            by_group.census_area[group] -= left
+            by_group.census[group] -= 1
             if held:
-                self.by_group.held_here(episode.group, now, -1)
+                by_group.held_area[group] -= left
+                by_group.held[group] -= 1
         episode.status = DONE
         episode.left = now
         tally = self.tally[episode.group]

@@ -125,9 +125,12 @@ def monthly_table(values: list[np.ndarray], scenario: Scenario, by_group: bool =
         levels = [name for name in levels for _ in groups]
     stacked = np.stack(values).reshape(len(values), -1)     # replications x (level, month, metric)
     mean, low, high, count = _intervals(stacked)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)    # a month no replication has a wait in
-        bands = np.nanpercentile(stacked, BANDS, axis=0)
+    bands = np.percentile(stacked, BANDS, axis=0)
+    gaps = np.isnan(stacked).any(axis=0)   # months without a wait in some replication: the slow way, NaN-aware
+    if gaps.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)    # a month no replication has a wait in
+            bands[:, gaps] = np.nanpercentile(stacked[:, gaps], BANDS, axis=0)
     per_level = len(found) * len(MONTHLY_METRICS)
     table = pd.DataFrame({
         "level": np.repeat(levels, per_level),
