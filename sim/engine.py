@@ -17,6 +17,7 @@ The engine hands back both periods' tallies; the results layer picks the measure
 from __future__ import annotations
 
 import bisect
+import math
 from collections import deque
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -143,6 +144,10 @@ class GroupCounts:
         return rows
 
 
+def _kept_by_groups(now: float) -> None:
+    """A level's ``accumulate_to`` when several patient groups keep the areas (:class:`GroupCounts`)."""
+
+
 class Level:
     """One level of care: its places, its waitlist and the patients moving through.
 
@@ -199,6 +204,8 @@ class Level:
         self.census_area = self.waiting_area = self.held_area = 0.0
         self.staffed_places_area = self.built_places_area = self.places_since = 0.0
         self.waiting_max = 0
+        if len(groups) > 1:   # the groups' areas add up to the level's: no need to keep both on every change
+            self.accumulate_to = _kept_by_groups   # type: ignore[method-assign]
 
     # -- bookkeeping ----------------------------------------------------------------------
     def accumulate_to(self, now: float) -> None:
@@ -215,6 +222,11 @@ class Level:
         arrivals, admissions and waits so far in the period (:data:`~sim.records.TO_DATE_FIELDS`)."""
         self.accumulate_to(self.env.now)
         self.accumulate_places_to(self.env.now)
+        if self.accumulate_to is _kept_by_groups:
+            assert self.by_group is not None
+            counts = self.by_group
+            self.census_area, self.waiting_area, self.held_area = (
+                math.fsum(areas) for areas in (counts.census_area, counts.waiting_area, counts.held_area))
         tallies = self.tally
         row = [self.census_area, self.waiting_area, self.held_area, self.waiting_max, self.staffed_places_area,
                self.built_places_area, sum(tally.arrivals for tally in tallies),
