@@ -52,9 +52,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one replication of one year, one repeat")
     parser.add_argument("--repeats", type=int, default=None, help="runs per case; the best counts (default 3)")
     parser.add_argument("--replications", type=int, default=3)
+    parser.add_argument("--days", type=int, default=None, help="measured days (default the file's five years)")
     options = parser.parse_args()
     repeats = options.repeats or (1 if options.quick else 3)
     length = {"run.replications": 1, "run.days": 365} if options.quick else {"run.replications": options.replications}
+    if options.days and not options.quick:
+        length["run.days"] = options.days
     base = sim.load_scenario(REGIONAL_SCENARIO).with_changes(length)
     grouped = split_into_groups(base)
     plain_seconds, plain = best_time(base, repeats)

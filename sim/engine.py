@@ -132,16 +132,15 @@ class GroupCounts:
         self.held_area[group] += delta * (self.day_end - now)
         self.held[group] += delta
 
-    def day_rows(self, now: float) -> list[list[float]]:
-        """Close the day (``now`` is its end) for every group: time-averaged census, waitlist and held, and the
-        largest waitlist."""
-        rows = [list(row) for row in zip(self.census_area, self.waiting_area, self.held_area, self.waiting_max,
-                                         strict=True)]
+    def close_day(self, now: float) -> tuple[list[float], list[float], list[float], list[int]]:
+        """Close the day (``now`` is its end): per group its time-averaged census, waitlist and held, and its
+        largest waitlist; the next day starts from the counts now."""
+        closed = self.census_area, self.waiting_area, self.held_area, self.waiting_max
         self.census_area, self.waiting_area, self.held_area = ([float(count) for count in counts]
                                                                 for counts in (self.census, self.waiting, self.held))
         self.waiting_max = list(self.waiting)
         self.day_end = now + 1
-        return rows
+        return closed
 
 
 def _kept_by_groups(now: float) -> None:
@@ -236,11 +235,16 @@ class Level:
         self.waiting_max = self.waiting
         return row
 
-    def group_day_rows(self, row: list[float]) -> list[list[float]]:
-        """Close the day per group (after :meth:`day_row`, whose places it shares): the same fields as the level's."""
+    def group_day_rows(self, row: list[float]) -> list[float]:
+        """Close the day per group (after :meth:`day_row`, whose places it shares): the level's fields, group
+        after group, in one flat list."""
         assert self.by_group is not None
-        return [[*counts, row[4], row[5], tally.arrivals, tally.admissions, len(tally.waits)]
-                for counts, tally in zip(self.by_group.day_rows(self.env.now), self.tally, strict=True)]
+        census, waiting, held, waiting_max = self.by_group.close_day(self.env.now)
+        values: list[float] = []
+        for group, tally in enumerate(self.tally):
+            values += (census[group], waiting[group], held[group], waiting_max[group], row[4], row[5],
+                       tally.arrivals, tally.admissions, len(tally.waits))
+        return values
 
     def period_tally(self, period: str) -> Tally:
         """The level's tally over one period, every group together."""
@@ -637,8 +641,8 @@ class Model:
     def close_day(self) -> None:
         rows = [level.day_row() for level in self.levels]
         if self.group_day_log is not None:
-            self.group_day_log.day([group_row for level, row in zip(self.levels, rows, strict=True)
-                                    for group_row in level.group_day_rows(row)], ())
+            self.group_day_log.day([level.group_day_rows(row) for level, row in zip(self.levels, rows, strict=True)],
+                                   ())
         self.day_log.day(rows, self.patient_states())
 
     def patient_states(self) -> tuple[int, ...]:

@@ -108,7 +108,22 @@ def _month_values(rows: np.ndarray, waits: np.ndarray, month: Month) -> list[flo
     ended = waits[first: first + int(waited)]
     return [float(arrivals), float(admissions),
             float(span[:, DAY_FIELDS.index("census")].mean()), float(span[:, DAY_FIELDS.index("waitlist")].mean()),
-            float(ended.mean()) if len(ended) else np.nan, float(np.quantile(ended, 0.9)) if len(ended) else np.nan]
+            float(ended.mean()) if len(ended) else np.nan, linear_quantile(ended, 0.9) if len(ended) else np.nan]
+
+
+def linear_quantile(values: np.ndarray, q: float) -> float:
+    """``np.quantile(values, q)`` to the last bit (its default, linear method), without its set-up cost.
+
+    A grouped run asks for a 90th percentile per group, level and month: hundreds of small arrays, where
+    numpy's general quantile costs some 70 microseconds each and this some 5.
+    """
+    ordered = np.sort(values)
+    virtual = (len(ordered) - 1) * q
+    below = math.floor(virtual)
+    gamma = virtual - below
+    low, high = ordered[below], ordered[min(below + 1, len(ordered) - 1)]
+    step = high - low
+    return float(high - step * (1 - gamma) if gamma >= 0.5 else low + step * gamma)
 
 
 # ---------------------------------------------------------------------------- across replications

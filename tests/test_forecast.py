@@ -246,3 +246,12 @@ def test_continuum_run_writes_monthly_csv_with_calendar_months(tmp_path):
     assert list(monthly.drop_duplicates("month")["month_start"]) == ["2027-01-15", "2027-02-01", "2027-03-01",
                                                                      "2027-04-01"]
     assert "monthly.csv" in json.loads((out / "manifest.json").read_text())["files"]
+
+
+def test_the_monthly_percentile_is_numpys_to_the_last_bit():
+    from sim.monthly import linear_quantile
+    rng = np.random.default_rng(3)
+    for size in range(1, 200):
+        values = rng.exponential(5, size) * (rng.random(size) < 0.7)
+        for q in (0.1, 0.5, 0.9, 0.95):
+            assert linear_quantile(values, q) == np.quantile(values, q)
