@@ -54,7 +54,14 @@ from .records import (
 from .scenario import EXITS, Scenario
 from .scenario import Level as LevelSpec
 from .streams import draws, generator
-from .today import describes_today, patients_held, patients_in_care, patients_waiting, returns_from_today
+from .today import (
+    candidate_stays,
+    describes_today,
+    patients_held,
+    patients_in_care,
+    patients_waiting,
+    returns_from_today,
+)
 
 READMIT_WINDOW_DAYS = 30.0
 
@@ -668,7 +675,9 @@ class Model:
         unlisted = initial.census - initial.listed_in_place
         if not detailed:
             self.seat_as_before(level, spec, group, stream, unlisted)
-        for in_care_days, route, stay_left in patients_in_care(spec, stream, unknown=unlisted if detailed else 0):
+        candidates = candidate_stays(self.scenario, level.name, self.group_names[group])
+        for in_care_days, route, stay_left in patients_in_care(spec, stream, unknown=unlisted if detailed else 0,
+                                                               candidates=candidates):
             level.seat(self.episode_from_today(level, INITIAL, group), self.destinations.index(route), in_care_days,
                        stay_left)
         for to, held_days in patients_held(spec):

@@ -25,7 +25,21 @@ Streams = Callable[[str], np.random.Generator]
 MOST_DAYS_SINCE = 36_500
 """How far back ``at_risk: auto`` looks for people still away (100 years: later returns are negligible)."""
 CANDIDATE_STAYS = 20_000
-"""Stays drawn per route to find the days in care of patients present on a typical day."""
+"""Stays drawn per route to find the days in care of patients present on a typical day (a level's, shared
+by its patient groups in proportion to their census: see :func:`candidate_stays`)."""
+FEWEST_CANDIDATE_STAYS = 2_000
+
+
+def candidate_stays(scenario: Scenario, level: str, group: str) -> int:
+    """A group's part of the level's :data:`CANDIDATE_STAYS`: all of them without groups or with one, else in
+    proportion to the group's census today (at least :data:`FEWEST_CANDIDATE_STAYS`), so that seating costs
+    the same however many groups share the level."""
+    views = scenario.group_views()
+    if len(views) == 1:
+        return CANDIDATE_STAYS
+    census = {name: view.levels[level].initial.census for name, view in views.items()}
+    share = census[group] / max(1, sum(census.values()))
+    return max(FEWEST_CANDIDATE_STAYS, round(CANDIDATE_STAYS * share))
 
 RouteStays = dict[str, tuple[float, Sampler]]
 """Each route out of a level that anyone takes: its share, and the stay of the patients who take it."""
@@ -89,12 +103,13 @@ def stays_left(stays: RouteStays, in_care_days: np.ndarray, routes: np.ndarray, 
     return left
 
 
-def typical_days_in_care(stays: RouteStays, count: int, rng: np.random.Generator) -> np.ndarray:
+def typical_days_in_care(stays: RouteStays, count: int, rng: np.random.Generator,
+                         candidates: int = CANDIDATE_STAYS) -> np.ndarray:
     """Days in care of ``count`` patients present on a typical day, for those whose days are not known.
 
     A patient present is more likely to be on a long stay (length-biased: drawn in proportion to
-    its length, from many candidate stays) and is uniformly far through it; routes count in
-    proportion to their share times their mean stay, as they do in the census of a steady level.
+    its length, from ``candidates`` candidate stays per route) and is uniformly far through it; routes
+    count in proportion to their share times their mean stay, as they do in the census of a steady level.
     """
     if not count:
         return np.empty(0)
@@ -103,19 +118,20 @@ def typical_days_in_care(stays: RouteStays, count: int, rng: np.random.Generator
     days = np.zeros(count)
     for index, (_, stay) in enumerate(stays.values()):
         taking = routes == index
-        candidates = stay.from_uniforms(rng.random(CANDIDATE_STAYS))
-        cumulative = np.cumsum(candidates)
+        drawn = stay.from_uniforms(rng.random(candidates))
+        cumulative = np.cumsum(drawn)
         if taking.any() and cumulative[-1] > 0:
             picks = np.searchsorted(cumulative, rng.random(taking.sum()) * cumulative[-1], side="right")
-            days[taking] = candidates[np.minimum(picks, len(candidates) - 1)] * rng.random(taking.sum())
+            days[taking] = drawn[np.minimum(picks, len(drawn) - 1)] * rng.random(taking.sum())
     return days
 
 
-def patients_in_care(spec: LevelSpec, stream: Streams, unknown: int = 0) -> list[tuple[float, str, float]]:
+def patients_in_care(spec: LevelSpec, stream: Streams, unknown: int = 0,
+                     candidates: int = CANDIDATE_STAYS) -> list[tuple[float, str, float]]:
     """Patients in care today: (days in care so far, route they will leave by, days of stay left).
 
     The listed ones (``in_care_days``, ``in_care_bands``), then ``unknown`` more whose days in care
-    are drawn by :func:`typical_days_in_care`.
+    are drawn by :func:`typical_days_in_care` (from ``candidates`` candidate stays per route).
     """
     initial = spec.initial
     if not initial.listed_in_care and not unknown:
@@ -123,7 +139,8 @@ def patients_in_care(spec: LevelSpec, stream: Streams, unknown: int = 0) -> list
     stays = route_stays(spec)
     longest = max(stay.longest for _, stay in stays.values())
     listed = days_spent(initial.in_care_days, initial.in_care_bands, longest, stream("initial:in_care_days"))
-    in_care = np.concatenate([listed, typical_days_in_care(stays, unknown, stream("initial:typical_days"))])
+    in_care = np.concatenate([listed, typical_days_in_care(stays, unknown, stream("initial:typical_days"),
+                                                           candidates)])
     routes = routes_given_days(stays, in_care, stream("initial:in_care_routes"))
     left = stays_left(stays, in_care, routes, stream("initial:in_care_stays"))
     names = np.asarray(list(stays))[routes].tolist()
