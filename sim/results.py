@@ -327,8 +327,8 @@ class Results:
     episodes
         One row per episode when the run kept them, else ``None``: ``replication, patient, level,
         source, arrived_day, admitted_day, stay_ended_day, left_day, wait_days, stay_days,
-        held_days, status, route, period`` (``period``: ``warm-up`` or ``measured``, by the day
-        the episode arrived).
+        held_days, status, route, period`` and, with patient groups, ``group`` (``period``:
+        ``warm-up`` or ``measured``, by the day the episode arrived).
     staffing
         FTE and cost per level, role and census basis (mean, 90th percentile, capacity) with 95%
         intervals (``sim.staffing.COLUMNS``); ``None`` when no level has staff.
@@ -445,8 +445,9 @@ class Results:
 
     def __repr__(self) -> str:
         """What a console shows: the run in a sentence and the headline tables (not every table)."""
+        grouped = ", groups, group_replications, group_monthly, group_flows" if self.groups is not None else ""
         return "\n".join([f"Results({self.scenario.name!r}: {self.run_sentence()}; tables: summary, replications, "
-                          "daily, monthly, patients, staffing, flows, wait_quantiles)",
+                          f"daily, monthly, patients, staffing, flows, wait_quantiles{grouped})",
                           *(f"warning: {warning['message']}" for warning in self.warnings),
                           self.headline().to_string(), self.headline(SYSTEM_METRICS, ["all"]).to_string()])
 
