@@ -87,7 +87,7 @@ def estimate(scenario: Scenario, replications: int | None = None) -> Workload:
     replications = max(replications or 0, run.replications)
     return Workload(float(referrals.sum()), float(visits.sum()), replications,
                     run.resolved_warmup_days + run.days, len(scenario.levels),
-                    _drivers(scenario, referrals, visits, replications))
+                    _drivers(scenario, referrals, visits, replications, per_group))
 
 
 def _referrals(scenario: Scenario, run: RunSettings) -> np.ndarray:
@@ -143,14 +143,20 @@ def moves_between_levels(scenario: Scenario) -> np.ndarray:
     return moves
 
 
-def _drivers(scenario: Scenario, patients: np.ndarray, visits: np.ndarray, replications: int) -> dict[str, str]:
-    """For each limit, the keys that make the run this size, with their values."""
+def _drivers(scenario: Scenario, patients: np.ndarray, visits: np.ndarray, replications: int,
+             per_group: list[np.ndarray]) -> dict[str, str]:
+    """For each limit, the keys that make the run this size, with their values (``per_group``: each patient
+    group's patients per level, to name a group's own keys)."""
     run = scenario.run
     days = f"run.days = {run.days}" + (f" (after {run.warmup_days} days of warm-up)" if run.warmup_days else "")
     per_replication = days
     returning = listed_returns(scenario)
     if returning.sum() > (patients - returning).max(initial=0):
         per_replication = f"relapse.at_risk listing {returning.sum():,.0f} people who may return, over {days}"
+    elif patients.any() and scenario.groups:
+        group, level = np.unravel_index(int(np.argmax(per_group)), np.shape(per_group))
+        per_replication = f"{_group_volume(scenario, scenario.group_names[group], scenario.level_names[level])} " \
+                          f"over {days}"
     elif patients.any():
         busiest = scenario.level_names[int(np.argmax(patients))]
         per_replication = f"{_volume(busiest, scenario.levels[busiest], scenario.population)} over {days}"
@@ -159,6 +165,20 @@ def _drivers(scenario: Scenario, patients: np.ndarray, visits: np.ndarray, repli
     many = f"run.replications = {replications}"
     return {"visits_per_replication": per_replication, "visits": f"{per_replication}, times {many}",
             "daily_rows": f"{days}, times {len(scenario.levels)} levels, times {many}", "replications": many}
+
+
+def _group_volume(scenario: Scenario, group: str, name: str) -> str:
+    """Where a patient group's patients at a level come from, as keys and values."""
+    assert scenario.groups is not None
+    spec, view = scenario.groups[group], scenario.group_views()[group].levels[name]
+    if view.initial.census + view.initial.waitlist > view.referrals_per_year:
+        return (f"groups.{group}.levels.{name}.initial = "
+                f"{{census: {view.initial.census}, waitlist: {view.initial.waitlist}}}")
+    own, share = spec.referrals_per_year.get(name, 0.0), spec.share_of_referrals.get(name)
+    if share is None or own >= share * scenario.levels[name].referrals_per_year:
+        return f"groups.{group}.referrals_per_year.{name} = {own:g}"
+    return f"{_volume(name, scenario.levels[name], scenario.population)} (groups.{group}.share_of_referrals.{name} " \
+           f"= {share:g})"
 
 
 def _volume(name: str, level: Level, population: int | None) -> str:

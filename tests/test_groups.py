@@ -249,6 +249,12 @@ BAD_GROUPS = {
 }
 
 
+BAD_GROUPS["a group's referrals too many to run"] = (
+    GROUPED.replace("share_of_referrals: {ward: 0.2}",
+                    "share_of_referrals: {ward: 0.2}\n    referrals_per_year: {ward: 1.0e12}"),
+    ["too big to start", "groups.teen.referrals_per_year.ward = 1e+12"])
+
+
 @pytest.mark.parametrize("text, expected", BAD_GROUPS.values(), ids=BAD_GROUPS.keys())
 def test_bad_groups_are_explained_and_nothing_is_written(tmp_path, text, expected):
     path = tmp_path / "groups.yaml"
