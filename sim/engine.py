@@ -193,17 +193,7 @@ class Level:
         self.patience: list[Iterator[float] | None] = []
         self.gave_up_routes: list[Iterator[int]] = []
         for group, view in enumerate(model.views):
-            rules, stream = view.levels[name], model.random_streams(name, group)
-            self.routes.append(routes({n: s.share for n, s in rules.next.items()}, destinations, stream("routing")))
-            default_stay = draws(stream("stays"), rules.los.sampler().from_uniforms)
-            self.stays.append({
-                destinations.index(dest): draws(stream(f"stays:{dest}"), step.los.sampler().from_uniforms)
-                if step.los else default_stay
-                for dest, step in rules.next.items()
-            })
-            self.patience.append(draws(stream("patience"), rules.patience.sampler().from_uniforms)
-                                 if rules.patience else None)
-            self.gave_up_routes.append(routes(rules.gave_up_routes, destinations, stream("gave_up")))
+            self.draw_for(view.levels[name], model.random_streams(name, group), destinations)
         self.on_stay_over: list[Callable[[Episode], None]] = [self.stay_over]
         self.on_patience_over: list[Callable[[Timer], None]] = [self.patience_over]
         self.last_change = 0.0
@@ -212,6 +202,19 @@ class Level:
         self.waiting_max = 0
         if len(groups) > 1:   # the groups' areas add up to the level's: no need to keep both on every change
             self.accumulate_to = _kept_by_groups   # type: ignore[method-assign]
+
+    def draw_for(self, rules: LevelSpec, stream: Callable[[str], np.random.Generator], destinations: list[str]) -> None:
+        """Add one patient group's draws here, by its own rules and from its own streams."""
+        self.routes.append(routes({n: s.share for n, s in rules.next.items()}, destinations, stream("routing")))
+        default_stay = draws(stream("stays"), rules.los.sampler().from_uniforms)
+        self.stays.append({
+            destinations.index(dest): draws(stream(f"stays:{dest}"), step.los.sampler().from_uniforms)
+            if step.los else default_stay
+            for dest, step in rules.next.items()
+        })
+        self.patience.append(draws(stream("patience"), rules.patience.sampler().from_uniforms)
+                             if rules.patience else None)
+        self.gave_up_routes.append(routes(rules.gave_up_routes, destinations, stream("gave_up")))
 
     # -- bookkeeping ----------------------------------------------------------------------
     def accumulate_to(self, now: float) -> None:

@@ -892,45 +892,71 @@ class GroupProblems(Exception):
         self.problems = problems
 
 
-def _check_groups(scenario: Scenario) -> list[tuple[tuple, str]]:
-    """Groups named where they exist, referrals shared out, every route open to the group that takes it."""
-    levels, groups = scenario.level_names, scenario.group_names
-    problems: list[tuple[tuple, str]] = []
+Problems = list[tuple[tuple, str]]
+"""What is wrong, as (key path, what is wrong in words)."""
+
+
+def _check_groups(scenario: Scenario) -> Problems:
+    """Groups named where they exist, referrals shared out, every route open to the group that takes it.
+
+    Stage by stage: a later stage's checks only make sense once the earlier ones pass.
+    """
+    problems = _group_names_at_levels(scenario)
+    if not scenario.groups or problems:
+        return problems
+    problems = _group_keys(scenario) or _group_totals(scenario)
+    if problems:
+        return problems
+    try:
+        views = scenario.group_views()
+    except GroupProblems as error:
+        return error.problems
+    return _group_views_fit(scenario, views) or [problem for group in scenario.group_names
+                                                 for problem in _group_routes(scenario, group, views[group])]
+
+
+def _group_names_at_levels(scenario: Scenario) -> Problems:
+    """Levels' ``accepts`` and ``priority`` name groups that exist, once each; priority only for groups accepted."""
+    groups, problems = scenario.group_names, Problems()
     for name, level in scenario.levels.items():
-        for key in ("accepts", "priority"):
-            for index, group in enumerate(getattr(level, key) or ()):
-                if group not in groups:
-                    allowed = ", ".join(groups) if groups else "none: add a top-level groups mapping first"
-                    hint = did_you_mean(group, groups)
-                    problems.append((("levels", name, key, index),
-                                     f"'{group}' is not a patient group; {hint}groups: {allowed}"))
         for key in ("accepts", "priority"):
             named = getattr(level, key) or []
             for index, group in enumerate(named):
-                if group in named[:index]:
+                if group not in groups:
+                    allowed = ", ".join(groups) if groups else "none: add a top-level groups mapping first"
+                    problems.append((("levels", name, key, index), f"'{group}' is not a patient group; "
+                                     f"{did_you_mean(group, groups)}groups: {allowed}"))
+                elif group in named[:index]:
                     problems.append((("levels", name, key, index), f"'{group}' is listed twice"))
         for index, group in enumerate(level.priority or ()):
             if level.accepts is not None and group in groups and group not in level.accepts:
                 problems.append((("levels", name, "priority", index), f"'{group}' is not a group {name} accepts "
                                  f"(accepts: {', '.join(level.accepts)}), so it never waits here"))
-    if not scenario.groups or problems:
-        return problems
-    several = len(groups) > 1
+    return problems
+
+
+def _group_keys(scenario: Scenario) -> Problems:
+    """A group's keys name levels, and its own rules are for levels that take it."""
+    assert scenario.groups is not None
+    levels, problems = scenario.level_names, Problems()
     for group, spec in scenario.groups.items():
         for key in ("share_of_referrals", "referrals_per_year", "levels"):
             for name in getattr(spec, key):
+                taken = scenario.levels[name].accepts if name in levels else None
                 if name not in levels:
                     problems.append((("groups", group, key, name), f"'{name}' is not a level; "
                                      f"{did_you_mean(name, levels)}levels: {', '.join(levels)}"))
-            if key == "levels":
-                for name in getattr(spec, key):
-                    taken = scenario.levels[name].accepts if name in levels else None
-                    if taken is not None and group not in taken:
-                        problems.append((("groups", group, key, name), (
-                            f"{name} does not take {group} (levels.{name}.accepts: {', '.join(taken)}), so these "
-                            "rules would never be used")))
-    if problems:
-        return problems
+                elif key == "levels" and taken is not None and group not in taken:
+                    problems.append((("groups", group, key, name), (
+                        f"{name} does not take {group} (levels.{name}.accepts: {', '.join(taken)}), so these "
+                        "rules would never be used")))
+    return problems
+
+
+def _group_totals(scenario: Scenario) -> Problems:
+    """Each level's referrals shared out among the groups; today's patients and people at risk given per group."""
+    assert scenario.groups is not None
+    several, problems = len(scenario.groups) > 1, Problems()
     for name, level in scenario.levels.items():
         shares = {group: spec.share_of_referrals[name] for group, spec in scenario.groups.items()
                   if name in spec.share_of_referrals}
@@ -951,21 +977,20 @@ def _check_groups(scenario: Scenario) -> list[tuple[tuple, str]]:
     if several and relapse is not None and isinstance(relapse.at_risk, list):
         problems.append((("relapse", "at_risk"), "with several groups, the people at risk are given per group: "
                          "groups.<group>.relapse.at_risk (or at_risk: auto here, for every group)"))
-    if problems:
-        return problems
-    try:
-        views = scenario.group_views()
-    except GroupProblems as error:
-        return error.problems
-    for group, view in views.items():
-        problems += [(("groups", group, *path), message)
-                     for path, message in _check_references(view) or _instant_cycles(view)]
+    return problems
+
+
+def _group_views_fit(scenario: Scenario, views: dict[str, Scenario]) -> Problems:
+    """Each group's own scenario refers to what exists, has no loop that takes no time, and today's patients
+    of all groups fit the places."""
+    problems = [(("groups", group, *path), message) for group, view in views.items()
+                for path, message in _check_references(view) or _instant_cycles(view)]
     for name, level in scenario.levels.items():
         today = sum(view.levels[name].initial.census for view in views.values())
-        if several and today > level.capacity[0].capacity:
+        if len(views) > 1 and today > level.capacity[0].capacity:
             problems.append((("levels", name, "capacity"), f"{level.capacity[0].capacity} places at day 0, but the "
                              f"groups have {today} people in care here today (groups.<group>.levels.{name}.initial)"))
-    return problems or [problem for group in groups for problem in _group_routes(scenario, group, views[group])]
+    return problems
 
 
 def _group_routes(scenario: Scenario, group: str, view: Scenario) -> list[tuple[tuple, str]]:
