@@ -24,8 +24,11 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .analysis import mser5_warmup, paired_difference, replications_needed, t_interval, welch_difference
     from .compare import compare
     from .executors import ExecutorUnavailable, local_dask_cluster
+    from .extract import ExtractError, read_extract
+    from .fit import Fit, FitError, fit
     from .messages import ScenarioError
-    from .outputs import OutputFolderError, SweepFolderError, sweep, write_comparison, write_plan, write_results
+    from .outputs import (OutputFolderError, SweepFolderError, sweep, write_comparison, write_fit, write_plan,
+                          write_results)
     from .planning import Plan, Target, plan
     from .results import Results
     from .run import run, run_replication
@@ -40,9 +43,11 @@ PUBLIC = {
     "t_interval": "analysis", "welch_difference": "analysis",
     "compare": "compare",
     "ExecutorUnavailable": "executors", "local_dask_cluster": "executors",
+    "ExtractError": "extract", "read_extract": "extract",
+    "Fit": "fit", "FitError": "fit", "fit": "fit",
     "ScenarioError": "messages",
     "OutputFolderError": "outputs", "SweepFolderError": "outputs", "sweep": "outputs",
-    "write_results": "outputs", "write_comparison": "outputs", "write_plan": "outputs",
+    "write_results": "outputs", "write_comparison": "outputs", "write_plan": "outputs", "write_fit": "outputs",
     "Plan": "planning", "Target": "planning", "plan": "planning",
     "Results": "results",
     "run": "run", "run_replication": "run",
@@ -88,6 +93,9 @@ sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "ExecutorUnavailable",
+    "ExtractError",
+    "Fit",
+    "FitError",
     "OutputFolderError",
     "Plan",
     "Results",
@@ -98,6 +106,7 @@ __all__ = [
     "SweepFolderError",
     "__version__",
     "compare",
+    "fit",
     "load_scenario",
     "local_dask_cluster",
     "monthly",
@@ -105,6 +114,7 @@ __all__ = [
     "paired_difference",
     "plan",
     "plots",
+    "read_extract",
     "replications_needed",
     "report",
     "run",
@@ -115,6 +125,7 @@ __all__ = [
     "validate",
     "welch_difference",
     "write_comparison",
+    "write_fit",
     "write_plan",
     "write_results",
 ]

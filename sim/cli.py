@@ -21,9 +21,14 @@ import pandas as pd
 from . import workload
 from .compare import NOT_COMPARED, comparison_table, not_compared, run_all
 from .executors import ExecutorUnavailable
+from .extract import ExtractError, Mapping, parse_pairs, read_mapping
+from .fit import Fit, FitError
+from .fit import fit as fit_extract
+from .fit_report import stays_table, warnings_of
 from .messages import ScenarioError
 from .metrics import HEADLINE_METRICS, SYSTEM_METRICS
-from .outputs import OutputFolderError, SweepFolderError, check_folder, write_comparison, write_plan, write_results
+from .outputs import (OutputFolderError, SweepFolderError, check_fitted_file, check_folder, write_comparison, write_fit,
+                      write_plan, write_results)
 from .outputs import sweep as sweep_scenario
 from .planning import parse_target
 from .planning import plan as plan_capacity
@@ -51,7 +56,7 @@ def _load(path: str, assignments: tuple[str, ...] = (), **settings: int | None):
     return load_scenario(path, overrides)
 
 
-def _fail(error: ScenarioError | ExecutorUnavailable | SweepFolderError | OutputFolderError) -> NoReturn:
+def _fail(error: Exception) -> NoReturn:
     click.echo(f"error: {error}", err=True)
     sys.exit(BAD_INPUT)
 
@@ -390,3 +395,76 @@ def plan(scenario: str, target_texts: tuple[str, ...], levels: str | None, out_d
                 click.echo(staffing.to_string())
     _print_warnings(found.results, "the verification run of the plan: ")
     click.echo(f"\nResults written to {folder}/ (plan.csv, plan_curve.csv, planned/)")
+
+
+@main.command()
+@click.argument("extract", metavar="EXTRACT")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False),
+              help="The fitted scenario file [default: <extract file stem>_fitted.yaml beside the extract].")
+@click.option("--base", help="A scenario supplying places, staff, programs and run settings (its levels are the "
+                             "only ones allowed); without it, places are the highest census seen.")
+@click.option("--as-of", "as_of", metavar="DATE", help="The extract's end [default: its last date].")
+@click.option("--start", metavar="DATE", help="The extract's first day [default: found from its dates, see "
+                                              "scenarios/data/README.md].")
+@click.option("--holdout-days", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Fit on the extract up to this many days before its end, simulate those days and compare.")
+@click.option("--columns", metavar="OURS=THEIRS,...", help="The extract's column names, e.g. "
+                                                           "admitted=AdmitDate,discharged=DischDate.")
+@click.option("--levels", "level_labels", metavar="LABEL=LEVEL,...",
+              help="The extract's level labels, e.g. \"Acute Psych=inpatient,Day Program=php\".")
+@click.option("--mapping", metavar="FILE", help="A YAML file with columns: and levels: mappings (kept beside the "
+                                                "extract; --columns and --levels add to it).")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False),
+              help="Also write fit_report.html, the fit's tables and figures into this folder.")
+@click.option("--replications", type=int, callback=_checked, help="Replications of the back-test.")
+@overwrite_option
+@click.option("--quiet", is_flag=True, help="No table.")
+def fit(extract: str, out_file: str | None, base: str | None, as_of: str | None, start: str | None,
+        holdout_days: int, columns: str | None, level_labels: str | None, mapping: str | None,
+        report_dir: str | None, replications: int | None, overwrite: bool, quiet: bool) -> None:
+    """Fit a scenario from EXTRACT (a CSV of episodes of care), and back-test it with --holdout-days."""
+    path = Path(out_file) if out_file else Path(extract).with_name(f"{Path(extract).stem}_fitted.yaml")
+    inputs = [extract, *([base] if base else []), *([mapping] if mapping else [])]
+    try:
+        check_fitted_file(path, inputs, overwrite)
+        if report_dir:
+            check_folder(report_dir, inputs, overwrite)
+        loaded = load_scenario(base) if base else None
+        found = fit_extract(extract, loaded, as_of=as_of, start=start, holdout_days=holdout_days,
+                            mapping=_mapping(mapping, columns, level_labels), replications=replications)
+        write_fit(found, path, report_dir, inputs, overwrite)
+    except (ScenarioError, OutputFolderError, ExtractError, FitError) as error:
+        _fail(error)
+    if not quiet:
+        _print_fit(found)
+    written = f" and {report_dir}/ (fit_report.html)" if report_dir else ""
+    click.echo(f"\nFitted scenario written to {path}{written}")
+
+
+def _mapping(path: str | None, columns: str | None, labels: str | None) -> Mapping | None:
+    """The mapping file (if any) with --columns and --levels added over it."""
+    if path is None and columns is None and labels is None:
+        return None
+    found = read_mapping(path) if path else Mapping({}, {})
+    return Mapping({**found.columns, **parse_pairs(columns or "", "--columns")},
+                   {**found.labels, **parse_pairs(labels or "", "--levels")})
+
+
+def _print_fit(found: Fit) -> None:
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 200):
+        extract = found.extract
+        click.echo(f"\n{extract.source}: {len(extract.episodes):,} episodes from {extract.start:%Y-%m-%d} to "
+                   f"{extract.as_of:%Y-%m-%d}; {len(found.problems):,} rows left out")
+        if len(found.problems):
+            click.echo(extract.problem_counts().to_string(index=False))
+        click.echo("\nStays (chosen law, mean days and 95% interval)\n")
+        click.echo(stays_table(found).to_string(index=False))
+        if "referrals" in found.tables:
+            click.echo("\nReferrals a year at the as-of date\n")
+            click.echo(found.tables["referrals"].round(3).to_string(index=False))
+        if found.backtest is not None:
+            click.echo(f"\nBack-test over the last {found.backtest.holdout_days} days: share of observed days and "
+                       "months inside the simulated 90% band\n")
+            click.echo(found.backtest.coverage.round(2).to_string(index=False))
+    for text in warnings_of(found):
+        click.echo(f"warning: {text}", err=True)

@@ -29,6 +29,8 @@ from typing import Any, Literal
 import pandas as pd
 
 from .analysis import SUMMARY_COLUMNS
+from .fit import Fit
+from .fit_report import write_fit_report
 from .planning import Plan
 from .report import comparison_section, plan_section, write_report
 from .results import GROUP_COLUMNS, Results
@@ -42,7 +44,7 @@ STAGING_MARK = ".continuum-staging-"
 NAME_KEPT = 50
 """Characters of the target's name kept in a staging folder's name (file names stop at 255 bytes)."""
 
-Kind = Literal["run", "compare", "plan"]
+Kind = Literal["run", "compare", "plan", "fit"]
 ADVICE = "choose another --out (another folder in Python)"
 
 
@@ -346,6 +348,63 @@ def write_plan(found: Plan, folder: str | Path, overwrite: bool = False) -> Path
         planned, drawn = plan_section(found.capacities, found.curve)
         write_report(found.results, staging, [planned], drawn)
     return Path(folder)
+
+
+FITTED_MARK = "# Fitted by continuum"
+"""How a fitted scenario file begins: such a file may be replaced by the next fit without --overwrite."""
+
+
+def check_fitted_file(path: str | Path, inputs: Iterable[str | Path] = (), overwrite: bool = False) -> None:
+    """Raise :class:`OutputFolderError` if the fitted scenario may not be written to ``path``: it is an input,
+    a folder, or a file continuum did not write (unless ``overwrite``)."""
+    target = Path(os.path.abspath(path))
+    if any(target == Path(os.path.abspath(given)) for given in inputs):
+        raise OutputFolderError(f"{path} is an input of this fit: {ADVICE}")
+    if target.is_dir():
+        raise OutputFolderError(f"{path} is a folder: --out names the fitted scenario file (FITTED.yaml)")
+    if target.exists() and not overwrite and not _fitted_before(target):
+        raise OutputFolderError(f"{path} exists and was not written by continuum fit: it is kept; {ADVICE}, "
+                                "or give --overwrite to replace it")
+    if not target.parent.is_dir():
+        raise OutputFolderError(f"{path}: the folder {target.parent} does not exist")
+
+
+def _fitted_before(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8") as file:
+            return file.read(len(FITTED_MARK)) == FITTED_MARK
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def write_fit(found: Fit, path: str | Path | None = None, report: str | Path | None = None,
+              inputs: Iterable[str | Path] = (), overwrite: bool = False) -> None:
+    """Write a fit: the scenario to ``path`` (a YAML file, whole or not at all) and, with ``report``, a folder
+    with ``fit_report.html``, ``figures/``, ``fitted.yaml`` and one CSV per table (``fit_<table>.csv``,
+    ``problems.csv``, ``backtest_daily.csv``, ``backtest_monthly.csv``, ``backtest_coverage.csv``).
+
+    A file at ``path`` that continuum did not write is kept unless ``overwrite``; ``inputs`` (the
+    extract, the base scenario) are never replaced.
+    """
+    inputs = list(inputs)
+    if path is not None:
+        check_fitted_file(path, inputs, overwrite)
+    if report is not None:
+        with staged_folder(report, "fit", inputs, overwrite) as staging:
+            _write_fit_tables(found, staging)
+            write_fit_report(found, staging)
+    if path is not None:
+        _write_text(found.to_yaml(), Path(path))
+
+
+def _write_fit_tables(found: Fit, folder: Path) -> None:
+    (folder / "fitted.yaml").write_text(found.to_yaml(), encoding="utf-8")
+    found.problems.to_csv(folder / "problems.csv", index=False)
+    for name, table in found.tables.items():
+        table.to_csv(folder / f"fit_{name}.csv", index=False)
+    if found.backtest is not None:
+        for name in ("daily", "monthly", "coverage"):
+            getattr(found.backtest, name).to_csv(folder / f"backtest_{name}.csv", index=False)
 
 
 # ---------------------------------------------------------------------------- a sweep's folder

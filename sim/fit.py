@@ -1,0 +1,265 @@
+"""Fit a whole scenario from a region's episode extract, and say where every number came from.
+
+``sim.fit(extract, base=...)`` reads and cleans the extract (:mod:`sim.extract`), links each
+patient's episodes (:mod:`sim.pathway`), fits every part of the pathway (:mod:`sim.fit_parts`:
+stays, routes, patience, relapse, referrals, today's state) and puts them into a scenario that
+starts the day after the extract ends. What the records cannot tell (places, staff, programs, run
+settings) comes from ``base``; without one, each level's places are the highest census seen,
+flagged in the fitted file as an assumption to check. With ``holdout_days`` the fit leaves the
+extract's last days out and simulates them (:mod:`sim.backtest`), to show how well it predicts.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from .extract import Extract, Mapping, read_extract
+from .fit_parts import Part, at_risk, level_patience, level_referrals, level_stays_and_routes, relapse, \
+    returns_from_before, today
+from .messages import ScenarioError
+from .pathway import TRANSFER_WITHIN_DAYS, Window, daily_census, link
+from .scenario import EXITS, Scenario, validate
+
+FITTED_KEYS = ("los", "next", "referrals_per_year", "referral_growth_per_year", "referral_seasonality",
+               "patience", "gave_up", "initial")
+"""A base scenario's level keys that the fit replaces (everything else of the base is kept)."""
+
+
+class FitError(Exception):
+    """An extract the fit cannot use as it is, with what to do about it."""
+
+
+@dataclass
+class Fit:
+    """A scenario fitted from records, with its evidence.
+
+    Attributes
+    ----------
+    scenario
+        The fitted scenario: it starts the day after the extract's as-of date (``run.start_date``)
+        from the state the extract shows then, and runs, compares and plans like any other.
+    tables
+        One DataFrame per fitted part: ``stays`` (every family tried per level and route, the
+        chosen one flagged), ``stay_differences``, ``routes``, ``patience`` rows sit in ``stays``
+        under route ``patience``, ``relapse``, ``referrals``, ``referral_tests``, ``today``,
+        ``capacity``.
+    backtest
+        The hold-out comparison (:class:`sim.backtest.Backtest`) when ``holdout_days`` was given.
+    problems
+        Rows of the extract that could not be used: ``row, reason, detail``.
+    notes
+        Where each fitted number came from, by key path (the fitted file's comments).
+    """
+
+    scenario: Scenario
+    tables: dict[str, pd.DataFrame]
+    problems: pd.DataFrame
+    notes: dict[tuple, str]
+    extract: Extract
+    backtest: Any = None
+    stay_fits: dict[tuple[str, str], Any] = field(default_factory=dict)
+    """Each fitted duration law (:class:`sim.fitting.StayFit`) and its data, by (level, ``all``, a route or
+    ``patience``): what the probability plots draw."""
+
+    def to_yaml(self) -> str:
+        """The fitted scenario as YAML, each fitted number with a comment on where it came from."""
+        return commented_yaml(self.scenario.to_dict(), self.notes, self.header())
+
+    def header(self) -> list[str]:
+        extract = self.extract
+        lines = [f"Fitted by continuum from {extract.source}: {len(extract.episodes):,} usable episodes, "
+                 f"{extract.start:%Y-%m-%d} to {extract.as_of:%Y-%m-%d}"]
+        if len(self.problems):
+            lines.append(f"{len(self.problems):,} rows left out: " + ", ".join(
+                f"{row.reason} ({row.rows})" for row in extract.problem_counts().itertuples()))
+        lines.append("Starts the day after the extract ends, from the state it shows then.")
+        return lines
+
+
+def fit(extract: Extract | pd.DataFrame | str | Path, base: Scenario | None = None, as_of: Any = None, *,
+        holdout_days: int = 0, mapping: Mapping | None = None, start: Any = None,
+        transfer_within_days: float = TRANSFER_WITHIN_DAYS, replications: int | None = None) -> Fit:
+    """Fit a scenario from an episode extract (a CSV path, a DataFrame or a read :class:`~sim.extract.Extract`).
+
+    Parameters
+    ----------
+    base
+        A scenario supplying what records do not tell: places, staff, programs, run settings,
+        policies (``when_next_full``, ``waitlist``). Its level names are the only ones allowed.
+    as_of
+        The extract's end (default: its last date); later dates are ignored.
+    holdout_days
+        Fit on the extract up to this many days before its end, then simulate those days from the
+        state at that date and compare with what happened (``Fit.backtest``).
+    transfer_within_days
+        A next episode referred within this many days of a discharge is a transfer.
+    replications
+        Replications of the back-test (default: the fitted scenario's).
+    """
+    allowed = base.level_names if base is not None else None
+    full = extract if isinstance(extract, Extract) else read_extract(extract, mapping, as_of=as_of, start=start,
+                                                                      levels=allowed)
+    if isinstance(extract, Extract) and as_of is not None:
+        full = full.cut(as_of)
+    fitted_on = full.cut(full.as_of - timedelta(days=holdout_days)) if holdout_days else full
+    _check_long_enough(fitted_on, holdout_days)
+    found = _fit(fitted_on, base, transfer_within_days)
+    if holdout_days:
+        from .backtest import backtest
+        found.backtest = backtest(found, full, holdout_days, replications)
+    return found
+
+
+def _check_long_enough(extract: Extract, holdout_days: int) -> None:
+    window = window_of(extract)
+    if window.last_day < 60:
+        held = f" after holding out the last {holdout_days} days" if holdout_days else ""
+        raise FitError(f"{extract.source}: the extract covers {window.last_day + 1} days{held}; at least 60 are "
+                       "needed to fit referrals and stays (give a longer extract, or fewer --holdout-days)")
+
+
+def window_of(extract: Extract) -> Window:
+    return Window(as_of_day=extract.as_of_day, dates=extract.resolution_days > 0)
+
+
+# ---------------------------------------------------------------------------- putting the parts together
+def _fit(extract: Extract, base: Scenario | None, transfer_within_days: float) -> Fit:
+    frame = link(extract.episodes, transfer_within_days)
+    window = window_of(extract)
+    whole = Part()
+    relapse_part, rules = relapse(frame, window)
+    levels = {}
+    for name in _level_order(extract, base):
+        rows = frame[frame["level"].eq(name)]
+        part = _level(frame, rows, window, name, extract, rules, relapse_part.keys.get("return_to", {}),
+                      _holds(base, name, rows))
+        levels[name] = part.keys
+        whole.merge(part, ("levels", name))
+    data = _scenario_data(levels, (relapse_part, rules), frame, window, extract, base, whole)
+    whole.merge(relapse_part, ("relapse",))
+    scenario = _validated(data, extract)
+    tables = {name: pd.DataFrame(rows) for name, rows in whole.rows.items()}
+    return Fit(scenario, tables, extract.problems, whole.notes, extract, stay_fits=whole.fits)
+
+
+def _level_order(extract: Extract, base: Scenario | None) -> list[str]:
+    """The base's levels in its order (those the extract has), else the order levels are first seen."""
+    seen = list(dict.fromkeys(extract.episodes["level"]))
+    return [name for name in base.level_names if name in seen] if base is not None else seen
+
+
+def _holds(base: Scenario | None, name: str, rows: pd.DataFrame) -> bool:
+    """Whether the level keeps a patient whose next level is full: the base's policy, else what the data show."""
+    if base is not None and name in base.levels:
+        return base.levels[name].when_next_full == "hold"
+    held = rows["held_days"].fillna(0) >= 1
+    return bool(held.mean() >= 0.01)
+
+
+def _level(frame: pd.DataFrame, rows: pd.DataFrame, window: Window, name: str, extract: Extract,
+           rules: dict, return_to: dict[str, float], holds: bool) -> Part:
+    part = level_stays_and_routes(rows, window, name)
+    for piece in (level_patience(rows, window, name),
+                  level_referrals(frame, window, name, extract.start,
+                                  returns_from_before(rules, return_to, name, np.arange(window.last_day + 1)))):
+        part.keys.update(piece.keys)
+        part.merge(piece)
+    part.keys["initial"] = today(rows, window, holds)
+    part.notes[("initial",)] = f"who was here at the end of {extract.as_of:%Y-%m-%d}, by days in care and waiting"
+    part.keys["when_next_full"] = "hold" if holds else "release"
+    return part
+
+
+def _scenario_data(levels: dict[str, dict], relapse_fit: tuple[Part, dict], frame: pd.DataFrame, window: Window,
+                   extract: Extract, base: Scenario | None, whole: Part) -> dict:
+    """The fitted parts on the base (or on plain defaults), with places from the base or the census seen."""
+    data = base.to_dict() if base is not None else {"name": f"Fitted from {extract.source}", "levels": {}}
+    data["description"] = (f"Fitted from {extract.source} ({extract.start:%Y-%m-%d} to {extract.as_of:%Y-%m-%d}); "
+                           "starts the day after, from the state the extract shows then.")
+    census = daily_census(frame, window)
+    for name, keys in levels.items():
+        level = data["levels"].setdefault(name, {})
+        for key in FITTED_KEYS:
+            level.pop(key, None)
+        if base is not None:
+            keys.pop("when_next_full")
+        level.update(keys)
+        _capacity(level, name, census, base, whole)
+    data["run"] = {**data.get("run", {}), "start_date": (extract.as_of + timedelta(days=1)).strftime("%Y-%m-%d"),
+                   "warmup_days": 0}
+    data["run"].pop("start_month", None)
+    data.pop("relapse", None)
+    relapse_part, rules = relapse_fit
+    if relapse_part.keys:
+        people = at_risk(frame, window, rules)
+        data["relapse"] = {**relapse_part.keys, **({"at_risk": people} if people else {})}
+        relapse_part.notes[("at_risk",)] = ("people who left care and had not come back at the as-of date: those "
+                                            "seen leaving, by days since; before the extract, at its exit rate")
+    return data
+
+
+def _capacity(level: dict, name: str, census: pd.DataFrame, base: Scenario | None, whole: Part) -> None:
+    seen = float(census[name].max()) if name in census else 0.0
+    today_count = sum(band["count"] for band in level["initial"].get("in_care_bands", ())) + sum(
+        len(held["held_days"]) for held in level["initial"].get("held", ()))
+    if base is None or name not in base.levels:
+        level["capacity"] = max(1, math.ceil(seen), today_count)
+        whole.notes[("levels", name, "capacity")] = (f"ASSUMPTION TO CHECK: not in the records; the highest census "
+                                                     f"seen ({seen:,.0f}), as no base scenario gave the places")
+        source = "highest census seen (assumption)"
+    else:
+        source = "base scenario"
+        capacity = level["capacity"]
+        first = capacity[0]["capacity"] if isinstance(capacity, list) else capacity
+        if today_count > first:
+            later = capacity if isinstance(capacity, list) else [{"from_day": 0, "capacity": capacity}]
+            level["capacity"] = [{"from_day": 0, "capacity": today_count},
+                                 *({**step, "from_day": max(1, step["from_day"])} for step in later)]
+            whole.notes[("levels", name, "capacity")] = (f"the base's places, but {today_count} were in a place at "
+                                                         "the as-of date: those on day 0, the base's from day 1")
+    whole.add_rows("capacity", [{"level": name, "capacity": level["capacity"], "source": source,
+                                 "highest_census_seen": seen, "in_a_place_at_as_of": today_count}])
+
+
+def _validated(data: dict, extract: Extract) -> Scenario:
+    try:
+        return validate(data, source=f"the scenario fitted from {extract.source}")
+    except ScenarioError as error:
+        raise FitError(f"{error}\n(the fit made a scenario that does not validate: please report this with the "
+                       "extract's problem counts)") from None
+
+
+
+# ---------------------------------------------------------------------------- the fitted file
+def commented_yaml(data: dict, notes: dict[tuple, str], header: list[str]) -> str:
+    """``data`` as YAML with each note as a comment above the key it belongs to (ruamel.yaml keeps comments)."""
+    document = _commented(data, notes, ())
+    document.yaml_set_start_comment("\n".join(header))
+    yaml = YAML()
+    yaml.width = 110
+    stream = io.StringIO()
+    yaml.dump(document, stream)
+    return stream.getvalue()
+
+
+def _commented(value: Any, notes: dict[tuple, str], path: tuple) -> Any:
+    if isinstance(value, dict):
+        mapping = CommentedMap((key, _commented(item, notes, (*path, key))) for key, item in value.items())
+        indent = 2 * len(path)
+        for key in value:
+            if (*path, key) in notes:
+                mapping.yaml_set_comment_before_after_key(key, before=notes[(*path, key)], indent=indent)
+        return mapping
+    if isinstance(value, list):
+        return [_commented(item, notes, path) for item in value]
+    return value

@@ -1,0 +1,350 @@
+"""Each part of a scenario fitted from linked episodes, with where its numbers came from.
+
+Every function here takes the linked episodes (:func:`sim.pathway.link`) of one level, or of the
+whole extract, and returns the scenario keys it fitted, a note per key for the fitted file's
+comments (how many records, which method, the AIC or the test) and rows for the fit's tables.
+:mod:`sim.fit` puts the parts together into a scenario.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .fitting import FAMILIES, fit_referrals, fit_returns, fit_stays, stays_differ
+from .pathway import Durations, Window, exit_data, new_arrival_days, patience_data, stay_data
+from .scenario import EXITS
+
+FEWEST_STAYS = 30
+"""Ended stays a route needs before it can have stays of its own."""
+FEWEST_GAVE_UP = 10
+"""People who gave up waiting at a level before its patience is fitted."""
+FEWEST_RETURNS = 10
+"""Returns after an exit before a relapse rule is fitted for it."""
+COHORT_QUANTILE = 0.99
+"""Routes are counted on stays admitted long enough before the as-of date for this share of stays to have ended."""
+DAY_BANDS = (0, 1, 2, 3, 5, 7, 10, 14, 21, 28, 42, 56, 91, 182, 365, 730, 1095, 1825, 3650, 36500)
+"""Edges of the bands today's patients are written in (days in care, days waiting)."""
+
+
+@dataclass
+class Part:
+    """Scenario keys fitted, a note per key path, and table rows, gathered as the parts are fitted."""
+
+    keys: dict[str, Any] = field(default_factory=dict)
+    notes: dict[tuple, str] = field(default_factory=dict)
+    rows: dict[str, list[dict]] = field(default_factory=dict)
+    fits: dict[tuple[str, str], tuple[Any, Durations]] = field(default_factory=dict)
+    """Each fitted duration law by (level, what: ``all``, a route or ``patience``), with the data it was fitted to."""
+
+    def add_rows(self, table: str, rows: list[dict], **columns: Any) -> None:
+        self.rows.setdefault(table, []).extend({**columns, **row} for row in rows)
+
+    def merge(self, other: Part, at: tuple = ()) -> None:
+        self.notes.update({(*at, *path): note for path, note in other.notes.items()})
+        for table, rows in other.rows.items():
+            self.rows.setdefault(table, []).extend(rows)
+        self.fits.update(other.fits)
+
+
+def recording(window: Window) -> dict[str, Any]:
+    """How the extract's durations were recorded, as :mod:`sim.fitting` takes it."""
+    return {"recorded": "dates", "resolution_days": 1.0} if window.dates else {"recorded": "floor",
+                                                                              "resolution_days": 0.0}
+
+
+def _days(value: float) -> str:
+    return f"{value:.1f} d" if value < 100 else f"{value:,.0f} d"
+
+
+def _stays_note(fit: Any, what: str) -> str:
+    best = fit.best
+    runner_up = [row for row in fit.table() if row["family"] != best.family]
+    margin = f", AIC {runner_up[0]['delta_aic']:.1f} below {runner_up[0]['family']}" if runner_up else ""
+    low, high = best.mean_ci
+    return (f"{what}: {best.family} by maximum likelihood{margin}; {fit.n_observed:,} seen to end, "
+            f"{fit.n_censored:,} still running at the as-of date (censored), {fit.n_truncated:,} begun before "
+            f"the extract (truncated); mean {_days(best.mean)} (95% CI {_days(low)}-{_days(high)})")
+
+
+def _stay_rows(fit: Any, **columns: Any) -> list[dict]:
+    best = fit.best.family
+    return [{**columns, "family": row["family"], "chosen": row["family"] == best,
+             "mean_days": row["mean"], "mean_ci_low": row["mean_ci_low"], "mean_ci_high": row["mean_ci_high"],
+             "aic": row["aic"], "delta_aic": row["delta_aic"], "log_likelihood": row["log_likelihood"],
+             "n_ended": fit.n_observed, "n_censored": fit.n_censored, "n_truncated": fit.n_truncated,
+             "parameters": row["parameters"]} for row in fit.table()]
+
+
+# ---------------------------------------------------------------------------- stays and routes
+def level_stays_and_routes(level: pd.DataFrame, window: Window, name: str) -> Part:
+    """A level's ``los`` and ``next``: shares of where stays ended, with stays per route where they clearly differ.
+
+    Shares are counted on the stays admitted from day 0 until the :data:`COHORT_QUANTILE` of stays
+    before the as-of date (almost all of those have ended, so a route of long stays is not
+    undercounted for being still open); the level's ``los`` uses every stay, censored and truncated.
+    """
+    part = Part()
+    stays = stay_data(level, window)
+    fit = fit_stays(stays.days, stays.censored, stays.entered, **recording(window))
+    part.keys["los"] = fit.as_scenario_los()
+    part.notes[("los",)] = _stays_note(fit, "stays")
+    part.add_rows("stays", _stay_rows(fit, level=name, route="all"))
+    part.fits[(name, "all")] = (fit, stays)
+    cohort = _route_cohort(level, stays, window)
+    counts = pd.Series(cohort.labels).value_counts()
+    own = _own_stays(cohort, fit.best.family, counts, window, name, part)
+    part.keys["next"] = {route: ({"share": share, "los": own[route]} if route in own else share)
+                         for route, share in _shares(counts).items()}
+    part.notes[("next",)] = (f"where {counts.sum():,} stays ended (admitted from the extract's start to "
+                             f"{window.last_day - _cohort_days(stays, window):.0f} days in; a next episode "
+                             "within a day is a transfer)")
+    part.add_rows("routes", _share_rows(counts), level=name, kind="stay ended")
+    return part
+
+
+def _cohort_days(stays: Durations, window: Window) -> float:
+    ended = stays.days[~stays.censored]
+    return float(min(np.quantile(ended, COHORT_QUANTILE), window.last_day / 2)) if len(ended) else 0.0
+
+
+def _route_cohort(level: pd.DataFrame, stays: Durations, window: Window) -> Durations:
+    """Ended stays admitted early enough in the extract for nearly every stay admitted with them to have ended."""
+    admitted = level.loc[level["admitted"].notna(), "admitted"].to_numpy(float)
+    early = (admitted >= 0) & (admitted <= window.last_day - _cohort_days(stays, window)) & ~stays.censored
+    cohort = stays.subset(early & (stays.labels != ""))
+    return cohort if len(cohort) >= FEWEST_STAYS else stays.subset(~stays.censored & (stays.labels != ""))
+
+
+def _shares(counts: pd.Series) -> dict[str, float]:
+    """Counts as shares rounded to 4 places that still sum to exactly 1 (the largest takes the rounding)."""
+    shares = {str(name): round(count / counts.sum(), 4) for name, count in counts.items()}
+    largest = max(shares, key=lambda name: shares[name])
+    shares[largest] = round(1 - math.fsum(share for name, share in shares.items() if name != largest), 4)
+    return {name: share for name, share in shares.items() if share > 0}
+
+
+def _share_rows(counts: pd.Series) -> list[dict]:
+    """One row per destination: its share of all, a 95% Wilson interval, and the count."""
+    total = int(counts.sum())
+    z = stats.norm.ppf(0.975)
+    rows = []
+    for name, count in counts.items():
+        share = count / total
+        centre = (share + z * z / (2 * total)) / (1 + z * z / total)
+        half = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+        rows.append({"to": str(name), "share": share, "ci_low": centre - half, "ci_high": centre + half,
+                     "n": int(count), "of": total})
+    return rows
+
+
+def _own_stays(cohort: Durations, family: str, counts: pd.Series, window: Window, name: str,
+               part: Part) -> dict[str, dict]:
+    """Routes whose stays clearly differ from the level's (a likelihood-ratio test and a 10% gap in means)."""
+    routes = [route for route, count in counts.items() if count >= FEWEST_STAYS]
+    if len(routes) < 2:
+        return {}
+    kept = cohort.subset(np.isin(cohort.labels, routes))
+    test = stays_differ(kept.days, kept.censored, kept.entered, kept.labels, family, **recording(window))
+    part.add_rows("stay_differences", [{"level": name, "p_value": test.p_value, "clearly": test.clearly,
+                                        "pooled_mean_days": test.pooled_mean, **{f"mean_days_{route}": mean
+                                                                                  for route, mean in test.means.items()}}])
+    if not test.clearly:
+        return {}
+    own = {}
+    for route in routes:
+        if abs(test.means[route] / test.pooled_mean - 1) < 0.1:
+            continue
+        stays = kept.subset(kept.labels == route)
+        fit = fit_stays(stays.days, stays.censored, stays.entered, **recording(window))
+        own[route] = fit.as_scenario_los()
+        part.notes[("next", route, "los")] = (_stays_note(fit, f"stays of those going to {route}")
+                                              + f"; they differ from the level's (likelihood ratio p = "
+                                                f"{test.p_value:.1g})")
+        part.add_rows("stays", _stay_rows(fit, level=name, route=route))
+        part.fits[(name, route)] = (fit, stays)
+    return own
+
+
+# ---------------------------------------------------------------------------- waiting
+def level_patience(level: pd.DataFrame, window: Window, name: str) -> Part:
+    """A level's ``patience`` and ``gave_up`` when enough people left its waitlist unadmitted."""
+    part = Part()
+    waits = patience_data(level, window)
+    gave_up = int((~waits.censored).sum())
+    if gave_up < FEWEST_GAVE_UP:
+        part.notes[("patience",)] = f"{gave_up} left the waitlist unadmitted: too few to fit patience"
+        return part
+    fit = fit_stays(waits.days, waits.censored, waits.entered, **recording(window))
+    part.keys["patience"] = fit.as_scenario_los()
+    part.notes[("patience",)] = (_stays_note(fit, f"time to giving up, from {len(waits):,} waits").replace(
+        "seen to end", "gave up").replace("still running at the as-of date (censored)",
+                                          "admitted or still waiting (censored)"))
+    counts = pd.Series(waits.labels[~waits.censored]).value_counts()
+    part.keys["gave_up"] = _shares(counts)
+    part.notes[("gave_up",)] = f"where the {gave_up:,} who gave up went"
+    part.add_rows("stays", _stay_rows(fit, level=name, route="patience"))
+    part.fits[(name, "patience")] = (fit, waits)
+    part.add_rows("routes", _share_rows(counts), level=name, kind="gave up")
+    return part
+
+
+# ---------------------------------------------------------------------------- relapse
+@dataclass(frozen=True)
+class ReturnRule:
+    """One exit's fitted relapse: its scenario rule and the fit behind it."""
+
+    rule: dict
+    fit: Any
+    exits_per_day: float
+
+
+def relapse(frame: pd.DataFrame, window: Window) -> tuple[Part, dict[str, ReturnRule]]:
+    """``relapse``: per exit, the share who ever return and their delay (a cure model), and ``return_to``."""
+    part, rules = Part(), {}
+    for exit_name in EXITS:
+        left = exit_data(frame, window, exit_name)
+        returned = int((~left.censored).sum())
+        if returned < FEWEST_RETURNS:
+            if len(left):
+                part.notes[(f"after_{exit_name}",)] = f"{returned} of {len(left):,} came back: too few to fit"
+            continue
+        fit = fit_returns(left.days, ~left.censored, **recording(window))
+        rule = {"probability": round(fit.probability, 4), "time": fit.delay.parameters}
+        rules[exit_name] = ReturnRule(rule, fit, len(left) / max(1.0, window.as_of_day))
+        low, high = fit.probability_ci
+        part.notes[(f"after_{exit_name}",)] = (
+            f"cure model on {len(left):,} who left by {exit_name}, {returned:,} came back: {fit.probability:.1%} "
+            f"ever return (95% CI {low:.1%}-{high:.1%}), after a {fit.delay.family} delay (mean "
+            f"{_days(fit.delay.mean)}); those not back by the as-of date are censored there")
+        part.add_rows("relapse", [fit_row | {"exit": exit_name} for fit_row in fit.table()])
+    returns = frame.loc[frame["arrived_as"].eq("return"), "level"].value_counts()
+    if rules and len(returns):
+        part.keys = {f"after_{name}": rule.rule for name, rule in rules.items()}
+        part.keys["return_to"] = _shares(returns)
+        part.notes[("return_to",)] = f"the levels {int(returns.sum()):,} returns came back to"
+        part.add_rows("routes", _share_rows(returns), level="(relapse)", kind="returned to")
+    return part, rules
+
+
+def returns_from_before(rules: dict[str, ReturnRule], return_to: dict[str, float], level: str,
+                        days: np.ndarray) -> np.ndarray:
+    """Expected returns a day at ``level`` of people who left care before the extract began.
+
+    They come back as patients the extract has not seen, so they look like new referrals. At the
+    extract's exit rate (taken as steady before it), people who left ``s`` days before day 0 return
+    on day ``t`` at rate ``p g(t + s)``; over all ``s`` that is ``p S(t)`` a day per exit a day.
+    """
+    expected = np.zeros(len(days))
+    for rule in rules.values():
+        survival = rule.fit.delay.survival(days + 0.5)
+        expected += rule.exits_per_day * rule.fit.probability * survival * return_to.get(level, 0.0)
+    return expected
+
+
+# ---------------------------------------------------------------------------- referrals
+def level_referrals(frame: pd.DataFrame, window: Window, level: str, start: pd.Timestamp,
+                    background: np.ndarray) -> Part:
+    """``referrals_per_year`` (at the as-of date) with growth and seasons where the data support them."""
+    part = Part()
+    days = new_arrival_days(frame, level)
+    if not len(days):
+        part.keys["referrals_per_year"] = 0
+        part.notes[("referrals_per_year",)] = "no patient's first episode in the extract was here"
+        return part
+    window_days = np.arange(window.last_day + 1)
+    months = (start + pd.to_timedelta(window_days, unit="D")).month.to_numpy() - 1
+    fit = fit_referrals(days, 0, window.last_day, months, background=background)
+    part.keys["referrals_per_year"] = round(fit.per_year, 1)
+    part.keys["referral_growth_per_year"] = round(fit.growth_per_year, 4)
+    if fit.seasonality is not None:
+        part.keys["referral_seasonality"] = [round(float(factor), 3) for factor in fit.seasonality]
+    low, high = fit.per_year_ci
+    returns = float(background.sum())
+    part.notes[("referrals_per_year",)] = (
+        f"{fit.n_referrals:,} patients first seen here over {window.last_day + 1:,} days, less an expected "
+        f"{returns:,.0f} returns of people who left care before the extract (from the relapse fit); the rate "
+        f"at the as-of date, {fit.per_year:,.0f} a year (95% CI {low:,.0f}-{high:,.0f}), Poisson maximum likelihood")
+    for test in fit.tests:
+        part.add_rows("referral_tests", [test], level=level)
+    kept = {test["model"]: test for test in fit.tests if test.get("kept")}
+    part.notes[("referral_growth_per_year",)] = _trend_note(fit, "growth", kept)
+    if fit.seasonality is not None:
+        part.notes[("referral_seasonality",)] = _trend_note(fit, "seasons", kept)
+    part.add_rows("referrals", [{"level": level, "per_year": fit.per_year, "ci_low": low, "ci_high": high,
+                                 "growth_per_year": fit.growth_per_year, "seasonal": fit.seasonality is not None,
+                                 "first_seen": fit.n_referrals, "returns_from_before": returns}])
+    return part
+
+
+def _trend_note(fit: Any, what: str, kept: dict) -> str:
+    tests = [test for test in fit.tests if what in test["model"]]
+    test = min(tests, key=lambda row: row["p_value"]) if tests else None
+    if test is None:
+        return f"{what}: not tested"
+    verdict = "kept" if test["model"] in kept else "not kept (no change)"
+    return f"{what}: likelihood-ratio test p = {test['p_value']:.2g} ({test['model']}), {verdict}"
+
+
+# ---------------------------------------------------------------------------- today
+def bands(days: np.ndarray) -> list[dict]:
+    """Days (in care, waiting) counted in the bands of :data:`DAY_BANDS`."""
+    edges = np.asarray(DAY_BANDS, dtype=float)
+    counts = np.histogram(np.clip(days, 0, edges[-1] - 1), bins=edges)[0]
+    return [{"from_days": float(low), "to_days": float(high), "count": int(count)}
+            for low, high, count in zip(edges[:-1], edges[1:], counts, strict=True) if count]
+
+
+def today(level: pd.DataFrame, window: Window, holds: bool) -> dict:
+    """A level's ``initial``: who was in a place (by days in care), held for the next level (when the level
+    ``holds``; else they count as in care) and waiting (by days waiting) at the as-of date."""
+    open_ = level[level["discharged"].isna()]
+    in_place = open_[open_["admitted"].notna()]
+    held = in_place["stay_end"].notna() & holds
+    in_care, waiting = in_place[~held], open_[open_["admitted"].isna()]
+    initial: dict[str, Any] = {}
+    if len(in_care):
+        initial["in_care_bands"] = bands(window.middle(window.elapsed(in_care["admitted"])))
+    if held.any():
+        initial["held"] = [{"to": str(to), "held_days": [round(float(days), 1) for days in
+                                                         window.middle(window.elapsed(rows["stay_end"]))]}
+                           for to, rows in in_place[held].groupby("route")]
+    if len(waiting):
+        initial["waiting_bands"] = bands(window.middle(window.elapsed(waiting["referred"])))
+    return initial
+
+
+def at_risk(frame: pd.DataFrame, window: Window, rules: dict[str, ReturnRule]) -> list[dict]:
+    """People who left care by an exit with a relapse rule and had not come back at the as-of date.
+
+    Those seen leaving in the extract are counted by days since (in weeks, then months); people who
+    left before it began are added at the extract's exit rate, from its length back until 99% of
+    those who return would have.
+    """
+    people = []
+    for exit_name, rule in rules.items():
+        left = exit_data(frame, window, exit_name)
+        since = window.middle(left.days[left.censored])
+        people += _binned(since, exit_name, window)
+        longest = float(rule.fit.delay.law().ppf(0.99))
+        edges = np.arange(window.as_of_day, max(window.as_of_day, longest) + 30, 30)
+        for low, high in zip(edges[:-1], edges[1:], strict=True):
+            stayed_away = 1 - rule.fit.probability * rule.fit.delay.law().cdf((low + high) / 2)
+            count = round(rule.exits_per_day * (high - low) * stayed_away)
+            if count:
+                people.append({"after": exit_name, "days_since": round((low + high) / 2, 1), "count": count})
+    return people
+
+
+def _binned(since: np.ndarray, exit_name: str, window: Window) -> list[dict]:
+    edges = np.concatenate([np.arange(0, 91, 7), np.arange(91, window.as_of_day + 30, 30)]).astype(float)
+    counts, _ = np.histogram(since, bins=edges)
+    weights, _ = np.histogram(since, bins=edges, weights=since)
+    return [{"after": exit_name, "days_since": round(float(total / count), 1), "count": int(count)}
+            for count, total in zip(counts, weights, strict=True) if count]
+
