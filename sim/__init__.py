@@ -27,8 +27,15 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .extract import ExtractError, read_extract
     from .fit import Fit, FitError, fit
     from .messages import ScenarioError
-    from .outputs import (OutputFolderError, SweepFolderError, sweep, write_comparison, write_fit, write_plan,
-                          write_results)
+    from .outputs import (
+        OutputFolderError,
+        SweepFolderError,
+        sweep,
+        write_comparison,
+        write_fit,
+        write_plan,
+        write_results,
+    )
     from .planning import Plan, Target, plan
     from .results import Results
     from .run import run, run_replication

@@ -80,6 +80,7 @@ def _daily(results: Results, observed: pd.DataFrame, offset: int, start_date: pd
 
 def _monthly(results: Results, frame: pd.DataFrame, offset: int) -> pd.DataFrame:
     """Admissions per month: the simulation's bands (``monthly.csv``) and the extract's count in the same days."""
+    assert results.monthly is not None, "a run always makes monthly figures"
     months = results.monthly[results.monthly["metric"].eq("admissions")]
     table = months[["level", "month_start", "from_day", "to_day", "days", *(f"p{band:02d}" for band in BANDS)]]
     admitted = frame.loc[frame["admitted"].notna(), ["level", "admitted"]]

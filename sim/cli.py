@@ -27,8 +27,16 @@ from .fit import fit as fit_extract
 from .fit_report import stays_table, warnings_of
 from .messages import ScenarioError
 from .metrics import HEADLINE_METRICS, SYSTEM_METRICS
-from .outputs import (OutputFolderError, SweepFolderError, check_fitted_file, check_folder, write_comparison, write_fit,
-                      write_plan, write_results)
+from .outputs import (
+    OutputFolderError,
+    SweepFolderError,
+    check_fitted_file,
+    check_folder,
+    write_comparison,
+    write_fit,
+    write_plan,
+    write_results,
+)
 from .outputs import sweep as sweep_scenario
 from .planning import parse_target
 from .planning import plan as plan_capacity
@@ -414,6 +422,9 @@ def plan(scenario: str, target_texts: tuple[str, ...], levels: str | None, out_d
               help="The extract's level labels, e.g. \"Acute Psych=inpatient,Day Program=php\".")
 @click.option("--mapping", metavar="FILE", help="A YAML file with columns: and levels: mappings (kept beside the "
                                                 "extract; --columns and --levels add to it).")
+@click.option("--transfer-within-days", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="A patient's next episode referred within this many days of a discharge is a transfer, "
+                   "whatever discharge_to says.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False),
               help="Also write fit_report.html, the fit's tables and figures into this folder.")
 @click.option("--replications", type=int, callback=_checked, help="Replications of the back-test.")
@@ -421,7 +432,8 @@ def plan(scenario: str, target_texts: tuple[str, ...], levels: str | None, out_d
 @click.option("--quiet", is_flag=True, help="No table.")
 def fit(extract: str, out_file: str | None, base: str | None, as_of: str | None, start: str | None,
         holdout_days: int, columns: str | None, level_labels: str | None, mapping: str | None,
-        report_dir: str | None, replications: int | None, overwrite: bool, quiet: bool) -> None:
+        transfer_within_days: float, report_dir: str | None, replications: int | None, overwrite: bool,
+        quiet: bool) -> None:
     """Fit a scenario from EXTRACT (a CSV of episodes of care), and back-test it with --holdout-days."""
     path = Path(out_file) if out_file else Path(extract).with_name(f"{Path(extract).stem}_fitted.yaml")
     inputs = [extract, *([base] if base else []), *([mapping] if mapping else [])]
@@ -431,7 +443,8 @@ def fit(extract: str, out_file: str | None, base: str | None, as_of: str | None,
             check_folder(report_dir, inputs, overwrite)
         loaded = load_scenario(base) if base else None
         found = fit_extract(extract, loaded, as_of=as_of, start=start, holdout_days=holdout_days,
-                            mapping=_mapping(mapping, columns, level_labels), replications=replications)
+                            mapping=_mapping(mapping, columns, level_labels), replications=replications,
+                            transfer_within_days=transfer_within_days)
         write_fit(found, path, report_dir, inputs, overwrite)
     except (ScenarioError, OutputFolderError, ExtractError, FitError) as error:
         _fail(error)

@@ -525,15 +525,17 @@ def episodes_as_extract(episodes: pd.DataFrame, start_date: Any, level_names: It
     floor(t)``: day resolution, like a real extract. ``referred`` is the arrival, ``admitted`` the
     admission, ``discharged`` the time the patient left the level (its place, or its waitlist
     unadmitted) and ``discharge_to`` where they went; turned-away episodes, which never joined a
-    waitlist, are left out. Patients seated on day 0 from today's state keep their dates before
-    ``start_date``. With ``as_of_day`` (a whole day), episodes arriving from that day on are dropped
-    and later admissions and departures cleared; by default the run's end is the extract's end.
+    waitlist, are left out, as are episodes over before day 0 (a run's warm-up): an extract holds the
+    episodes open at some time from its start. Patients seated on day 0 from today's state, and those
+    of a warm-up still open at day 0, keep their dates before ``start_date``. With ``as_of_day`` (a
+    whole day), episodes arriving from that day on are dropped and later admissions and departures
+    cleared; by default the run's end is the extract's end.
     """
     first = episodes[episodes["replication"] == episodes["replication"].min()]
     kept = first[first["status"] != "turned_away"]
     _check_names(kept, list(level_names))
     end = np.inf if as_of_day is None else as_of_day
-    kept = kept[kept["arrived_day"] < end]
+    kept = kept[(kept["arrived_day"] < end) & ~(kept["left_day"] < 0)]   # open at some time from day 0 on
     left = kept["left_day"].where(kept["left_day"] < end)
     day0 = _as_date(start_date, "start_date")
     extract = pd.DataFrame({

@@ -24,11 +24,21 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from .extract import Extract, Mapping, read_extract
-from .fit_parts import Part, at_risk, level_patience, level_referrals, level_stays_and_routes, relapse, \
-    returns_from_before, today
+from .fit_parts import (
+    FEWEST_STAYS,
+    Part,
+    at_risk,
+    level_patience,
+    level_referrals,
+    level_stays_and_routes,
+    relapse,
+    returns_from_before,
+    shares,
+    today,
+)
 from .messages import ScenarioError
 from .pathway import TRANSFER_WITHIN_DAYS, Window, daily_census, link
-from .scenario import EXITS, Scenario, validate
+from .scenario import Scenario, validate
 
 FITTED_KEYS = ("los", "next", "referrals_per_year", "referral_growth_per_year", "referral_seasonality",
                "patience", "gave_up", "initial")
@@ -138,14 +148,24 @@ def _fit(extract: Extract, base: Scenario | None, transfer_within_days: float) -
     window = window_of(extract)
     whole = Part()
     relapse_part, rules = relapse(frame, window)
+    names = _level_order(extract, base)
+    holds = {name: _holds(base, name, frame[frame["level"].eq(name)]) for name in names}
     levels = {}
-    for name in _level_order(extract, base):
-        rows = frame[frame["level"].eq(name)]
-        part = _level(frame, rows, window, name, extract, rules, relapse_part.keys.get("return_to", {}),
-                      _holds(base, name, rows))
+    for name in names:
+        part = _level(frame, window, name, extract, (rules, relapse_part.keys.get("return_to", {})), holds[name])
         levels[name] = part.keys
         whole.merge(part, ("levels", name))
-    data = _scenario_data(levels, (relapse_part, rules), frame, window, extract, base, whole)
+    data = _on_base(levels, extract, base, frame, window, whole)
+    groups = _group_names(extract, base)
+    if groups is None:
+        for name in names:
+            data["levels"][name]["initial"] = today(frame[frame["level"].eq(name)], window, holds[name])
+            whole.notes[("levels", name, "initial")] = _today_note(extract)
+        _relapse(data, relapse_part, at_risk(frame, window, rules))
+    else:
+        _relapse(data, relapse_part, [])
+        data["groups"] = {group: _group(frame, window, extract, group, (holds, rules), whole) for group in groups}
+        _shares_of_referrals(data["groups"], frame, names, whole)
     whole.merge(relapse_part, ("relapse",))
     scenario = _validated(data, extract)
     tables = {name: pd.DataFrame(rows) for name, rows in whole.rows.items()}
@@ -166,24 +186,30 @@ def _holds(base: Scenario | None, name: str, rows: pd.DataFrame) -> bool:
     return bool(held.mean() >= 0.01)
 
 
-def _level(frame: pd.DataFrame, rows: pd.DataFrame, window: Window, name: str, extract: Extract,
-           rules: dict, return_to: dict[str, float], holds: bool) -> Part:
+def _today_note(extract: Extract) -> str:
+    return f"who was here at the end of {extract.as_of:%Y-%m-%d}, by days in care and days waiting"
+
+
+def _level(frame: pd.DataFrame, window: Window, name: str, extract: Extract, relapse_fit: tuple[dict, dict],
+           holds: bool) -> Part:
+    """A level's stays, routes, patience and referrals (today's patients are added per group or for all)."""
+    rows = frame[frame["level"].eq(name)]
+    rules, return_to = relapse_fit
     part = level_stays_and_routes(rows, window, name)
-    for piece in (level_patience(rows, window, name),
-                  level_referrals(frame, window, name, extract.start,
-                                  returns_from_before(rules, return_to, name, np.arange(window.last_day + 1)))):
+    background = returns_from_before(rules, return_to, name, np.arange(window.last_day + 1))
+    for piece in (level_patience(rows, window, name), level_referrals(frame, window, name, extract.start,
+                                                                       background)):
         part.keys.update(piece.keys)
         part.merge(piece)
-    part.keys["initial"] = today(rows, window, holds)
-    part.notes[("initial",)] = f"who was here at the end of {extract.as_of:%Y-%m-%d}, by days in care and waiting"
     part.keys["when_next_full"] = "hold" if holds else "release"
     return part
 
 
-def _scenario_data(levels: dict[str, dict], relapse_fit: tuple[Part, dict], frame: pd.DataFrame, window: Window,
-                   extract: Extract, base: Scenario | None, whole: Part) -> dict:
-    """The fitted parts on the base (or on plain defaults), with places from the base or the census seen."""
-    data = base.to_dict() if base is not None else {"name": f"Fitted from {extract.source}", "levels": {}}
+def _on_base(levels: dict[str, dict], extract: Extract, base: Scenario | None, frame: pd.DataFrame,
+             window: Window, whole: Part) -> dict:
+    """The fitted levels on the base (or on plain defaults), with places from the base or the census seen."""
+    data: dict[str, Any] = (base.to_dict() if base is not None
+                            else {"name": f"Fitted from {extract.source}", "levels": {}})
     data["description"] = (f"Fitted from {extract.source} ({extract.start:%Y-%m-%d} to {extract.as_of:%Y-%m-%d}); "
                            "starts the day after, from the state the extract shows then.")
     census = daily_census(frame, window)
@@ -194,24 +220,29 @@ def _scenario_data(levels: dict[str, dict], relapse_fit: tuple[Part, dict], fram
         if base is not None:
             keys.pop("when_next_full")
         level.update(keys)
-        _capacity(level, name, census, base, whole)
+        in_place = frame["level"].eq(name) & frame["admitted"].notna() & frame["discharged"].isna()
+        _capacity(level, name, census, int(in_place.sum()), base, whole)
     data["run"] = {**data.get("run", {}), "start_date": (extract.as_of + timedelta(days=1)).strftime("%Y-%m-%d"),
                    "warmup_days": 0}
     data["run"].pop("start_month", None)
     data.pop("relapse", None)
-    relapse_part, rules = relapse_fit
-    if relapse_part.keys:
-        people = at_risk(frame, window, rules)
-        data["relapse"] = {**relapse_part.keys, **({"at_risk": people} if people else {})}
-        relapse_part.notes[("at_risk",)] = ("people who left care and had not come back at the as-of date: those "
-                                            "seen leaving, by days since; before the extract, at its exit rate")
     return data
 
 
-def _capacity(level: dict, name: str, census: pd.DataFrame, base: Scenario | None, whole: Part) -> None:
+def _relapse(data: dict, relapse_part: Part, people: list[dict]) -> None:
+    if relapse_part.keys:
+        data["relapse"] = {**relapse_part.keys, **({"at_risk": people} if people else {})}
+    if people:
+        relapse_part.notes[("at_risk",)] = AT_RISK_NOTE
+
+
+AT_RISK_NOTE = ("people who left care and had not come back at the as-of date: those seen leaving, by days since; "
+                "those who left before the extract, at its exit rate")
+
+
+def _capacity(level: dict, name: str, census: pd.DataFrame, today_count: int, base: Scenario | None,
+              whole: Part) -> None:
     seen = float(census[name].max()) if name in census else 0.0
-    today_count = sum(band["count"] for band in level["initial"].get("in_care_bands", ())) + sum(
-        len(held["held_days"]) for held in level["initial"].get("held", ()))
     if base is None or name not in base.levels:
         level["capacity"] = max(1, math.ceil(seen), today_count)
         whole.notes[("levels", name, "capacity")] = (f"ASSUMPTION TO CHECK: not in the records; the highest census "
@@ -229,6 +260,66 @@ def _capacity(level: dict, name: str, census: pd.DataFrame, base: Scenario | Non
                                                          "the as-of date: those on day 0, the base's from day 1")
     whole.add_rows("capacity", [{"level": name, "capacity": level["capacity"], "source": source,
                                  "highest_census_seen": seen, "in_a_place_at_as_of": today_count}])
+
+
+# ---------------------------------------------------------------------------- patient groups
+def _group_names(extract: Extract, base: Scenario | None) -> list[str] | None:
+    """The extract's patient groups in the base's order (then as first seen), or None without a group column."""
+    based = base.group_names if base is not None else []
+    if extract.groups is None:
+        if based:
+            raise FitError(f"{extract.source}: the base scenario has patient groups ({', '.join(based)}) but the "
+                           "extract has no group column: map one with --columns group=YourColumn, or give a base "
+                           "without groups")
+        return None
+    seen = list(dict.fromkeys(extract.episodes["group"]))
+    strange = [group for group in seen if based and group not in based]
+    if strange:
+        raise FitError(f"{extract.source}: groups {', '.join(strange)} are not groups of the base scenario "
+                       f"({', '.join(based)})")
+    return [group for group in based if group in seen] + [group for group in seen if group not in based]
+
+
+def _group(frame: pd.DataFrame, window: Window, extract: Extract, group: str,
+           pooled: tuple[dict[str, bool], dict], whole: Part) -> dict:
+    """A group's own stays, routes and patience where it has enough records, its patients today and its relapse
+    (the base's group keys are all fitted ones, so none is kept)."""
+    holds, pooled_rules = pooled
+    mine = frame[frame["group"].eq(group)]
+    keys: dict[str, Any] = {"levels": {}}
+    for name, rows in mine.groupby("level", sort=False):
+        level: dict[str, Any] = {}
+        if rows["stay_end"].notna().sum() >= FEWEST_STAYS:
+            part = level_stays_and_routes(rows, window, str(name))
+            for piece in (part, level_patience(rows, window, str(name))):
+                level.update(piece.keys)
+                whole.merge(piece, ("groups", group, "levels", name), group=group)
+        level["initial"] = today(rows, window, holds[str(name)])
+        whole.notes[("groups", group, "levels", name, "initial")] = _today_note(extract)
+        keys["levels"][name] = level
+    relapse_part, rules = relapse(mine, window)
+    people = at_risk(mine, window, rules or pooled_rules)
+    if relapse_part.keys or people:
+        keys["relapse"] = {**relapse_part.keys, **({"at_risk": people} if people else {})}
+        whole.merge(relapse_part, ("groups", group, "relapse"), group=group)
+        whole.notes[("groups", group, "relapse", "at_risk")] = AT_RISK_NOTE
+    return keys
+
+
+def _shares_of_referrals(groups: dict[str, dict], frame: pd.DataFrame, names: list[str], whole: Part) -> None:
+    """Each group's share of every level's new patients (the level's referrals, growth and seasons fit them all)."""
+    new = frame[frame["arrived_as"].eq("new")]
+    for name in names:
+        counts = new.loc[new["level"].eq(name), "group"].value_counts()
+        if counts.empty:
+            continue
+        for group, share in shares(counts).items():
+            groups[group].setdefault("share_of_referrals", {})[name] = share
+            whole.notes[("groups", group, "share_of_referrals", name)] = (
+                f"{counts[group]:,} of the {counts.sum():,} patients first seen at {name}")
+        for group in groups:
+            if group not in counts:
+                groups[group].setdefault("share_of_referrals", {})[name] = 0.0
 
 
 def _validated(data: dict, extract: Extract) -> Scenario:
@@ -255,6 +346,8 @@ def commented_yaml(data: dict, notes: dict[tuple, str], header: list[str]) -> st
 def _commented(value: Any, notes: dict[tuple, str], path: tuple) -> Any:
     if isinstance(value, dict):
         mapping = CommentedMap((key, _commented(item, notes, (*path, key))) for key, item in value.items())
+        if all(not isinstance(item, dict | list) for item in value.values()) and len(value) <= 6:
+            mapping.fa.set_flow_style()      # a law or a band on one line: {dist: lognormal, mu: 1.95, sigma: 0.78}
         indent = 2 * len(path)
         for key in value:
             if (*path, key) in notes:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .fitting import FAMILIES, fit_referrals, fit_returns, fit_stays, stays_differ
+from .fitting import fit_referrals, fit_returns, fit_stays, stays_differ
 from .pathway import Durations, Window, exit_data, new_arrival_days, patience_data, stay_data
 from .scenario import EXITS
 
@@ -45,11 +45,14 @@ class Part:
     def add_rows(self, table: str, rows: list[dict], **columns: Any) -> None:
         self.rows.setdefault(table, []).extend({**columns, **row} for row in rows)
 
-    def merge(self, other: Part, at: tuple = ()) -> None:
+    def merge(self, other: Part, at: tuple = (), group: str | None = None) -> None:
+        """Take ``other``'s notes (under the key path ``at``), rows and fits; with ``group``, marked as that group's."""
         self.notes.update({(*at, *path): note for path, note in other.notes.items()})
+        mark = {"group": group} if group is not None else {}
         for table, rows in other.rows.items():
-            self.rows.setdefault(table, []).extend(rows)
-        self.fits.update(other.fits)
+            self.rows.setdefault(table, []).extend({**mark, **row} for row in rows)
+        self.fits.update({((f"{group}@{level}" if group else level), what): fit
+                          for (level, what), fit in other.fits.items()})
 
 
 def recording(window: Window) -> dict[str, Any]:
@@ -87,25 +90,43 @@ def level_stays_and_routes(level: pd.DataFrame, window: Window, name: str) -> Pa
 
     Shares are counted on the stays admitted from day 0 until the :data:`COHORT_QUANTILE` of stays
     before the as-of date (almost all of those have ended, so a route of long stays is not
-    undercounted for being still open); the level's ``los`` uses every stay, censored and truncated.
+    undercounted for being still open). The level's ``los`` is fitted to every stay, censored and
+    truncated ones included, less the ended stays of routes given stays of their own (a stay still
+    running has no route yet, so those stay in: they are mostly the long ones of the other routes).
     """
     part = Part()
     stays = stay_data(level, window)
-    fit = fit_stays(stays.days, stays.censored, stays.entered, **recording(window))
-    part.keys["los"] = fit.as_scenario_los()
-    part.notes[("los",)] = _stays_note(fit, "stays")
-    part.add_rows("stays", _stay_rows(fit, level=name, route="all"))
-    part.fits[(name, "all")] = (fit, stays)
+    pooled = fit_stays(stays.days, stays.censored, stays.entered, **recording(window))
     cohort = _route_cohort(level, stays, window)
     counts = pd.Series(cohort.labels).value_counts()
-    own = _own_stays(cohort, fit.best.family, counts, window, name, part)
+    own = _own_stays(cohort, pooled.best.family, counts, window, name, part)
+    rest = stays.subset(~np.isin(stays.labels, list(own))) if own else stays
+    fit = fit_stays(rest.days, rest.censored, rest.entered, **recording(window)) if own else pooled
+    part.keys["los"] = compact(fit.as_scenario_los())
+    part.notes[("los",)] = _stays_note(fit, "stays" if not own else f"stays (but those going to {', '.join(own)})")
+    part.add_rows("stays", _stay_rows(fit, level=name, route="all"))
+    part.fits[(name, "all")] = (fit, rest)
     part.keys["next"] = {route: ({"share": share, "los": own[route]} if route in own else share)
-                         for route, share in _shares(counts).items()}
+                         for route, share in shares(counts).items()}
     part.notes[("next",)] = (f"where {counts.sum():,} stays ended (admitted from the extract's start to "
                              f"{window.last_day - _cohort_days(stays, window):.0f} days in; a next episode "
                              "within a day is a transfer)")
     part.add_rows("routes", _share_rows(counts), level=name, kind="stay ended")
     return part
+
+
+MOST_EMPIRICAL_VALUES = 1000
+
+
+def compact(spec: dict) -> dict:
+    """A fitted law as the fitted file writes it: parameters to 6 significant figures, and an empirical law of
+    many stays as :data:`MOST_EMPIRICAL_VALUES` evenly spaced quantiles of them (the same law to within a
+    thousandth of its probability), so the file stays readable."""
+    values = spec.get("values")
+    if values is not None and len(values) > MOST_EMPIRICAL_VALUES:
+        quantiles = (np.arange(MOST_EMPIRICAL_VALUES) + 0.5) / MOST_EMPIRICAL_VALUES
+        spec = {**spec, "values": [float(value) for value in np.quantile(values, quantiles, method="inverted_cdf")]}
+    return {key: float(f"{value:.6g}") if isinstance(value, float) else value for key, value in spec.items()}
 
 
 def _cohort_days(stays: Durations, window: Window) -> float:
@@ -121,7 +142,7 @@ def _route_cohort(level: pd.DataFrame, stays: Durations, window: Window) -> Dura
     return cohort if len(cohort) >= FEWEST_STAYS else stays.subset(~stays.censored & (stays.labels != ""))
 
 
-def _shares(counts: pd.Series) -> dict[str, float]:
+def shares(counts: pd.Series) -> dict[str, float]:
     """Counts as shares rounded to 4 places that still sum to exactly 1 (the largest takes the rounding)."""
     shares = {str(name): round(count / counts.sum(), 4) for name, count in counts.items()}
     largest = max(shares, key=lambda name: shares[name])
@@ -145,29 +166,32 @@ def _share_rows(counts: pd.Series) -> list[dict]:
 
 def _own_stays(cohort: Durations, family: str, counts: pd.Series, window: Window, name: str,
                part: Part) -> dict[str, dict]:
-    """Routes whose stays clearly differ from the level's (a likelihood-ratio test and a 10% gap in means)."""
-    routes = [route for route, count in counts.items() if count >= FEWEST_STAYS]
-    if len(routes) < 2:
-        return {}
-    kept = cohort.subset(np.isin(cohort.labels, routes))
-    test = stays_differ(kept.days, kept.censored, kept.entered, kept.labels, family, **recording(window))
-    part.add_rows("stay_differences", [{"level": name, "p_value": test.p_value, "clearly": test.clearly,
-                                        "pooled_mean_days": test.pooled_mean, **{f"mean_days_{route}": mean
-                                                                                  for route, mean in test.means.items()}}])
-    if not test.clearly:
-        return {}
-    own = {}
-    for route in routes:
-        if abs(test.means[route] / test.pooled_mean - 1) < 0.1:
-            continue
+    """Routes whose stays clearly differ from the rest's, split off one at a time.
+
+    While the routes left share one law only at a clear cost (:func:`sim.fitting.stays_differ`: a
+    likelihood-ratio test and a 10% gap in means), the route furthest from their pooled mean gets
+    stays of its own and the rest are tested again; so one very short route (dropouts) does not
+    make every other route look different from a pooled mean it pulled down.
+    """
+    remaining = [str(route) for route, count in counts.items() if count >= FEWEST_STAYS]
+    own: dict[str, dict] = {}
+    while len(remaining) >= 2:
+        kept = cohort.subset(np.isin(cohort.labels, remaining))
+        test = stays_differ(kept.days, kept.censored, kept.entered, kept.labels, family, **recording(window))
+        part.add_rows("stay_differences", [{"level": name, "routes": ", ".join(remaining), "p_value": test.p_value,
+                                            "clearly": test.clearly, "pooled_mean_days": test.pooled_mean,
+                                            **{f"mean_days_{route}": mean for route, mean in test.means.items()}}])
+        if not test.clearly:
+            break
+        route = max(remaining, key=lambda label: abs(test.means[label] / test.pooled_mean - 1))
         stays = kept.subset(kept.labels == route)
         fit = fit_stays(stays.days, stays.censored, stays.entered, **recording(window))
-        own[route] = fit.as_scenario_los()
+        own[route] = compact(fit.as_scenario_los())
         part.notes[("next", route, "los")] = (_stays_note(fit, f"stays of those going to {route}")
-                                              + f"; they differ from the level's (likelihood ratio p = "
-                                                f"{test.p_value:.1g})")
+                                              + f"; unlike the other routes' (likelihood ratio p = {test.p_value:.1g})")
         part.add_rows("stays", _stay_rows(fit, level=name, route=route))
         part.fits[(name, route)] = (fit, stays)
+        remaining.remove(route)
     return own
 
 
@@ -181,12 +205,12 @@ def level_patience(level: pd.DataFrame, window: Window, name: str) -> Part:
         part.notes[("patience",)] = f"{gave_up} left the waitlist unadmitted: too few to fit patience"
         return part
     fit = fit_stays(waits.days, waits.censored, waits.entered, **recording(window))
-    part.keys["patience"] = fit.as_scenario_los()
+    part.keys["patience"] = compact(fit.as_scenario_los())
     part.notes[("patience",)] = (_stays_note(fit, f"time to giving up, from {len(waits):,} waits").replace(
         "seen to end", "gave up").replace("still running at the as-of date (censored)",
                                           "admitted or still waiting (censored)"))
     counts = pd.Series(waits.labels[~waits.censored]).value_counts()
-    part.keys["gave_up"] = _shares(counts)
+    part.keys["gave_up"] = shares(counts)
     part.notes[("gave_up",)] = f"where the {gave_up:,} who gave up went"
     part.add_rows("stays", _stay_rows(fit, level=name, route="patience"))
     part.fits[(name, "patience")] = (fit, waits)
@@ -215,7 +239,7 @@ def relapse(frame: pd.DataFrame, window: Window) -> tuple[Part, dict[str, Return
                 part.notes[(f"after_{exit_name}",)] = f"{returned} of {len(left):,} came back: too few to fit"
             continue
         fit = fit_returns(left.days, ~left.censored, **recording(window))
-        rule = {"probability": round(fit.probability, 4), "time": fit.delay.parameters}
+        rule = {"probability": round(fit.probability, 4), "time": compact(fit.delay.parameters)}
         rules[exit_name] = ReturnRule(rule, fit, len(left) / max(1.0, window.as_of_day))
         low, high = fit.probability_ci
         part.notes[(f"after_{exit_name}",)] = (
@@ -226,7 +250,7 @@ def relapse(frame: pd.DataFrame, window: Window) -> tuple[Part, dict[str, Return
     returns = frame.loc[frame["arrived_as"].eq("return"), "level"].value_counts()
     if rules and len(returns):
         part.keys = {f"after_{name}": rule.rule for name, rule in rules.items()}
-        part.keys["return_to"] = _shares(returns)
+        part.keys["return_to"] = shares(returns)
         part.notes[("return_to",)] = f"the levels {int(returns.sum()):,} returns came back to"
         part.add_rows("routes", _share_rows(returns), level="(relapse)", kind="returned to")
     return part, rules

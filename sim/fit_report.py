@@ -38,11 +38,12 @@ def probability_plots(found: Fit) -> Figure:
     rows = math.ceil(len(fits) / columns)
     colors = level_colors(found.scenario.level_names)
     with house_style():
-        figure = Figure(figsize=(3.2 * columns, 3.0 * rows), layout="constrained")
+        figure = Figure(figsize=(3.2 * columns, 3.2 * rows), layout="constrained")
         axes = figure.subplots(rows, columns, squeeze=False).ravel()
         for ax, ((level, what), (fitted, data)) in zip(axes, fits, strict=False):
-            _probability_panel(ax, fitted, data, colors.get(level, "black"), found.extract.resolution_days > 0)
-            ax.set_title(f"{level}: {_what(what)} ({fitted.best.family})")
+            color = colors.get(level.split("@")[-1], "black")     # a group's fit is keyed GROUP@LEVEL
+            _probability_panel(ax, fitted, data, color, found.extract.resolution_days > 0)
+            ax.set_title(f"{level}\n{_what(what)} ({fitted.best.family})", fontsize=9)
         for ax in axes[len(fits):]:
             ax.set_visible(False)
         figure.supxlabel("Fitted law: share of stays this short or shorter")
@@ -96,6 +97,8 @@ def backtest_admissions(test: Backtest, levels: list[str]) -> Figure:
             ax.bar(where, rows["p95"] - rows["p05"], bottom=rows["p05"], color=colors[level], alpha=0.3, width=0.7)
             ax.plot(where, rows["observed"], "o", color="black", markersize=4)
             ax.set_xticks(where, [str(month)[:7] for month in rows["month_start"]], rotation=60, fontsize=7)
+            low, high = min(rows["p05"].min(), rows["observed"].min()), max(rows["p95"].max(), rows["observed"].max())
+            ax.set_ylim(low - 0.05 * (high - low + 1), high + 0.05 * (high - low + 1))
             ax.set_title(level)
         axes[0].set_ylabel("Admissions in the month")
     return figure
@@ -211,7 +214,8 @@ def write_fit_report(found: Fit, folder: str | Path) -> Path:
         method_sentence="Every number of the fitted scenario, with how it was fitted, how sure it is and from how "
                         "many records; the fitted file's comments say the same beside each key.",
         warnings=warnings_of(found), findings=[], scenario_yaml=found.to_yaml(), scenario_title="The fitted scenario",
-        scenario_note="As written to the fitted file: each fitted key with a comment on where it came from.", version=package_version(),
+        scenario_note="As written to the fitted file: each fitted key with a comment on where it came from.",
+        version=package_version(),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     path = folder / "fit_report.html"
     path.write_text(html, encoding="utf-8")

@@ -65,16 +65,19 @@ def link(episodes: pd.DataFrame, transfer_within_days: float = TRANSFER_WITHIN_D
     next_referred = frame["referred"].shift(-1).where(same_patient)
     began = frame["admitted"].fillna(frame["referred"])
     ended = frame["discharged"].notna()
+    # a next episode at the same level is a readmission (a return), never a transfer to itself
     transfer = (ended & next_referred.notna() & (next_referred <= frame["discharged"] + transfer_within_days)
-                & (next_referred >= began))
+                & (next_referred >= began) & next_level.ne(frame["level"]))
     # still in a place at the as-of date, but the next level already asked for: held there
-    held_now = ~ended & frame["admitted"].notna() & next_referred.notna() & (next_referred >= frame["admitted"])
+    held_now = (~ended & frame["admitted"].notna() & next_referred.notna() & (next_referred >= frame["admitted"])
+                & next_level.ne(frame["level"]))
     frame["route"] = np.where(transfer | held_now, next_level, frame["discharge_to"].where(ended, ""))
     held = (transfer & frame["admitted"].notna() & (next_referred < frame["discharged"])) | held_now
     frame["stay_end"] = frame["discharged"].where(~held, next_referred)
     frame["held_days"] = (frame["discharged"] - frame["stay_end"]).where(ended, np.nan)
     frame["next_referred"] = next_referred
     frame["arrived_as"] = _arrived_as(frame, transfer)
+    frame["waited_in_a_place"] = (held | held_now).shift(1, fill_value=False) & frame["arrived_as"].eq("transfer")
     return frame
 
 
@@ -110,15 +113,14 @@ def stay_data(frame: pd.DataFrame, window: Window) -> Durations:
     """Stays of the admitted episodes: ended ones to their stay's end, open ones censored at the as-of date.
 
     A stay already running when the extract began (admitted before day 0) is in the extract only
-    because it lasted past day 0: it is left-truncated there. Under dates, day 0 is a date
-    difference of ``-admitted`` from the admission, so the stay is known to have outlasted
-    ``-admitted - 1`` recorded days (the fitting adds the half day).
+    because it lasted past day 0: it is left-truncated there, at ``-admitted`` days (under dates, the
+    date difference; :func:`sim.fitting.fit_stays` accounts for the time of day).
     """
     admitted = frame[frame["admitted"].notna()]
     censored = admitted["stay_end"].isna().to_numpy()
     start = admitted["admitted"].to_numpy(float)
     days = np.where(censored, window.elapsed(start), admitted["stay_end"].to_numpy(float) - start)
-    entered = np.clip(-start - (1 if window.dates else 0), 0, None)
+    entered = np.clip(-start, 0, None)
     days = np.maximum(days, entered)
     return Durations(days, censored, entered, admitted["route"].to_numpy(str))
 
@@ -128,14 +130,16 @@ def patience_data(frame: pd.DataFrame, window: Window) -> Durations:
 
     A patient admitted after ``w`` days would have given up only later than that (censored at the
     wait); one still waiting at the as-of date is censored there; one already waiting when the
-    extract began is left-truncated, as stays are.
+    extract began is left-truncated, as stays are. Patients held in a place elsewhere while they
+    waited are left out: they were never at risk of giving up.
     """
+    frame = frame[~frame["waited_in_a_place"]]
     gave_up = (frame["admitted"].isna() & frame["discharged"].notna()).to_numpy()
     referred = frame["referred"].to_numpy(float)
     end = np.where(gave_up, frame["discharged"], frame["admitted"].to_numpy(float))
     censored = ~gave_up
     days = np.where(np.isnan(end), window.elapsed(referred), end - referred)
-    entered = np.clip(-referred - (1 if window.dates else 0), 0, None)
+    entered = np.clip(-referred, 0, None)
     return Durations(np.maximum(days, entered), censored, entered, frame["route"].to_numpy(str))
 
 

@@ -5,12 +5,14 @@ written out as a region's extract would be (calendar dates; episodes already ope
 begins keep their real dates; those still open at the end have no discharge). Tolerances, and
 why:
 
-* stays' means within 5% and within 2.6 times the fit's own 95% half-width (about 5 standard
-  errors: one seed, several levels and routes, each must hold);
+* stays' means within 2.6 times the fit's own 95% half-width (about 5 standard errors: one seed,
+  several levels and routes, each must hold), and within 5% where a level has thousands of stays;
 * route shares within 0.03 (a share from n stays has a standard error of at most 0.5/sqrt(n):
   0.03 is more than 3 of them for every route here);
 * referral rates and relapse probabilities inside their 95% intervals widened to 99.9% (x 1.68),
-  as several are checked at once on one seed.
+  as several are checked at once on one seed; relapse shares 0.01 more, as a return within a day of
+  leaving care is read as a transfer (the issue's rule): about 3% of returns after a dropout here,
+  whose exits leave the count, lowering the share by about 0.007 (their flow is kept, as a route).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ TRUTH = {
     "levels": {
         "inpatient": level(40, LOGNORMAL_7_19, {"php": 0.3, "outpatient": 0.4, "dropped_out": 0.2, "discharged": 0.1},
                            referrals_per_year=900, when_next_full="hold"),
-        "php": level(60, {"dist": "lognormal", "median": 17, "p90": 40},
+        "php": level(32, {"dist": "lognormal", "median": 17, "p90": 40},
                      {"outpatient": 0.6, "dropped_out": {"share": 0.2, "los": exponential(6)}, "discharged": 0.2},
                      referrals_per_year=300, patience=exponential(20), gave_up={"dropped_out": 1}),
         "outpatient": level(700, {"dist": "gamma", "mean": 90, "sd": 70}, {"discharged": 0.8, "dropped_out": 0.2},
@@ -86,7 +88,9 @@ def test_stay_means_come_back_within_a_few_percent(fitted, truth):
     for key, true_mean in expected.items():
         row = chosen.loc[key]
         half = (row["mean_ci_high"] - row["mean_ci_low"]) / 2
-        assert abs(row["mean_days"] - true_mean) <= min(0.05 * true_mean, 2.6 * half + 0.02 * true_mean), key
+        assert abs(row["mean_days"] - true_mean) <= 2.6 * half, key
+        if row["n_ended"] >= 2000:
+            assert abs(row["mean_days"] - true_mean) <= 0.05 * true_mean, key
     # PHP's own los holds for its routes without stays of their own
     php = fitted.scenario.levels["php"]
     assert mean_of(php.los.model_dump()) == pytest.approx(mean_of(TRUTH["levels"]["php"]["los"]), rel=0.05)
@@ -116,14 +120,15 @@ def test_relapse_comes_back_as_a_cure_model(fitted, truth):
         true_rule, rule = truth.relapse.rule(exit_name), relapse.rule(exit_name)
         row = fitted.tables["relapse"].query("exit == @exit_name").iloc[0]
         half = (row["probability_ci_high"] - row["probability_ci_low"]) / 2 * WIDEN
-        assert abs(rule.probability - true_rule.probability) <= half, exit_name
+        assert abs(rule.probability - true_rule.probability) <= half + 0.01, exit_name
     assert relapse.return_to["inpatient"] == pytest.approx(0.6, abs=0.03)
     assert relapse.at_risk, "people who left and had not come back are today's at-risk pool"
 
 
 def test_patience_is_fitted_from_those_who_gave_up(fitted):
     php = fitted.scenario.levels["php"]
-    assert php.patience is not None and php.gave_up == {"dropped_out": 1.0}
+    assert mean_of(php.patience.model_dump()) == pytest.approx(20, rel=0.25)
+    assert php.gave_up["dropped_out"] > 0.97      # the rest came back within a day: read as transfers
 
 
 def test_todays_state_is_the_extract_at_its_end(fitted, truth):
