@@ -22,6 +22,7 @@ from .backtest import Backtest
 from .figure_style import house_style, level_colors
 from .fit import Fit
 from .fitting import survival_curve
+from .metrics import MONTHLY
 from .report import ENVIRONMENT, section
 from .version import package_version
 
@@ -100,7 +101,7 @@ def backtest_admissions(test: Backtest, levels: list[str]) -> Figure:
             low, high = min(rows["p05"].min(), rows["observed"].min()), max(rows["p95"].max(), rows["observed"].max())
             ax.set_ylim(low - 0.05 * (high - low + 1), high + 0.05 * (high - low + 1))
             ax.set_title(level)
-        axes[0].set_ylabel("Admissions in the month")
+        axes[0].set_ylabel(MONTHLY["admissions"].label)
     return figure
 
 
