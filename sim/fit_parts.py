@@ -274,7 +274,11 @@ def returns_from_before(rules: dict[str, ReturnRule], return_to: dict[str, float
 # ---------------------------------------------------------------------------- referrals
 def level_referrals(frame: pd.DataFrame, window: Window, level: str, start: pd.Timestamp,
                     background: np.ndarray) -> Part:
-    """``referrals_per_year`` (at the as-of date) with growth and seasons where the data support them."""
+    """``referrals_per_year`` (at the as-of date) with growth and seasons where the data support them.
+
+    The tests of every level together keep a 5% chance of a false trend or season anywhere: each
+    level's are made at 5% divided by the number of levels (Bonferroni).
+    """
     part = Part()
     days = new_arrival_days(frame, level)
     if not len(days):
@@ -283,7 +287,8 @@ def level_referrals(frame: pd.DataFrame, window: Window, level: str, start: pd.T
         return part
     window_days = np.arange(window.last_day + 1)
     months = (start + pd.to_timedelta(window_days, unit="D")).month.to_numpy() - 1
-    fit = fit_referrals(days, 0, window.last_day, months, background=background)
+    levels = frame["level"].nunique()
+    fit = fit_referrals(days, 0, window.last_day, months, background=background, test_level=0.05 / levels)
     part.keys["referrals_per_year"] = round(fit.per_year, 1)
     part.keys["referral_growth_per_year"] = round(fit.growth_per_year, 4)
     if fit.seasonality is not None:
@@ -296,23 +301,26 @@ def level_referrals(frame: pd.DataFrame, window: Window, level: str, start: pd.T
         f"at the as-of date, {fit.per_year:,.0f} a year (95% CI {low:,.0f}-{high:,.0f}), Poisson maximum likelihood")
     for test in fit.tests:
         part.add_rows("referral_tests", [test], level=level)
-    kept = {test["model"]: test for test in fit.tests if test.get("kept")}
-    part.notes[("referral_growth_per_year",)] = _trend_note(fit, "growth", kept)
+    growth, seasons = (_trend_note(fit, term, 0.05 / levels) for term in ("growth", "seasons"))
     if fit.seasonality is not None:
-        part.notes[("referral_seasonality",)] = _trend_note(fit, "seasons", kept)
+        part.notes[("referral_growth_per_year",)] = growth
+        part.notes[("referral_seasonality",)] = seasons
+    else:
+        part.notes[("referral_growth_per_year",)] = f"{growth}; {seasons}"
     part.add_rows("referrals", [{"level": level, "per_year": fit.per_year, "ci_low": low, "ci_high": high,
                                  "growth_per_year": fit.growth_per_year, "seasonal": fit.seasonality is not None,
                                  "first_seen": fit.n_referrals, "returns_from_before": returns}])
     return part
 
 
-def _trend_note(fit: Any, what: str, kept: dict) -> str:
-    tests = [test for test in fit.tests if what in test["model"]]
-    test = min(tests, key=lambda row: row["p_value"]) if tests else None
+def _trend_note(fit: Any, term: str, level_share: float) -> str:
+    """What the likelihood-ratio test that decided ``term`` (growth or seasons) found."""
+    test = next((row for row in fit.tests if row["term"] == term and row["decides"]), None)
     if test is None:
-        return f"{what}: not tested"
-    verdict = "kept" if test["model"] in kept else "not kept (no change)"
-    return f"{what}: likelihood-ratio test p = {test['p_value']:.2g} ({test['model']}), {verdict}"
+        return f"{term}: not tested (some month has no referral in the extract)"
+    verdict = "kept" if test["kept"] else "not kept"
+    return (f"{term}: likelihood-ratio test of {test['model']} against {test['against']}, p = {test['p_value']:.2g} "
+            f"(kept below {level_share:.3g}), {verdict}")
 
 
 # ---------------------------------------------------------------------------- today

@@ -747,7 +747,8 @@ class ReferralFit:
     notes: tuple[str, ...] = ()
 
 
-def fit_referrals(days, first_day: int, last_day: int, months, background=None) -> ReferralFit:
+def fit_referrals(days, first_day: int, last_day: int, months, background=None,
+                  test_level: float = TEST_LEVEL) -> ReferralFit:
     """Fit daily referral counts with Poisson models, with growth and monthly seasons kept only when tested in.
 
     The daily mean is ``background[t] + exp(a + b t / 365) s[month(t)]``, ``s`` normalised to mean
@@ -755,7 +756,9 @@ def fit_referrals(days, first_day: int, last_day: int, months, background=None) 
     maximum likelihood (Newton steps with the exact gradient and Hessian). Seasons are tested
     first, with growth in (growth and seasons against growth, chi-squared with 11 df), so a trend
     cannot pass for seasons; growth is then tested in the seasons' choice (against the same model
-    without growth, 1 df). Each is kept when its p-value is below :data:`TEST_LEVEL`. Counts more
+    without growth, 1 df). Each is kept when its p-value is below ``test_level`` (a caller testing
+    several levels divides :data:`TEST_LEVEL` among them, so that chance alone seldom invents a
+    season or a trend anywhere in the extract). Counts more
     spread than Poisson (weeks of many referrals) make these tests keep terms too readily.
 
     Parameters
@@ -778,7 +781,9 @@ def fit_referrals(days, first_day: int, last_day: int, months, background=None) 
     testable = bool((np.bincount(months, weights=counts, minlength=12) > 0).all())
     fits = {name: _poisson_fit(counts, _design(years, months, *shape), background)
             for name, shape in _MODELS.items() if testable or not shape[1]}
-    model, tests = _chosen_model(fits)
+    if not 0 < test_level < 1:
+        raise ValueError(f"test_level must be between 0 and 1 (got {test_level})")
+    model, tests = _chosen_model(fits, test_level)
     growth, seasons = _MODELS[model]
     per_year, per_year_ci, seasonality = _rate_at_end(fits[model], growth, seasons)
     with_growth = fits["growth and seasons" if seasons else "growth"]
@@ -862,18 +867,18 @@ def _at_minimum(gradient: np.ndarray, hessian: np.ndarray) -> bool:
     return 0 <= decrement < 1e-6
 
 
-def _chosen_model(fits: dict[str, _Poisson]) -> tuple[str, list[dict]]:
+def _chosen_model(fits: dict[str, _Poisson], test_level: float) -> tuple[str, list[dict]]:
     """The model the tests choose, and every likelihood-ratio test with whether it decided and what it kept."""
     comparisons = [("growth and seasons", "growth", "seasons"), ("growth and seasons", "seasons", "growth"),
                    ("seasons", "constant", "seasons"), ("growth", "constant", "growth")]
     tests = {(model, against): _lr_test(fits, model, against, term)
              for model, against, term in comparisons if model in fits}
     seasons_test = tests.get(("growth and seasons", "growth"))
-    seasons = seasons_test is not None and seasons_test["p_value"] < TEST_LEVEL
+    seasons = seasons_test is not None and seasons_test["p_value"] < test_level
     growth_test = tests[("growth and seasons", "seasons") if seasons else ("growth", "constant")]
     for test in tests.values():
         test["decides"] = test is seasons_test or test is growth_test
-        test["kept"] = test["decides"] and test["p_value"] < TEST_LEVEL
+        test["kept"] = test["decides"] and test["p_value"] < test_level
     growth = growth_test["kept"]
     return next(name for name, shape in _MODELS.items() if shape == (growth, seasons)), list(tests.values())
 
