@@ -3,9 +3,12 @@
 A scenario fitted on an extract up to a cut date starts the day after it from the state the
 extract shows then. Simulated over the held-out days, each level's daily census and monthly
 admissions get bands across replications (50%: the 25th to 75th percentile; 90%: the 5th to
-95th); the observed line is read from the whole extract. A fit that predicts well has about 90%
-of observed days inside the 90% band; far fewer says the fitted model misses something (a trend,
-a policy change, a capacity the base does not know), and the figures show where.
+95th); the observed line is read from the whole extract. A band from ``n`` replications holds a
+new draw of the same model with chance about 0.9 (n - 1) / (n + 1) (62% with 5, 82% with 20), so
+that, not 90%, is what a right model scores (:func:`expected_share`); far fewer says the fitted model
+misses something (a trend, a policy change, a capacity the base does not know), and the figures
+show where. The bands hold the simulation's randomness only, not the doubt in the fitted numbers,
+and days in a row are alike, so over a few months the share is itself uncertain.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ class Backtest:
     monthly
         ``level, month_start, days, observed, p05 ... p95, inside_90``: admissions per calendar month.
     coverage
-        Per level: days, the share of observed days inside the simulated 90% band, months and the
-        share of months inside it.
+        Per level: days, the share of observed days inside the simulated 90% band, months, the
+        share of months inside it, and ``expected_share`` (what a right model would score).
     results
         The simulation of the held-out days.
     """
@@ -58,7 +61,17 @@ def backtest(found: Any, full: Any, holdout_days: int, replications: int | None 
     observed = daily_census(frame, window, first_day=offset).iloc[:holdout_days]
     daily = _daily(results, observed, offset, start_date)
     monthly = _monthly(results, frame, offset)
-    return Backtest(daily, monthly, _coverage(daily, monthly), holdout_days, results)
+    coverage = _coverage(daily, monthly).assign(expected_share=expected_share(results.scenario.run.replications))
+    return Backtest(daily, monthly, coverage, holdout_days, results)
+
+
+def expected_share(replications: int) -> float:
+    """The chance a new draw of a model falls between the 5th and 95th percentiles of ``replications`` draws of it.
+
+    For ``n`` draws the band between those percentiles (interpolated) covers about ``0.9 (n - 1) / (n + 1)``
+    of the law (the order statistics' expected coverage), not 0.9.
+    """
+    return 0.9 * (replications - 1) / (replications + 1)
 
 
 def _bands(values: pd.DataFrame, by: list[str], column: str) -> pd.DataFrame:

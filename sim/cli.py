@@ -450,7 +450,7 @@ def fit(extract: str, out_file: str | None, base: str | None, as_of: str | None,
         _fail(error)
     if not quiet:
         _print_fit(found)
-    written = f" and {report_dir}/ (fit_report.html)" if report_dir else ""
+    written = f" and {Path(report_dir)}/ (fit_report.html)" if report_dir else ""
     click.echo(f"\nFitted scenario written to {path}{written}")
 
 

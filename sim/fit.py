@@ -26,7 +26,9 @@ from ruamel.yaml.comments import CommentedMap
 from .extract import Extract, Mapping, read_extract
 from .fit_parts import (
     FEWEST_STAYS,
+    FitError,
     Part,
+    ReferralsUnknown,
     at_risk,
     level_patience,
     level_referrals,
@@ -43,10 +45,6 @@ from .scenario import Scenario, validate
 FITTED_KEYS = ("los", "next", "referrals_per_year", "referral_growth_per_year", "referral_seasonality",
                "patience", "gave_up", "initial")
 """A base scenario's level keys that the fit replaces (everything else of the base is kept)."""
-
-
-class FitError(Exception):
-    """An extract the fit cannot use as it is, with what to do about it."""
 
 
 @dataclass
@@ -123,7 +121,11 @@ def fit(extract: Extract | pd.DataFrame | str | Path, base: Scenario | None = No
         full = full.cut(as_of)
     fitted_on = full.cut(full.as_of - timedelta(days=holdout_days)) if holdout_days else full
     _check_long_enough(fitted_on, holdout_days)
-    found = _fit(fitted_on, base, transfer_within_days)
+    try:
+        found = _fit(fitted_on, base, transfer_within_days)
+    except FitError as error:
+        text = str(error)
+        raise FitError(text if text.startswith(fitted_on.source) else f"{fitted_on.source}: {text}") from None
     if holdout_days:
         from .backtest import backtest
         found.backtest = backtest(found, full, holdout_days, replications)
@@ -152,7 +154,8 @@ def _fit(extract: Extract, base: Scenario | None, transfer_within_days: float) -
     holds = {name: _holds(base, name, frame[frame["level"].eq(name)]) for name in names}
     levels = {}
     for name in names:
-        part = _level(frame, window, name, extract, (rules, relapse_part.keys.get("return_to", {})), holds[name])
+        part = _level(frame, window, name, extract, (rules, relapse_part.keys.get("return_to", {})),
+                      (holds[name], base))
         levels[name] = part.keys
         whole.merge(part, ("levels", name))
     data = _on_base(levels, extract, base, frame, window, whole)
@@ -191,17 +194,36 @@ def _today_note(extract: Extract) -> str:
 
 
 def _level(frame: pd.DataFrame, window: Window, name: str, extract: Extract, relapse_fit: tuple[dict, dict],
-           holds: bool) -> Part:
+           based: tuple[bool, Scenario | None]) -> Part:
     """A level's stays, routes, patience and referrals (today's patients are added per group or for all)."""
+    holds, base = based
     rows = frame[frame["level"].eq(name)]
     rules, return_to = relapse_fit
     part = level_stays_and_routes(rows, window, name)
     background = returns_from_before(rules, return_to, name, np.arange(window.last_day + 1))
-    for piece in (level_patience(rows, window, name), level_referrals(frame, window, name, extract.start,
-                                                                       background)):
+    try:
+        referrals = level_referrals(frame, window, name, extract.start, background)
+    except ReferralsUnknown as error:
+        referrals = _base_referrals(base, name, error)
+    for piece in (level_patience(rows, window, name), referrals):
         part.keys.update(piece.keys)
         part.merge(piece)
     part.keys["when_next_full"] = "hold" if holds else "release"
+    return part
+
+
+def _base_referrals(base: Scenario | None, name: str, error: ReferralsUnknown) -> Part:
+    """The base scenario's referrals for a level whose new referrals the extract cannot tell from returns."""
+    if base is None or name not in base.levels:
+        raise FitError(f"{error} (or give --base with this level's referrals)")
+    level = base.levels[name]
+    part = Part()
+    part.keys = {"referrals_per_year": level.referrals_per_year,
+                 "referral_growth_per_year": level.referral_growth_per_year,
+                 **({"referral_seasonality": level.referral_seasonality} if level.referral_seasonality else {})}
+    part.notes[("referrals_per_year",)] = f"KEPT FROM THE BASE SCENARIO, not fitted: {error}"
+    part.add_rows("referrals", [{"level": name, "per_year": level.referrals_per_year, "source": "base scenario",
+                                 "note": str(error)}])
     return part
 
 
@@ -215,11 +237,11 @@ def _on_base(levels: dict[str, dict], extract: Extract, base: Scenario | None, f
     census = daily_census(frame, window)
     for name, keys in levels.items():
         level = data["levels"].setdefault(name, {})
-        for key in FITTED_KEYS:
-            level.pop(key, None)
+        kept = {key: level.pop(key) for key in FITTED_KEYS if key in level}
         if base is not None:
             keys.pop("when_next_full")
         level.update(keys)
+        _waiting_rules_kept(level, kept, (name, whole))
         in_place = frame["level"].eq(name) & frame["admitted"].notna() & frame["discharged"].isna()
         _capacity(level, name, census, int(in_place.sum()), base, whole)
     data["run"] = {**data.get("run", {}), "start_date": (extract.as_of + timedelta(days=1)).strftime("%Y-%m-%d"),
@@ -227,6 +249,20 @@ def _on_base(levels: dict[str, dict], extract: Extract, base: Scenario | None, f
     data["run"].pop("start_month", None)
     data.pop("relapse", None)
     return data
+
+
+def _waiting_rules_kept(level: dict, base_keys: dict, where: tuple[str, Part]) -> None:
+    """The base's ``patience`` and ``gave_up`` where too few gave up waiting in the extract to fit them; without
+    a base, the level keeps no patience and the file says why."""
+    name, whole = where
+    if "patience" in level:
+        return
+    note = whole.notes.pop(("levels", name, "patience"), "")
+    if "patience" in base_keys:
+        level.update({key: base_keys[key] for key in ("patience", "gave_up") if key in base_keys})
+        whole.notes[("levels", name, "patience")] = f"the base scenario's: {note}"
+    else:
+        whole.notes[("levels", name)] = f"no patience (nobody gives up waiting): {note}"
 
 
 def _relapse(data: dict, relapse_part: Part, people: list[dict]) -> None:

@@ -32,6 +32,14 @@ DAY_BANDS = (0, 1, 2, 3, 5, 7, 10, 14, 21, 28, 42, 56, 91, 182, 365, 730, 1095, 
 """Edges of the bands today's patients are written in (days in care, days waiting)."""
 
 
+class FitError(Exception):
+    """An extract the fit cannot use as it is, with what to do about it."""
+
+
+class ReferralsUnknown(FitError):
+    """A level whose new referrals the extract cannot tell from returns of people who left care before it."""
+
+
 @dataclass
 class Part:
     """Scenario keys fitted, a note per key path, and table rows, gathered as the parts are fitted."""
@@ -258,16 +266,19 @@ def relapse(frame: pd.DataFrame, window: Window) -> tuple[Part, dict[str, Return
 
 def returns_from_before(rules: dict[str, ReturnRule], return_to: dict[str, float], level: str,
                         days: np.ndarray) -> np.ndarray:
-    """Expected returns a day at ``level`` of people who left care before the extract began.
+    """Expected returns a day at ``level`` of people who left care before the extract began: three rows, with
+    each exit's share who return at its fitted value and at the low and high ends of its 95% interval.
 
     They come back as patients the extract has not seen, so they look like new referrals. At the
     extract's exit rate (taken as steady before it), people who left ``s`` days before day 0 return
     on day ``t`` at rate ``p g(t + s)``; over all ``s`` that is ``p S(t)`` a day per exit a day.
     """
-    expected = np.zeros(len(days))
+    expected = np.zeros((3, len(days)))
     for rule in rules.values():
         survival = rule.fit.delay.survival(days + 0.5)
-        expected += rule.exits_per_day * rule.fit.probability * survival * return_to.get(level, 0.0)
+        shares = np.array([rule.fit.probability, *rule.fit.probability_ci])[:, None]
+        expected += rule.exits_per_day * np.nan_to_num(shares, nan=rule.fit.probability) * survival * return_to.get(
+            level, 0.0)
     return expected
 
 
@@ -276,8 +287,9 @@ def level_referrals(frame: pd.DataFrame, window: Window, level: str, start: pd.T
                     background: np.ndarray) -> Part:
     """``referrals_per_year`` (at the as-of date) with growth and seasons where the data support them.
 
-    The tests of every level together keep a 5% chance of a false trend or season anywhere: each
-    level's are made at 5% divided by the number of levels (Bonferroni).
+    ``background``: :func:`returns_from_before`'s three rows. The tests of every level together keep a
+    5% chance of a false trend or season anywhere: each level's are made at 5% divided by the number
+    of levels (Bonferroni).
     """
     part = Part()
     days = new_arrival_days(frame, level)
@@ -288,17 +300,29 @@ def level_referrals(frame: pd.DataFrame, window: Window, level: str, start: pd.T
     window_days = np.arange(window.last_day + 1)
     months = (start + pd.to_timedelta(window_days, unit="D")).month.to_numpy() - 1
     levels = frame["level"].nunique()
-    fit = fit_referrals(days, 0, window.last_day, months, background=background, test_level=0.05 / levels)
+    if background[0].sum() > 0.8 * len(days):
+        raise ReferralsUnknown(f"{level}: {len(days):,} patients were first seen here in {window.last_day + 1} days, "
+                               f"but {background[0].sum():,.0f} returns of people who left care before the extract "
+                               "began are expected among them, so new referrals cannot be told from returns: give a "
+                               "longer extract (a year or more; the relapse fit needs returns seen over months)")
+    try:
+        fit, *ends = (fit_referrals(days, 0, window.last_day, months, background=expected, test_level=0.05 / levels)
+                      for expected in background)
+    except ValueError:
+        raise ReferralsUnknown(f"{level}: the referral rate could not be fitted: the returns of people who left care "
+                               "before the extract seem to explain every patient first seen here; give a longer "
+                               "extract (a year or more)") from None
     part.keys["referrals_per_year"] = round(fit.per_year, 1)
     part.keys["referral_growth_per_year"] = round(fit.growth_per_year, 4)
     if fit.seasonality is not None:
         part.keys["referral_seasonality"] = [round(float(factor), 3) for factor in fit.seasonality]
-    low, high = fit.per_year_ci
-    returns = float(background.sum())
+    low, high = _with_returns_unsure(fit, ends)
+    returns = float(background[0].sum())
     part.notes[("referrals_per_year",)] = (
         f"{fit.n_referrals:,} patients first seen here over {window.last_day + 1:,} days, less an expected "
         f"{returns:,.0f} returns of people who left care before the extract (from the relapse fit); the rate "
-        f"at the as-of date, {fit.per_year:,.0f} a year (95% CI {low:,.0f}-{high:,.0f}), Poisson maximum likelihood")
+        f"at the as-of date, {fit.per_year:,.0f} a year (95% CI {low:,.0f}-{high:,.0f}, the returns' own doubt "
+        "included), Poisson maximum likelihood")
     for test in fit.tests:
         part.add_rows("referral_tests", [test], level=level)
     growth, seasons = (_trend_note(fit, term, 0.05 / levels) for term in ("growth", "seasons"))
@@ -311,6 +335,14 @@ def level_referrals(frame: pd.DataFrame, window: Window, level: str, start: pd.T
                                  "growth_per_year": fit.growth_per_year, "seasonal": fit.seasonality is not None,
                                  "first_seen": fit.n_referrals, "returns_from_before": returns}])
     return part
+
+
+def _with_returns_unsure(fit: Any, ends: list[Any]) -> tuple[float, float]:
+    """The rate's 95% interval, widened for the returns taken out not being known exactly: half the spread of
+    the rates fitted with the relapse shares at the ends of their intervals, added in quadrature."""
+    low, high = fit.per_year_ci
+    unsure = abs(ends[0].per_year - ends[1].per_year) / 2
+    return fit.per_year - math.hypot(fit.per_year - low, unsure), fit.per_year + math.hypot(high - fit.per_year, unsure)
 
 
 def _trend_note(fit: Any, term: str, level_share: float) -> str:

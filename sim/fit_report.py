@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from . import plots
-from .backtest import Backtest
+from .backtest import Backtest, expected_share
 from .figure_style import house_style, level_colors
 from .fit import Fit
 from .fitting import survival_curve
@@ -27,7 +27,8 @@ from .report import ENVIRONMENT, section
 from .version import package_version
 
 POOR_COVERAGE = 0.5
-"""A level whose held-out days fall inside the simulated 90% band less often than this is flagged."""
+"""A level whose held-out days fall inside the simulated 90% band less often than this share of what a right
+model would score (:func:`sim.backtest.expected_share`) is flagged."""
 
 
 # ---------------------------------------------------------------------------- figures
@@ -134,15 +135,22 @@ def warnings_of(found: Fit) -> list[str]:
         assumed = ", ".join(capacity.loc[capacity["source"].str.contains("assumption"), "level"])
         found_warnings.append(f"Places at {assumed} are the highest census seen, not known places: give --base "
                               "with the real capacity before planning with this scenario.")
+    referrals = found.tables.get("referrals")
+    if referrals is not None and "source" in referrals:
+        kept = ", ".join(referrals.loc[referrals["source"].eq("base scenario"), "level"])
+        found_warnings.append(f"Referrals at {kept} are the base scenario's, not fitted: the extract is too short to "
+                              "tell their new referrals from returns of people who left care before it began.")
     share = len(found.problems) / max(1, len(found.problems) + len(found.extract.episodes))
     if share > 0.05:
         found_warnings.append(f"{share:.0%} of the extract's rows could not be used (see the table of rows left "
                               "out): the fit may miss what they held.")
     if found.backtest is not None:
         coverage = found.backtest.coverage
-        for row in coverage[coverage["share_days_inside_90"] < POOR_COVERAGE].itertuples():
+        poor = coverage["share_days_inside_90"] < POOR_COVERAGE * coverage["expected_share"]
+        for row in coverage[poor].itertuples():
             found_warnings.append(f"Back-test: only {row.share_days_inside_90:.0%} of {row.level}'s held-out days "
-                                  "fall inside the simulated 90% band: the fitted model misses something there.")
+                                  f"fall inside the simulated 90% band, where a right model would score about "
+                                  f"{row.expected_share:.0%}: the fitted model misses something there.")
     return found_warnings
 
 
@@ -200,8 +208,11 @@ def _held_note(found: Fit) -> str:
 def _backtest_note(test: Backtest) -> str:
     replications = test.results.scenario.run.replications
     return (f"The scenario fitted on the extract up to the cut, run {replications} times over the held-out days "
-            "from the state the extract showed at the cut. About 90% of observed days inside the 90% band is a "
-            "fit that predicts as well as it claims; far fewer says the model misses something.")
+            f"from the state the extract showed at the cut. With {replications} replications a right model has "
+            f"about {expected_share(replications):.0%} of observed days inside the 90% band (not 90%: the band's "
+            "ends are themselves estimated); far fewer says the model misses something. The bands hold the "
+            "simulation's randomness, not the doubt in the fitted numbers, and days in a row are alike, so over a "
+            "few months the share is itself uncertain.")
 
 
 def write_fit_report(found: Fit, folder: str | Path) -> Path:

@@ -131,16 +131,20 @@ def patience_data(frame: pd.DataFrame, window: Window) -> Durations:
     A patient admitted after ``w`` days would have given up only later than that (censored at the
     wait); one still waiting at the as-of date is censored there; one already waiting when the
     extract began is left-truncated, as stays are. Patients held in a place elsewhere while they
-    waited are left out: they were never at risk of giving up.
+    waited are left out (they were never at risk of giving up), as are those admitted the day they
+    were referred (a wait of no recorded length says nothing of patience).
     """
-    frame = frame[~frame["waited_in_a_place"]]
+    admitted = frame["admitted"].to_numpy(float)
+    frame = frame[~frame["waited_in_a_place"] & ~(admitted == frame["referred"].to_numpy(float))]
     gave_up = (frame["admitted"].isna() & frame["discharged"].notna()).to_numpy()
-    referred = frame["referred"].to_numpy(float)
-    end = np.where(gave_up, frame["discharged"], frame["admitted"].to_numpy(float))
-    censored = ~gave_up
-    days = np.where(np.isnan(end), window.elapsed(referred), end - referred)
+    referred, admitted = frame["referred"].to_numpy(float), frame["admitted"].to_numpy(float)
+    waits = admitted - referred
+    # the fitting reads a censored date difference c as "lasted past c and a half days", true at the
+    # as-of date (the day's end) but half a day too long for a wait ended by admission, which is c on average
+    days = np.where(gave_up, frame["discharged"].to_numpy(float) - referred,
+                    np.where(np.isnan(admitted), window.elapsed(referred), waits - (0.5 if window.dates else 0)))
     entered = np.clip(-referred, 0, None)
-    return Durations(np.maximum(days, entered), censored, entered, frame["route"].to_numpy(str))
+    return Durations(np.maximum(days, entered), ~gave_up, entered, frame["route"].to_numpy(str))
 
 
 def exit_data(frame: pd.DataFrame, window: Window, exit_name: str) -> Durations:
