@@ -158,7 +158,7 @@ def sections(found: Fit) -> tuple[list[dict], list[tuple[str, str, Figure]]]:
     """The report's sections in order, and every figure drawn (to be saved as files too)."""
     levels = [name for name in found.scenario.level_names if name in set(found.extract.episodes["level"])]
     drawn: list[tuple[str, str, Figure]] = []
-    parts = [section("What the extract held", _held_note(found), found.extract.problem_counts(), [])]
+    parts = [section("What the extract held", _held_note(found), _shown(found.extract.problem_counts()), [])]
     if found.backtest is not None:
         test = found.backtest
         figures = [("backtest_census", "Held-out days: census simulated from the state at the cut (bands) and "
@@ -167,17 +167,32 @@ def sections(found: Fit) -> tuple[list[dict], list[tuple[str, str, Figure]]]:
                                            "(dots).", backtest_admissions(test, levels))]
         drawn += figures
         parts.append(section(f"Back-test: the last {test.holdout_days} days held out", _backtest_note(test),
-                             test.coverage.round(3), figures))
+                             _shown(test.coverage.round(3)), figures))
     probability = [("probability_plots", "Each fitted law against the stays it was fitted to (P-P plot; on the "
                                          "dashed diagonal, the law follows the data).", probability_plots(found))]
     drawn += probability
     parts.append(section("Stays and patience", "The law chosen by AIC among exponential, gamma, lognormal, Weibull "
                          "(and the empirical one when nothing is censored), fitted by maximum likelihood with "
-                         "day-rounded, censored and truncated stays as they are.", stays_table(found), probability))
+                         "day-rounded, censored and truncated stays as they are.", _shown(stays_table(found)),
+                         probability))
     for name, title, note in TABLES:
         if name in found.tables and not found.tables[name].empty:
-            parts.append(section(title, note, found.tables[name].round(4), []))
+            table = found.tables[name]
+            table = table[table["decides"].astype(bool)] if "decides" in table else table
+            parts.append(section(title, note, _shown(table.round(4)), []))
     return parts, drawn
+
+
+KEYS = ("group", "level", "route", "kind", "exit", "to", "reason", "model", "family")
+"""Columns that name a row: a shown table's index."""
+LEFT_OUT = ("parameters", "log_likelihood", "decides", "against")
+"""Columns kept in the CSV files but left out of the page (long or technical)."""
+
+
+def _shown(table: pd.DataFrame) -> pd.DataFrame:
+    """A table as the page shows it: named by its key columns, without the long ones."""
+    keys = [column for column in KEYS if column in table]
+    return table.drop(columns=[column for column in LEFT_OUT if column in table]).set_index(keys) if keys else table
 
 
 TABLES = [
@@ -185,8 +200,11 @@ TABLES = [
                          "waiting went, and where returns came back to; 95% Wilson intervals."),
     ("referrals", "Referrals", "New patients per level: a patient's first episode in the extract, less the expected "
                                "returns of people who left care before it began; the rate at the as-of date."),
-    ("referral_tests", "Growth and seasons", "Likelihood-ratio tests of a yearly trend and of monthly seasons; a "
-                                             "part is kept only when its test says p < 0.05."),
+    ("referral_tests", "Growth and seasons", "The likelihood-ratio tests that decided a yearly trend and monthly "
+                                             "seasons (seasons tested with the trend in); a part is kept only when "
+                                             "its p-value is below 5% divided by the number of levels, so that "
+                                             "chance seldom invents one anywhere (every test is in "
+                                             "fit_referral_tests.csv)."),
     ("relapse", "Relapse", "A cure model per way of leaving care: the share who ever return and the delay, those "
                            "not back by the as-of date censored there."),
     ("stay_differences", "Do stays differ by destination?", "A likelihood-ratio test of one law for all routes "
