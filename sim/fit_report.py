@@ -19,9 +19,11 @@ from matplotlib.figure import Figure
 
 from . import plots
 from .backtest import Backtest
+from .extract import AFTER_AS_OF
 from .figure_style import house_style, level_colors
 from .fit import Fit
 from .fitting import survival_curve
+from .metrics import MONTHLY
 from .report import ENVIRONMENT, section
 from .version import package_version
 
@@ -100,7 +102,7 @@ def backtest_admissions(test: Backtest, levels: list[str]) -> Figure:
             low, high = min(rows["p05"].min(), rows["observed"].min()), max(rows["p95"].max(), rows["observed"].max())
             ax.set_ylim(low - 0.05 * (high - low + 1), high + 0.05 * (high - low + 1))
             ax.set_title(level)
-        axes[0].set_ylabel("Admissions in the month")
+        axes[0].set_ylabel(MONTHLY["admissions"].label)
     return figure
 
 
@@ -133,7 +135,8 @@ def warnings_of(found: Fit) -> list[str]:
         assumed = ", ".join(capacity.loc[capacity["source"].str.contains("assumption"), "level"])
         found_warnings.append(f"Places at {assumed} are the highest census seen, not known places: give --base "
                               "with the real capacity before planning with this scenario.")
-    share = len(found.problems) / max(1, len(found.problems) + len(found.extract.episodes))
+    bad = int((found.problems["reason"] != AFTER_AS_OF).sum())    # rows after --as-of were left out on purpose
+    share = bad / max(1, bad + len(found.extract.episodes))
     if share > 0.05:
         found_warnings.append(f"{share:.0%} of the extract's rows could not be used (see the table of rows left "
                               "out): the fit may miss what they held.")
