@@ -450,6 +450,8 @@ def fit(extract: str, out_file: str | None, base: str | None, as_of: str | None,
         _fail(error)
     if not quiet:
         _print_fit(found)
+    for text in warnings_of(found):     # even with --quiet, as every command's warnings
+        click.echo(f"warning: {text}", err=True)
     written = f" and {Path(report_dir)}/ (fit_report.html)" if report_dir else ""
     click.echo(f"\nFitted scenario written to {path}{written}")
 
@@ -479,5 +481,3 @@ def _print_fit(found: Fit) -> None:
             click.echo(f"\nBack-test over the last {found.backtest.holdout_days} days: share of observed days and "
                        "months inside the simulated 90% band\n")
             click.echo(found.backtest.coverage.round(2).to_string(index=False))
-    for text in warnings_of(found):
-        click.echo(f"warning: {text}", err=True)

@@ -482,9 +482,20 @@ def _stop_if_mostly_bad(problems: pd.DataFrame, rows: int, name: str, most_bad_s
     for reason, count, examples in problem_counts(bad).itertuples(index=False):
         more = ", ..." if count > EXAMPLE_ROWS else ""
         hint = f"; {HINTS[reason]}" if reason in HINTS else ""
-        lines.append(f"  - {reason}: {count} row{'s' if count > 1 else ''} ({examples}{more}){hint}")
+        lines.append(f"  - {reason}: {count} row{'s' if count > 1 else ''} ({examples}{more}){hint}"
+                     f"{_what_was_wrong(bad[bad['reason'] == reason])}")
     raise ExtractError(f"{name}: {len(bad)} of {known} rows cannot be used (more than {most_bad_share:.0%}), "
                        f"so the fit stops. By reason, with row numbers (the header is row 1):\n" + "\n".join(lines))
+
+
+def _what_was_wrong(rows: pd.DataFrame, most: int = 3) -> str:
+    """The first few different values a reason was given for (the column and value, or the label and the
+    allowed levels), so a planner sees what to fix without opening the file."""
+    shown = rows[rows["detail"] != "(empty)"].drop_duplicates("detail").head(most)
+    if shown.empty:
+        return ""
+    return "; e.g. " + "; ".join(f"row {row}: {detail}" for row, detail in zip(shown["row"], shown["detail"],
+                                                                                strict=True))
 
 
 def _start_date(start: Any, days: pd.DataFrame, usable: pd.Series) -> pd.Timestamp:

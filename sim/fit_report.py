@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from . import plots
 from .backtest import Backtest, expected_share
+from .extract import AFTER_AS_OF
 from .figure_style import house_style, level_colors
 from .fit import Fit
 from .fitting import survival_curve
@@ -140,7 +141,8 @@ def warnings_of(found: Fit) -> list[str]:
         kept = ", ".join(referrals.loc[referrals["source"].eq("base scenario"), "level"])
         found_warnings.append(f"Referrals at {kept} are the base scenario's, not fitted: the extract is too short to "
                               "tell their new referrals from returns of people who left care before it began.")
-    share = len(found.problems) / max(1, len(found.problems) + len(found.extract.episodes))
+    bad = int((found.problems["reason"] != AFTER_AS_OF).sum())    # rows after --as-of were left out on purpose
+    share = bad / max(1, bad + len(found.extract.episodes))
     if share > 0.05:
         found_warnings.append(f"{share:.0%} of the extract's rows could not be used (see the table of rows left "
                               "out): the fit may miss what they held.")
