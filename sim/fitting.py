@@ -56,7 +56,7 @@ TEST_LEVEL = 0.05
 """The p-value below which :func:`fit_referrals` keeps growth or seasons."""
 
 _Z95 = float(stats.norm.ppf(0.975))
-_NODES, _NODE_WEIGHTS = np.polynomial.legendre.leggauss(16)
+_NODES, _NODE_WEIGHTS = np.polynomial.legendre.leggauss(8)
 _DAY_STARTS = (_NODES + 1) / 2
 """Where in its first day a stay began (a share of the day), Gauss-Legendre nodes for averaging over it."""
 
