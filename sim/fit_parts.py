@@ -19,6 +19,7 @@ from scipy import stats
 from .fitting import fit_referrals, fit_returns, fit_stays, stays_differ
 from .pathway import Durations, Window, exit_data, new_arrival_days, patience_data, stay_data
 from .scenario import EXITS
+from .today import MOST_DAYS_SINCE
 
 FEWEST_STAYS = 30
 """Ended stays a route needs before it can have stays of its own."""
@@ -395,13 +396,13 @@ def at_risk(frame: pd.DataFrame, window: Window, rules: dict[str, ReturnRule]) -
         left = exit_data(frame, window, exit_name)
         since = window.middle(left.days[left.censored])
         people += _binned(since, exit_name, window)
-        longest = float(rule.fit.delay.law().ppf(0.99))
+        law = rule.fit.delay.law()
+        longest = min(float(law.ppf(0.99)), MOST_DAYS_SINCE)
         edges = np.arange(window.as_of_day, max(window.as_of_day, longest) + 30, 30)
-        for low, high in zip(edges[:-1], edges[1:], strict=True):
-            stayed_away = 1 - rule.fit.probability * rule.fit.delay.law().cdf((low + high) / 2)
-            count = round(rule.exits_per_day * (high - low) * stayed_away)
-            if count:
-                people.append({"after": exit_name, "days_since": round((low + high) / 2, 1), "count": count})
+        middles = (edges[:-1] + edges[1:]) / 2
+        counts = np.round(rule.exits_per_day * np.diff(edges) * (1 - rule.fit.probability * law.cdf(middles)))
+        people += [{"after": exit_name, "days_since": round(float(middle), 1), "count": int(count)}
+                   for middle, count in zip(middles, counts, strict=True) if count]
     return people
 
 
