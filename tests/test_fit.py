@@ -161,3 +161,11 @@ def test_ignoring_censoring_would_bias_a_short_extract_and_the_fit_does_not(trut
     naive = float((ended["discharged"] - ended["admitted"]).mean())
     assert naive < 0.7 * 90 and abs(ours - 90) < 0.15 * 90
     assert math.isfinite(ours)
+
+
+def test_the_fitted_scenario_compares_and_changes_like_any_other(fitted):
+    shorter = fitted.scenario.with_changes({"run.days": 60, "run.replications": 3})
+    more_php = shorter.with_changes({"levels.php.capacity": 40})
+    table = sim.compare(shorter, more_php, jobs=1, progress=False)
+    waits = table.query("level == 'php' and metric == 'wait_mean_days'").iloc[0]
+    assert waits["difference"] <= 0        # 32 -> 40 PHP places: no longer waits there, on common random numbers
