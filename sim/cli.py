@@ -415,7 +415,8 @@ def plan(scenario: str, target_texts: tuple[str, ...], levels: str | None, out_d
 @click.option("--start", metavar="DATE", help="The extract's first day [default: found from its dates, see "
                                               "scenarios/data/README.md].")
 @click.option("--holdout-days", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Fit on the extract up to this many days before its end, simulate those days and compare.")
+              help="Fit on the extract up to this many days before its end, simulate those days and compare "
+                   "(the fitted file is then the fit up to that date; fit again without it to use every record).")
 @click.option("--columns", metavar="OURS=THEIRS,...", help="The extract's column names, e.g. "
                                                            "admitted=AdmitDate,discharged=DischDate.")
 @click.option("--levels", "level_labels", metavar="LABEL=LEVEL,...",

@@ -23,6 +23,7 @@ import pandas as pd
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
+from .backtest import backtest
 from .extract import Extract, Mapping, read_extract
 from .fit_parts import (
     FEWEST_STAYS,
@@ -108,7 +109,9 @@ def fit(extract: Extract | pd.DataFrame | str | Path, base: Scenario | None = No
         The extract's end (default: its last date); later dates are ignored.
     holdout_days
         Fit on the extract up to this many days before its end, then simulate those days from the
-        state at that date and compare with what happened (``Fit.backtest``).
+        state at that date and compare with what happened (``Fit.backtest``). The fitted scenario
+        is then the one fitted up to that date, starting there; once it passes, fit again without
+        a hold-out to use every record.
     transfer_within_days
         A next episode referred within this many days of a discharge is a transfer.
     replications
@@ -127,7 +130,6 @@ def fit(extract: Extract | pd.DataFrame | str | Path, base: Scenario | None = No
         text = str(error)
         raise FitError(text if text.startswith(fitted_on.source) else f"{fitted_on.source}: {text}") from None
     if holdout_days:
-        from .backtest import backtest
         found.backtest = backtest(found, full, holdout_days, replications)
     return found
 
@@ -235,6 +237,8 @@ def _on_base(levels: dict[str, dict], extract: Extract, base: Scenario | None, f
     data["description"] = (f"Fitted from {extract.source} ({extract.start:%Y-%m-%d} to {extract.as_of:%Y-%m-%d}); "
                            "starts the day after, from the state the extract shows then.")
     census = daily_census(frame, window)
+    for name in data["levels"].keys() - levels.keys():
+        whole.notes[("levels", name)] = "not in the extract: as the base scenario has it, today's patients included"
     for name, keys in levels.items():
         level = data["levels"].setdefault(name, {})
         kept = {key: level.pop(key) for key in FITTED_KEYS if key in level}
