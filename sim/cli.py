@@ -9,7 +9,11 @@ imports this module (and with it pandas and SciPy) where Ctrl-C is already answe
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import signal
+import socket
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -482,3 +486,42 @@ def _print_fit(found: Fit) -> None:
             click.echo(f"\nBack-test over the last {found.backtest.holdout_days} days: share of observed days and "
                        "months inside the simulated 90% band\n")
             click.echo(found.backtest.coverage.round(2).to_string(index=False))
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True, help="The port to serve on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to serve on (0.0.0.0: every network the machine is on).")
+@click.option("--dask", "dask_address", metavar="ADDRESS", help="Run the app's jobs on the Dask cluster whose "
+                                                                 "scheduler is at ADDRESS (default: local processes).")
+def app(port: int, host: str, dask_address: str | None) -> None:
+    """Serve the web app (pip install -e '.[app]'); Ctrl-C stops it."""
+    if importlib.util.find_spec("streamlit") is None:
+        _fail(SettingsError("continuum app", ["the web app needs Streamlit: pip install -e '.[app]'"]))
+    if not _port_free(host, port):
+        _fail(SettingsError("continuum app", [f"port {port} on {host} is taken: give another with --port"]))
+    script = Path(__file__).parent / "app" / "main.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+               "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.maxUploadSize", "1", "--server.fileWatcherType", "none"]
+    environment = {**os.environ, **({"CONTINUUM_DASK_ADDRESS": dask_address} if dask_address else {})}
+    click.echo(f"continuum app at http://{host}:{port} (Ctrl-C stops it)")
+    server = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL)
+    try:
+        server.wait()
+    except (KeyboardInterrupt, Terminated):
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        click.echo("continuum app stopped")
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True

@@ -135,6 +135,14 @@ def _run_checked(scenario: Scenario, replications: int | None, seed: int | None,
     if precision is not None:
         scenario, outputs, notes["precision"] = add_until_precise(
             scenario, outputs, simulate, precision, max(max_replications, scenario.run.replications))
+    backend = resolve_backend(scenario.run.replications, jobs=jobs, executor=executor, address=address)
+    return gathered(scenario, outputs, {**backend, **notes}, started)
+
+
+def gathered(scenario: Scenario, outputs: list[ReplicationOutput], notes: dict[str, Any], started: float) -> Results:
+    """The replications' outputs as :class:`Results`, with ``run.json``'s record (``notes``: how they ran, and
+    what was chosen on the way) and the reasons not to trust a number. Anything that runs replications its own
+    way (the web app's shared pool) ends here too, so its tables are the command line's."""
     meta = {
         "package": "continuum",
         "version": package_version(),
@@ -144,7 +152,6 @@ def _run_checked(scenario: Scenario, replications: int | None, seed: int | None,
         "replications": scenario.run.replications,
         "warmup_days": scenario.run.warmup_days,
         "days": scenario.run.days,
-        **resolve_backend(scenario.run.replications, jobs=jobs, executor=executor, address=address),
         **notes,
         "wall_time_seconds": round(time.perf_counter() - started, 3),
         "python": sys.version.split()[0],
