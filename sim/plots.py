@@ -22,11 +22,13 @@ figure goes beside the last panel instead::
 
 from __future__ import annotations
 
+import io
 import textwrap
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import matplotlib as mpl
 import numpy as np
@@ -69,12 +71,24 @@ def key_label(key: str) -> str:
     return " ".join(KEY_WORDS.get(part, part.replace("_", " ")) for part in parts)
 
 
+_PNGS: WeakKeyDictionary[Figure, bytes] = WeakKeyDictionary()
+
+
+def png_bytes(figure: Figure) -> bytes:
+    """``figure`` as a PNG (150 dpi), drawn once: the report's page and its ``figures/`` file share it."""
+    if figure not in _PNGS:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=150, bbox_inches="tight", facecolor="white")
+        _PNGS[figure] = buffer.getvalue()
+    return _PNGS[figure]
+
+
 def save(figure: Figure, folder: str | Path, name: str) -> list[Path]:
     """Write ``figure`` to ``folder/name.png`` (150 dpi) and ``folder/name.svg``; return both paths."""
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     paths = [target / f"{name}.png", target / f"{name}.svg"]
-    figure.savefig(paths[0], dpi=150, bbox_inches="tight", facecolor="white")
+    paths[0].write_bytes(png_bytes(figure))
     # no date and no random element ids in the SVG, so the same figure always writes the same file
     with mpl.rc_context({"svg.hashsalt": name}):
         figure.savefig(paths[1], bbox_inches="tight", facecolor="white", metadata={"Date": None})

@@ -8,7 +8,6 @@ images, a STRESS-DES checklist filled from the scenario, and the scenario as run
 from __future__ import annotations
 
 import base64
-import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,9 +165,7 @@ def figures(results: Results) -> list[tuple[str, str, Figure]]:
 
 
 def _png(figure: Figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return base64.b64encode(plots.png_bytes(figure)).decode("ascii")
 
 
 def section(title: str, note: str, table: pd.DataFrame | None, drawn: Sequence[tuple[str, str, Figure]]) -> dict:
