@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .fitting import fit_referrals, fit_returns, fit_stays, stays_differ
+from .fitting import fit_referrals, fit_returns, fit_stays, stays_differ, survival_curve
 from .pathway import Durations, Window, exit_data, new_arrival_days, patience_data, stay_data
 from .scenario import EXITS
 from .today import MOST_DAYS_SINCE
@@ -235,6 +235,21 @@ class ReturnRule:
     rule: dict
     fit: Any
     exits_per_day: float
+    returned_by: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0))
+    """The share of leavers seen back by each lag (Kaplan-Meier, the not-yet-back censored): lags, shares."""
+
+    def still_to_return(self, days: np.ndarray) -> np.ndarray:
+        """The share of leavers who will return but have not ``days`` after leaving: ``p`` less those seen back
+        by then (Kaplan-Meier) within the lags the extract shows, the fitted delay law's ``p S(t)`` beyond them.
+        The seen returns carry the delay's shape, so a law whose tail fits loosely does not set how many late
+        returns there are; the cure model's ``p`` sets only how many return in all."""
+        lags, back = self.returned_by
+        share = self.fit.probability
+        fitted = share * self.fit.delay.survival(days)
+        if not len(lags):
+            return fitted
+        seen = np.interp(days, lags, back, left=0.0)
+        return np.where(days <= lags[-1], np.clip(share - seen, 0.0, None), fitted)
 
 
 def relapse(frame: pd.DataFrame, window: Window) -> tuple[Part, dict[str, ReturnRule]]:
@@ -249,7 +264,8 @@ def relapse(frame: pd.DataFrame, window: Window) -> tuple[Part, dict[str, Return
             continue
         fit = fit_returns(left.days, ~left.censored, **recording(window))
         rule = {"probability": round(fit.probability, 4), "time": compact(fit.delay.parameters)}
-        rules[exit_name] = ReturnRule(rule, fit, len(left) / max(1.0, window.as_of_day))
+        lags, not_back = survival_curve(window.middle(left.days), left.censored)
+        rules[exit_name] = ReturnRule(rule, fit, len(left) / max(1.0, window.as_of_day), (lags, 1 - not_back))
         low, high = fit.probability_ci
         part.notes[(f"after_{exit_name}",)] = (
             f"cure model on {len(left):,} who left by {exit_name}, {returned:,} came back: {fit.probability:.1%} "
@@ -272,14 +288,15 @@ def returns_from_before(rules: dict[str, ReturnRule], return_to: dict[str, float
 
     They come back as patients the extract has not seen, so they look like new referrals. At the
     extract's exit rate (taken as steady before it), people who left ``s`` days before day 0 return
-    on day ``t`` at rate ``p g(t + s)``; over all ``s`` that is ``p S(t)`` a day per exit a day.
+    on day ``t`` at rate ``p g(t + s)``; over all ``s`` that is ``p S(t)`` a day per exit a day, the
+    share still to return ``t`` days after leaving (:meth:`ReturnRule.still_to_return`).
     """
     expected = np.zeros((3, len(days)))
     for rule in rules.values():
-        survival = rule.fit.delay.survival(days + 0.5)
-        shares = np.array([rule.fit.probability, *rule.fit.probability_ci])[:, None]
-        expected += rule.exits_per_day * np.nan_to_num(shares, nan=rule.fit.probability) * survival * return_to.get(
-            level, 0.0)
+        middle = rule.still_to_return(days + 0.5)
+        # the interval's ends move the share who ever return, the seen returns staying as they are
+        shifts = np.nan_to_num(np.array([rule.fit.probability, *rule.fit.probability_ci]) - rule.fit.probability)
+        expected += rule.exits_per_day * np.clip(middle + shifts[:, None], 0.0, None) * return_to.get(level, 0.0)
     return expected
 
 
