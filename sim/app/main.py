@@ -2,6 +2,9 @@
 
 ``continuum app`` runs this file. The pool is made once per server (``st.cache_resource``); with
 ``CONTINUUM_DASK_ADDRESS`` set (``continuum app --dask ADDRESS``), runs go to that Dask cluster.
+Pages get the pool with ``from sim.app.main import shared_pool``: imported as a module, this file
+only defines it (the navigation runs when Streamlit runs the file as ``__main__``), so every page
+and session shares the one cached pool.
 """
 
 from __future__ import annotations
@@ -26,4 +29,5 @@ def main() -> None:
     st.navigation(pages).run()
 
 
-main()
+if __name__ == "__main__":
+    main()
