@@ -508,14 +508,14 @@ def app(port: int, host: str, dask_address: str | None) -> None:
     click.echo(f"continuum app at http://{host}:{port} (Ctrl-C stops it)")
     server = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL)
     try:
-        server.wait()
+        server.wait()        # Ctrl-C reaches the server too (one process group): it stops on its own
     except (KeyboardInterrupt, Terminated):
         server.terminate()
         try:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
-        click.echo("continuum app stopped")
+    click.echo("continuum app stopped")
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -93,7 +94,8 @@ class Pool:
             self.submit: Callable[..., Any] = lambda *call: self.client.submit(*call, pure=False)
         else:
             context = multiprocessing.get_context("spawn")   # no fork of a threaded server
-            self.executor = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=context)
+            self.executor = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=context,
+                                                initializer=_leave_interrupts_to_the_server)
             self.submit = self.executor.submit
         self.jobs: dict[str, Job] = {}
 
@@ -129,6 +131,11 @@ class Pool:
             self.client.close()
         else:
             self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _leave_interrupts_to_the_server() -> None:
+    """A worker ignores Ctrl-C: the server stops the pool itself (no traceback from each worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _results(scenario: Scenario, tasks: list[Any], started: float) -> Results:
