@@ -503,18 +503,26 @@ def app(port: int, host: str, dask_address: str | None) -> None:
     script = Path(__file__).parent / "app" / "main.py"
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
                "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.maxUploadSize", "1", "--server.fileWatcherType", "none"]
+               "--server.maxUploadSize", "1", "--server.fileWatcherType", "none",
+               # Streamlit's default full garbage collection after every script run (each progress bar's
+               # redraw is one) took most of a core with five people running; CPython frees without it
+               "--runner.postScriptGC", "false"]
     environment = {**os.environ, **({"CONTINUUM_DASK_ADDRESS": dask_address} if dask_address else {})}
     click.echo(f"continuum app at http://{host}:{port} (Ctrl-C stops it)")
     server = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL)
     try:
-        server.wait()        # Ctrl-C reaches the server too (one process group): it stops on its own
+        status = server.wait()   # Ctrl-C reaches the server too (one process group): it stops on its own
     except (KeyboardInterrupt, Terminated):
         server.terminate()
         try:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
+        status = 0               # stopped as asked, however the server took it
+    if status != 0:              # the server died by itself (killed, out of memory, a crash): not a clean stop
+        how = f"was killed by signal {-status}" if status < 0 else f"ended with status {status}"
+        click.echo(f"continuum app stopped: its server {how} (its messages are above)", err=True)
+        sys.exit(1)
     click.echo("continuum app stopped")
 
 

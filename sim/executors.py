@@ -166,6 +166,16 @@ def _end_with_parent() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform == "linux":
         _kill_me_when_parent_dies()
+    exit_with_parent()
+
+
+def exit_with_parent() -> None:
+    """In a child of :mod:`multiprocessing`: a thread that ends this process when its parent has exited.
+
+    The guard for pools started from a thread that ends before the pool does (a web server's request
+    thread): ``PR_SET_PDEATHSIG`` fires when the *thread* that started the child ends, so it would
+    kill such a pool's workers early, while this waits for the parent process itself.
+    """
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_when_ended, args=(parent,), name="continuum-parent-watch", daemon=True).start()

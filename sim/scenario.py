@@ -815,11 +815,13 @@ class Scenario(_Model):
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
 
-    def with_changes(self, changes: dict[str, Any] | None = None, **keywords: Any) -> Scenario:
+    def with_changes(self, changes: dict[str, Any] | None = None, *, changed_by: str = "by with_changes",
+                     **keywords: Any) -> Scenario:
         """A new scenario with some keys changed, validated like a file.
 
         ``changes`` maps dotted key paths to values (``{"levels.php.capacity": 30}``);
-        keywords use ``__`` for the dots (``levels__php__capacity=30``).
+        keywords use ``__`` for the dots (``levels__php__capacity=30``). A problem at a changed key
+        says where the change came from: ``(changed by with_changes)``, or ``changed_by`` instead.
         """
         everything = dict(changes or {})
         everything.update({key.replace("__", "."): value for key, value in keywords.items()})
@@ -827,7 +829,7 @@ class Scenario(_Model):
         month_follows_start_date(data, everything)
         for key, value in everything.items():
             set_path(data, key, value, origin="with_changes")
-        return validate(data, source=self._source, overridden=set(everything))
+        return validate(data, source=self._source, overridden=set(everything), changed_by=changed_by)
 
 
 # ---------------------------------------------------------------------------- patient groups

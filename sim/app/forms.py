@@ -131,7 +131,7 @@ def changes(scenario: Scenario, values: Values) -> dict[str, Any]:
 def changed(scenario: Scenario, values: Values) -> Scenario:
     """``scenario`` with the form's changes: validated, or :class:`sim.ScenarioError` naming each key."""
     found = changes(scenario, values)
-    return scenario.with_changes(found) if found else scenario
+    return scenario.with_changes(found, changed_by="in the form") if found else scenario
 
 
 def level_fields(scenario: Scenario, name: str) -> list[Field]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 import uuid
 from concurrent.futures import CancelledError
-from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -23,9 +22,9 @@ import streamlit as st
 
 import sim
 from sim.app import forms, views
-from sim.app.jobs import Job, check_for_app
+from sim.app.jobs import Job
 from sim.app.main import shared_pool
-from sim.planning import parse_target, plan
+from sim.planning import parse_target
 from sim.scenario import Scenario
 
 DEFAULT_SCENARIO = "teaching_step_down.yaml"
@@ -150,7 +149,7 @@ def _start(job: Job) -> None:
 
 # ---------------------------------------------------------------------------- jobs
 def collect() -> None:
-    """Keep the answer of the session's job once it is done (a run's figures drawn once, here)."""
+    """Keep the answer of the session's job once it is done (its figures drawn on the pool, once)."""
     job: Job | None = state.get("job")
     if job is None or not job.done():
         return
@@ -170,10 +169,9 @@ def collect() -> None:
                             "targets": ", ".join(map(str, answer.targets))}
         return
     if job.kind == "compare":
-        table, _, answer = answer
-        state["comparison"] = (table, views.png(sim.plots.comparison_chart(table)))
-    state["results"] = {"results": answer, "scenario": job.scenarios[-1].to_dict(),
-                        "figures": views.drawn(sim.report.figures(answer)), "forecast": views.forecast(answer)}
+        state["comparison"] = (answer.table, answer.chart)
+        answer = answer.changed
+    state["results"] = {"answer": answer, "scenario": job.scenarios[-1].to_dict()}
 
 
 @st.fragment(run_every=0.5)
@@ -183,7 +181,8 @@ def progress() -> None:
     job = state.get("job")
     if job is None or job.done():
         st.rerun()
-    done = f"{job.progress:.0%} of the replications" if job.kind != "plan" else "the search runs as one task"
+    done = ("the search runs as one task" if job.kind == "plan" else "drawing the figures" if job.progress == 1
+            else f"{job.progress:.0%} of the replications")
     st.progress(job.progress, text=f"{DOING[job.kind]}: {done} ({time.perf_counter() - job.started:.0f} s)")
     st.button("Stop", key="stop", on_click=_stop)
 
@@ -225,14 +224,10 @@ def _start_plan() -> None:
     scenario = state["scenario"]
     try:
         target = parse_target(state["target"], source="target")
-        check_for_app(scenario)
-    except sim.ScenarioError as error:
+        state["plan_error"] = None
+        _start(shared_pool().plan(_session(), scenario, [target], state["plan_levels"] or None))
+    except sim.ScenarioError as error:   # a bad target, or the app's limits
         state["plan_error"] = str(error)
-        return
-    state["plan_error"] = None
-    pool = shared_pool()
-    task = pool.submit(partial(plan, jobs=1), scenario, [target], state["plan_levels"] or None)
-    _start(pool.start(_session(), Job("plan", [scenario], [[task]], finish=lambda job: job.tasks[0][0].result())))
 
 
 def _use_plan() -> None:
@@ -256,7 +251,7 @@ def page() -> None:
     if scenario.description:
         st.caption(scenario.description)
     st.dataframe(views.levels_table(scenario))
-    flow = [figure for figure in shown["figures"] if figure[0] == "flow_diagram"] if shown else []
+    flow = [figure for figure in shown["answer"].figures if figure[0] == "flow_diagram"] if shown else []
     views.show_figures(flow)
     st.subheader("Change it")
     form(loaded)
@@ -268,14 +263,14 @@ def page() -> None:
         st.subheader("Results")
         if shown["scenario"] != scenario.to_dict():
             st.info("These results are from before your latest changes: press Run to bring them up to date.")
-        views.show_results(shown["results"], shown["figures"], shown["forecast"])
+        views.show_results(shown["answer"])
     if state.get("comparison") is not None:
         st.subheader("Compared with the scenario as loaded")
         views.show_comparison(*state["comparison"])
     st.subheader("Plan capacity")
     plan_form(scenario)
     st.subheader("Download")
-    views.downloads(scenario, shown["results"] if shown else None)
+    views.downloads(scenario, shown["answer"].results if shown else None)
 
 
 page()

@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import pandas as pd
 import streamlit as st
-from matplotlib.figure import Figure
 
 import sim
+from sim.app.answers import Drawn, RunAnswer
 from sim.compare import NOT_COMPARED
 from sim.metrics import HEADLINE_METRICS, LABELS, SYSTEM_METRICS
 from sim.scenario import Scenario
-
-Drawn = list[tuple[str, str, bytes]]
-"""Figures as ``(name, caption, PNG)``: drawn once per result, shown on every rerun of the page."""
 
 COMPARISON_SHOWN = ["level", "metric", "base", "alternative", "difference", "ci_low", "ci_high", "clear"]
 
@@ -47,24 +43,6 @@ def levels_table(scenario: Scenario) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- results
-def png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return buffer.getvalue()
-
-
-def drawn(figures: Sequence[tuple[str, str, Figure]]) -> Drawn:
-    return [(name, caption, png(figure)) for name, caption, figure in figures]
-
-
-def forecast(results: sim.Results) -> tuple[dict, Drawn] | None:
-    """The forecast section of the report (its tables as HTML) and its fan charts, for a forecast run."""
-    if not sim.report.is_forecast(results):
-        return None
-    section, fans = sim.report.forecast_section(results)
-    return section, drawn(fans)
-
-
 def mean_waits(results: sim.Results) -> dict[str, float]:
     """Each level's mean wait in days (the mean across replications)."""
     rows = results.summary[results.summary["metric"] == "wait_mean_days"].set_index("level")["mean"]
@@ -76,8 +54,9 @@ def labelled(table: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns=sim.report.COLUMN_LABELS)
 
 
-def show_results(results: sim.Results, figures: Drawn, forecasted: tuple[dict, Drawn] | None) -> None:
+def show_results(answer: RunAnswer) -> None:
     """The headline table, mean waits, staffing and cost, warnings, the report's figures and any forecast."""
+    results, figures, forecasted = answer.results, answer.figures, answer.forecast
     st.caption(f"{results.scenario.name}: {results.run_sentence()}. Mean (95% interval).")
     for warning in results.warnings:
         st.warning(warning["message"])
