@@ -506,7 +506,8 @@ def app(port: int, host: str, dask_address: str | None) -> None:
                "--server.maxUploadSize", "1", "--server.fileWatcherType", "none",
                # Streamlit's default full garbage collection after every script run (each progress bar's
                # redraw is one) took most of a core with five people running; CPython frees without it
-               "--runner.postScriptGC", "false"]
+               "--runner.postScriptGC", "false",
+               "--client.toolbarMode", "minimal"]   # no "Deploy" button: the app serves from this machine
     environment = {**os.environ, **({"CONTINUUM_DASK_ADDRESS": dask_address} if dask_address else {})}
     click.echo(f"continuum app at http://{host}:{port} (Ctrl-C stops it)")
     server = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL)

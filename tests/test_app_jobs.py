@@ -16,6 +16,9 @@ from conftest import SCENARIOS
 import sim
 from sim.app.jobs import LIMITS, Pool, TooBigForTheApp, check_for_app
 
+pytestmark = pytest.mark.xdist_group("app")
+"""The app's tests share one test process: one worker pool and one Streamlit import, not one per process."""
+
 
 @pytest.fixture(scope="module")
 def pool():
@@ -53,7 +56,7 @@ def test_a_run_in_the_pool_is_the_command_lines_run(pool, small):
 
 def test_sessions_get_their_own_numbers_and_a_new_job_cancels_the_old(pool, small):
     other_seed = small.with_changes({"run.seed": 99})
-    first = pool.run("a", small.with_changes({"run.replications": 40, "run.days": 1500}))
+    first = pool.run("a", small.with_changes({"run.replications": 40, "run.days": 400}))
     mine, theirs = pool.run("a", small), pool.run("b", other_seed)     # session a's second job replaces its first
     assert any(task.cancelled() for task in first.tasks[0]), "the replaced job's waiting tasks are dropped"
     assert finished(mine).results.summary.equals(sim.run(small, jobs=1, progress=False).summary)
@@ -87,7 +90,7 @@ def test_the_app_refuses_what_it_should_not_run_before_anything_starts(pool, sma
 
 def test_a_closed_sessions_job_leaves_the_pool_and_its_waiting_replications_are_dropped(pool, small):
     """The page holds its job; once Streamlit drops a closed session's state, the pool forgets the job too."""
-    job = pool.run("gone", small.with_changes({"run.replications": 40, "run.days": 1500}))
+    job = pool.run("gone", small.with_changes({"run.replications": 40, "run.days": 400}))
     tasks = job.tasks[0]
     del job
     gc.collect()

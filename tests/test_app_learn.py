@@ -14,6 +14,9 @@ import sim
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402  (after the skip: streamlit is the app extra)
 
+pytestmark = pytest.mark.xdist_group("app")
+"""The app's tests share one test process: one worker pool and one Streamlit import, not one per process."""
+
 PAGE = ROOT / "sim" / "app" / "learn.py"
 LESSONS = {   # tab: (lesson, slider key, another value, the start of the lesson line)
     "Little's law: beds busy": ("little", "learn_referrals", 550, "People in care = admissions a day × days in place"),

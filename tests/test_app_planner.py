@@ -25,6 +25,9 @@ from sim.cli import main
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+pytestmark = pytest.mark.xdist_group("app")
+"""The app's tests share one test process: one worker pool and one Streamlit import, not one per process."""
+
 FAST = {"replications": 2, "days": 200}
 """Run settings that make teaching_mmc a second's work."""
 

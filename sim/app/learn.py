@@ -27,7 +27,8 @@ a new value, Little's law 0.73-0.79 s, Erlang C 0.85-0.93 s, bed blocking 0.81-0
 0.66-0.76 s; a value already visited 0.19-0.40 s (drawing the charts). The first page load of a
 server also pays about 0.6 s of Streamlit's first run. In a real browser against ``streamlit run``
 with the machine 3x oversubscribed by other work, new values showed in 0.9-1.9 s and visited ones in
-0.2-0.6 s.
+0.2-0.6 s; on an idle machine through ``continuum app`` (``benchmarks/bench_app.py``), 0.73-0.94 s and
+0.22-0.37 s.
 """
 
 from __future__ import annotations
