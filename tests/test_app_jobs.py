@@ -15,6 +15,7 @@ from conftest import SCENARIOS
 
 import sim
 from sim.app.jobs import LIMITS, Pool, TooBigForTheApp, check_for_app
+from sim.executors import local_dask_cluster
 
 pytestmark = pytest.mark.xdist_group("app")
 """The app's tests share one test process: one worker pool and one Streamlit import, not one per process."""
@@ -74,6 +75,22 @@ def test_a_comparison_runs_both_on_common_random_numbers(pool, small):
     assert base.summary.equals(sim.run(small, jobs=1, progress=False).summary)
     waits = table.query("level == 'inpatient' and metric == 'wait_mean_days'").iloc[0]
     assert waits["difference"] < 0 and waits["method"].startswith("paired")
+
+
+def test_on_a_dask_cluster_a_run_and_a_comparison_are_the_command_lines(small):
+    """``continuum app --dask ADDRESS``: the replications and the last task (gathering, figures) on the cluster."""
+    pytest.importorskip("dask.distributed")
+    more = small.with_changes({"levels.php.capacity": 30})
+    with local_dask_cluster(2) as address:
+        on_dask = Pool(address)
+        try:
+            ran, compared = on_dask.run("r", small), on_dask.compare("c", small, more)
+            assert finished(ran).results.summary.equals(sim.run(small, jobs=1, progress=False).summary)
+            numbers = ["difference", "ci_low", "ci_high", "clear"]
+            table = finished(compared).table
+            assert table[numbers].equals(sim.compare(small, more, jobs=1, progress=False)[numbers])
+        finally:
+            on_dask.close()
 
 
 def test_the_app_refuses_what_it_should_not_run_before_anything_starts(pool, small):

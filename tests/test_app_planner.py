@@ -139,6 +139,20 @@ def test_a_plan_finds_places_for_a_target():
     assert at.session_state["scenario"].levels["ward"].capacity[0].capacity == planned["planned_capacity"].iloc[0]
 
 
+def test_a_scenario_starting_from_today_shows_its_forecast_and_fan_charts():
+    """regional_adult starts from today's census and waitlist: its results have the report's forecast section
+    (when waits first pass the target, the months, one fan chart per level), as ``continuum run`` writes it."""
+    at = finished(press(page("regional_adult.yaml"), "run", replications=2, days=90))
+    answer = at.session_state["results"]["answer"]
+    assert answer.forecast is not None
+    section, fans = answer.forecast
+    assert [element.label for element in at.expander] == [section["title"]] == ["Forecast month by month"]
+    scenario = sim.load_scenario(SCENARIOS / "regional_adult.yaml")
+    assert len(fans) == len(scenario.level_names) and all(image.startswith(b"\x89PNG") for _, _, image in fans)
+    alone = sim.run(scenario.with_changes({"run.replications": 2, "run.days": 90}), jobs=1, progress=False)
+    assert answer.results.monthly.equals(alone.monthly)
+
+
 # ---------------------------------------------------------------------------- bad uploads
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 TOO_BIG = b"# a comment\n" * (LIMITS["upload_bytes"] // 12 + 1)

@@ -110,6 +110,7 @@ class Pool:
             self.executor = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=context,
                                                 initializer=_leave_interrupts_to_the_server)
             self.submit = self.executor.submit
+        self.closed = False
         self.jobs: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()
         """Each session's job, held by the session's page: once a closed session's state is dropped, its job goes
         from here too, and the replications it had not started are cancelled."""
@@ -130,8 +131,14 @@ class Pool:
             previous.cancel()
         job.answer = _FollowUp(self, job, finish) if finish else job.tasks[0][0]
         self.jobs[session] = job
-        weakref.finalize(job, _cancel, job.tasks, job.answer)
+        weakref.finalize(job, self._dropped, job.tasks, job.answer)
         return job
+
+    def _dropped(self, tasks: list[list[Any]], answer: Any) -> None:
+        """A job nobody holds any more (its session ended): what it had not started is cancelled, unless the
+        pool has been closed already (a closed Dask client cannot cancel, and has nothing left to)."""
+        if not self.closed:
+            _cancel(tasks, answer)
 
     def run(self, session: str, scenario: Scenario) -> Job:
         """Start simulating ``scenario`` for ``session``."""
@@ -152,6 +159,7 @@ class Pool:
                                                                             levels)]]))
 
     def close(self) -> None:
+        self.closed = True
         for job in list(self.jobs.values()):
             job.cancel()
         if self.address:
