@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import psutil
 import pytest
 from hypothesis import settings
 
@@ -57,3 +58,15 @@ def rendered_dom(report: Path, profile: Path) -> str:
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
+
+
+def running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those still running (``is_running`` also knows a recycled pid); a zombie has stopped."""
+    alive = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return alive

@@ -36,7 +36,7 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
-from conftest import CHROMIUM, ROOT, SCENARIOS
+from conftest import CHROMIUM, ROOT, SCENARIOS, running
 
 import sim
 
@@ -117,17 +117,6 @@ def _rss(process: psutil.Process) -> int:
         return process.memory_info().rss
     except psutil.NoSuchProcess:
         return 0
-
-
-def running(processes: list[psutil.Process]) -> list[psutil.Process]:
-    alive = []
-    for process in processes:
-        try:
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                alive.append(process)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
 
 
 def start_app(folder: Path, *arguments: str, **environment: str) -> App:

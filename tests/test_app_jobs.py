@@ -7,11 +7,10 @@ import gc
 import subprocess
 import sys
 import time
-from contextlib import suppress
 
 import psutil
 import pytest
-from conftest import SCENARIOS
+from conftest import SCENARIOS, running
 
 import sim
 from sim.app.jobs import LIMITS, Pool, TooBigForTheApp, check_for_app
@@ -147,15 +146,8 @@ def test_the_pools_workers_exit_when_the_server_is_killed(tmp_path):
         server.kill()
         server.wait()
     deadline = time.monotonic() + 10   # at once when idle; a worker still starting up (importing) on a busy machine
-    while (alive := [worker for worker in workers if running(worker)]) and time.monotonic() < deadline:
+    while (alive := running(workers)) and time.monotonic() < deadline:
         time.sleep(0.05)
     for worker in alive:
         worker.kill()
     assert not alive, f"workers {[worker.pid for worker in alive]} outlived their killed server"
-
-
-def running(process: psutil.Process) -> bool:
-    """Still running: a zombie has ended (only its exit status waits for a parent that will never read it)."""
-    with suppress(psutil.NoSuchProcess):
-        return process.status() != psutil.STATUS_ZOMBIE
-    return False

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import ROOT, SCENARIOS
+from conftest import ROOT, SCENARIOS, running
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="signals and /proc as on Linux")
 
@@ -62,18 +62,6 @@ def leftovers() -> Iterator[list[psutil.Process]]:
     yield workers
     for worker in running(workers):
         worker.kill()
-
-
-def running(processes: list[psutil.Process]) -> list[psutil.Process]:
-    """Those still running (``is_running`` also knows a recycled pid); a zombie has stopped."""
-    alive = []
-    for process in processes:
-        try:
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                alive.append(process)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
 
 
 def wait_for(condition: Callable[[], object], process: subprocess.Popen, what: str, seconds: float = 60) -> None:
