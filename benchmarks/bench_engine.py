@@ -1,4 +1,4 @@
-"""How fast is the engine? continuum against a bare heapq event loop and Ciw, and the regional run.
+"""How fast is the engine? continuum against bare SimPy, a bare heapq loop and Ciw, and the regional run.
 
 Run by hand from the repository root (never part of the test suite)::
 
@@ -9,10 +9,12 @@ Run by hand from the repository root (never part of the test suite)::
 
 Part 1 simulates one 4-level tandem network (Poisson referrals to level 1, exponential stays,
 FIFO, unlimited waitlists, places freed at the end of each stay) and a variant where 30% of
-patients leaving level 4 go back to level 1, three ways: continuum through its public API with
-its usual recording, a bare heapq event loop (the Python floor for this network) and Ciw.
+patients leaving level 4 go back to level 1, four ways: continuum through its public API with
+its usual recording, a bare SimPy model (SimPy as nothing but the event calendar: the floor for
+an engine built on SimPy), a bare heapq event loop (the Python floor for this network) and Ciw.
 Speed is **patients per wall-second**, where patients = referrals from the community that
-arrived within the simulated horizon (finished or not), the same count for all three.
+arrived within the simulated horizon (finished or not), the same count for all four. The ratios
+are continuum's wall time per visit (a stay begun at a level) over each other engine's.
 
 Part 2 times the bundled regional scenario (as the file is: 5 years of warm-up + 5 measured)
 over many replications on all cores, in a fresh interpreter so its peak memory is its own.
@@ -39,6 +41,7 @@ from itertools import chain
 from pathlib import Path
 
 import numpy as np
+import simpy
 
 import sim
 
@@ -78,15 +81,21 @@ NETWORKS = (Network("tandem", 0.0), Network("re-entry 30%", 0.3))
 
 @dataclass
 class Outcome:
-    """One engine's run: how many patients, how long it took and what they waited at level 3."""
+    """One engine's run: how many patients and visits (stays begun at any level), how long it
+    took and what they waited at level 3."""
 
     patients: int
+    visits: int
     wall_seconds: float
     wait_mean_days: float
 
     @property
     def per_second(self) -> float:
         return self.patients / self.wall_seconds
+
+    @property
+    def seconds_per_visit(self) -> float:
+        return self.wall_seconds / self.visits
 
 
 # ---------------------------------------------------------------------------- continuum
@@ -120,8 +129,10 @@ def run_continuum(network: Network, days: int) -> Outcome:
     wall = time.perf_counter() - started
     summary = results.summary.set_index(["level", "metric"])["mean"]
     referrals = summary[("level1", "referrals_per_year")] * days / 365
+    admissions = sum(summary[(f"level{number}", "admissions_per_year")]
+                     for number in range(1, len(PLACES) + 1)) * days / 365
     wait = summary[(f"level{WATCHED_LEVEL + 1}", "wait_mean_days")]
-    return Outcome(round(referrals), wall, float(wait))
+    return Outcome(round(referrals), round(admissions), wall, float(wait))
 
 
 # ---------------------------------------------------------------------------- heapq floor
@@ -179,7 +190,7 @@ def run_heapq(network: Network, days: int) -> Outcome:
     started = time.perf_counter()
     referrals, waits = heapq_floor(network, days, SEED)
     wall = time.perf_counter() - started
-    return Outcome(referrals, wall, statistics.fmean(waits[WATCHED_LEVEL]))
+    return Outcome(referrals, sum(map(len, waits)), wall, statistics.fmean(waits[WATCHED_LEVEL]))
 
 
 def wait_spread(network: Network, days: int, runs: int = 10) -> list[float]:
@@ -189,6 +200,66 @@ def wait_spread(network: Network, days: int, runs: int = 10) -> list[float]:
     """
     return [statistics.fmean(heapq_floor(network, days, SEED + 1 + run)[1][WATCHED_LEVEL])
             for run in range(runs)]
+
+
+# ---------------------------------------------------------------------------- SimPy floor
+def simpy_floor(network: Network, days: float, seed: int) -> tuple[int, list[list[float]]]:
+    """The least an engine built on SimPy can do for this network: SimPy as the event calendar.
+
+    One ``Timeout`` per referral gap and per stay, each with a callback that does the model's
+    work: a referral admits to level 1 and books the next referral; a stay's end gives the place
+    to the longest waiting (or frees it) and moves the patient on. Plain int counts and deque
+    waitlists, no Resources and no processes. Random numbers are drawn as the heapq floor draws
+    them, in the same order, so both floors simulate the same patients. Returns the referrals
+    simulated and every admitted patient's wait at each level.
+    """
+    rng = np.random.default_rng(seed)
+    unit_exponential, uniform = batched(rng.standard_exponential), batched(rng.random)
+    gap_days, reenter, last = 1 / network.referrals_per_day, network.reenter_share, len(PLACES) - 1
+    env = simpy.Environment()
+    timeout = env.timeout
+    census = [0] * len(PLACES)
+    waitlists: list[deque[float]] = [deque() for _ in PLACES]
+    waits: list[list[float]] = [[] for _ in PLACES]
+    referrals = 0
+
+    def arrive(level: int) -> None:
+        if census[level] < PLACES[level]:
+            census[level] += 1
+            waits[level].append(0.0)
+            timeout(unit_exponential() * MEAN_STAY_DAYS[level], level).callbacks.append(stay_ends)
+        else:
+            waitlists[level].append(env.now)
+
+    def stay_ends(event: simpy.Event) -> None:
+        level = event.value
+        waitlist = waitlists[level]
+        if waitlist:   # the freed place goes straight to the longest waiting
+            waits[level].append(env.now - waitlist.popleft())
+            timeout(unit_exponential() * MEAN_STAY_DAYS[level], level).callbacks.append(stay_ends)
+        else:
+            census[level] -= 1
+        if level < last:
+            arrive(level + 1)
+        elif uniform() < reenter:
+            arrive(0)
+
+    def referral(_: simpy.Event) -> None:
+        nonlocal referrals
+        referrals += 1
+        timeout(unit_exponential() * gap_days).callbacks.append(referral)
+        arrive(0)
+
+    timeout(unit_exponential() * gap_days).callbacks.append(referral)
+    env.run(until=days)
+    return referrals, waits
+
+
+def run_simpy(network: Network, days: int) -> Outcome:
+    started = time.perf_counter()
+    referrals, waits = simpy_floor(network, days, SEED)
+    wall = time.perf_counter() - started
+    return Outcome(referrals, sum(map(len, waits)), wall, statistics.fmean(waits[WATCHED_LEVEL]))
 
 
 # ---------------------------------------------------------------------------- Ciw
@@ -214,7 +285,9 @@ def run_ciw(network: Network, days: int) -> Outcome | None:
     records = simulation.get_all_records()
     wall = time.perf_counter() - started
     waits = [record.waiting_time for record in records if record.node == WATCHED_LEVEL + 1]
-    return Outcome(simulation.nodes[0].number_of_individuals, wall, statistics.fmean(waits))
+    in_service = sum(server.busy for node in simulation.transitive_nodes for server in node.servers)
+    visits = sum(record.record_type == "service" for record in records) + in_service
+    return Outcome(simulation.nodes[0].number_of_individuals, visits, wall, statistics.fmean(waits))
 
 
 # ---------------------------------------------------------------------------- part 1
@@ -229,16 +302,18 @@ def best_of(repeats: int, engine, network: Network, days: int) -> Outcome | None
 def compare_engines(network: Network, days: int, repeats: int) -> None:
     print(f"\n{network.name}: {network.referrals_per_day:.4f} referrals a day, {days:,} days, "
           f"best of {repeats}")
-    engines = {"continuum": run_continuum, "heapq floor": run_heapq, "Ciw": run_ciw}
+    engines = {"continuum": run_continuum, "SimPy floor": run_simpy, "heapq floor": run_heapq,
+               "Ciw": run_ciw}
     outcomes = {name: best_of(repeats, engine, network, days) for name, engine in engines.items()}
-    print(f"  {'engine':<12} {'patients':>9} {'wall s':>8} {'patients/s':>11} "
-          f"{'level-3 wait days':>18}")
+    print(f"  {'engine':<12} {'patients':>9} {'visits':>9} {'wall s':>8} {'patients/s':>11} "
+          f"{'us/visit':>9} {'level-3 wait days':>18}")
     for name, outcome in outcomes.items():
         if outcome is None:
             print(f"  {name:<12} Ciw not installed: pip install -e .[bench]")
             continue
-        print(f"  {name:<12} {outcome.patients:>9,} {outcome.wall_seconds:>8.2f} "
-              f"{outcome.per_second:>11,.0f} {outcome.wait_mean_days:>18.3f}")
+        print(f"  {name:<12} {outcome.patients:>9,} {outcome.visits:>9,} {outcome.wall_seconds:>8.2f} "
+              f"{outcome.per_second:>11,.0f} {outcome.seconds_per_visit * 1e6:>9.2f} "
+              f"{outcome.wait_mean_days:>18.3f}")
     theory = sim.theory.mmc(network.watched_arrivals_per_day, MEAN_STAY_DAYS[WATCHED_LEVEL],
                             PLACES[WATCHED_LEVEL])
     spread = wait_spread(network, days)
@@ -246,11 +321,15 @@ def compare_engines(network: Network, days: int, repeats: int) -> None:
           f"noise: heapq floor with {len(spread)} other seeds\n    {min(spread):.3f} to "
           f"{max(spread):.3f}, mean {statistics.fmean(spread):.3f}")
     ours = outcomes["continuum"]
-    for name in ("heapq floor", "Ciw"):
+    assert ours is not None, "continuum always runs"
+    print("  continuum's time per visit over the other engine's (issue 18's target against the SimPy floor: "
+          "<= 1.5x)")
+    for name in ("SimPy floor", "heapq floor", "Ciw"):
         if outcomes[name] is not None:
+            slower = ours.seconds_per_visit / outcomes[name].seconds_per_visit
             ratio = ours.per_second / outcomes[name].per_second
-            faster = f"continuum {ratio:.2f}x" if ratio >= 1 else f"{name} {1 / ratio:.1f}x"
-            print(f"  ours/{name.split()[0]}: {ratio:.3f} ({faster} faster)")
+            print(f"    continuum/{name:<12} {slower:>6.2f}x   (ours/{name.split()[0]} in patients per second: "
+                  f"{ratio:.3f})")
 
 
 # ---------------------------------------------------------------------------- part 2
