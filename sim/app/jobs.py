@@ -124,7 +124,8 @@ class Pool:
         """Make ``job`` the session's job, cancelling the one it had.
 
         With ``finish`` (a top-level function of the scenarios, the replications' outputs per scenario and the
-        seconds the job has taken so far), the job's answer is ``finish`` run on the pool once every task is done; else its one task's.
+        seconds the job has taken so far), the job's answer is ``finish`` run on the pool once every task is
+        done; else its one task's.
         """
         previous = self.jobs.get(session)
         if previous is not None:
