@@ -54,6 +54,11 @@ STOP_SECONDS = 15
 """How long Ctrl-C may take: ``continuum app`` gives Streamlit that long before it kills it."""
 RUN_SECONDS = 120
 PAGE_LOAD_SECONDS = 2
+"""The issue's bound on a page load while five people run, held by the five-session test, run alone (``-m slow``)."""
+PAGE_LOAD_SECONDS_SHARED = 10
+"""The default-run twin's bound: it shares two cores with another test process (notebooks, reports), so it checks
+that a page answers at all while runs go (a server that blocked would take the runs' length), not the 2 s (timed
+targets belong to runs on a quiet machine: the slow test, ``benchmarks/bench_app.py``)."""
 CHROMIUM_FLAGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run", "--disable-quic"]
 """The flags the machine notes give: without the network ones Chromium calls Google's hosts at every start,
@@ -534,9 +539,9 @@ def settled_memory(browser: Browser, app: App, first: dict[int, float]) -> list[
 
 
 def several_sessions_run_at_once(playwright: Playwright, browser: Browser, app: App, folder: Path, sessions: int,
-                                 replications: int) -> None:
+                                 replications: int, page_load_seconds: float) -> None:
     """``sessions`` people upload the same scenario with their own seed and press run together. Each gets the
-    command line's numbers for its seed, a page load during the runs answers within :data:`PAGE_LOAD_SECONDS`,
+    command line's numbers for its seed, a page load during the runs answers within ``page_load_seconds``,
     and once they have gone the server's memory is back near its level after the first page load and run. The
     people running have their own browser (:func:`their_browser`); the visitor
     whose page loads are timed uses this module's."""
@@ -567,17 +572,19 @@ def several_sessions_run_at_once(playwright: Playwright, browser: Browser, app: 
               f"{[round(mb) for mb in app.memory_by_process().values()]} after the sessions")
         assert shown == [rounded_like(text, value) for text, value in zip(shown, expected, strict=True)]
         assert loads, "no page load came while the runs ran"
-        assert max(loads) < PAGE_LOAD_SECONDS, f"page loads during the runs took {loads} s"
+        assert max(loads) < page_load_seconds, f"page loads during the runs took {loads} s"
         assert not memory_problems, memory_problems
 
 
 @in_the_browser
 def test_two_sessions_run_at_once(playwright, browser, app, tmp_path):
-    several_sessions_run_at_once(playwright, browser, app, tmp_path, sessions=2, replications=6)
+    several_sessions_run_at_once(playwright, browser, app, tmp_path, sessions=2, replications=6,
+                                 page_load_seconds=PAGE_LOAD_SECONDS_SHARED)
 
 
 @pytest.mark.slow
 @in_the_browser
 def test_five_sessions_run_at_once(playwright, browser, tmp_path):
     """The issue's load test; its default-run twin has two sessions."""
-    several_sessions_run_at_once(playwright, browser, app, tmp_path, sessions=5, replications=20)
+    several_sessions_run_at_once(playwright, browser, app, tmp_path, sessions=5, replications=20,
+                                 page_load_seconds=PAGE_LOAD_SECONDS)
