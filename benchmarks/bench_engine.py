@@ -186,11 +186,17 @@ def heapq_floor(network: Network, days: float, seed: int) -> tuple[int, list[lis
     return referrals, waits
 
 
-def run_heapq(network: Network, days: int) -> Outcome:
+def timed_floor(floor: Callable[[Network, float, int], tuple[int, list[list[float]]]], network: Network,
+                days: int) -> Outcome:
+    """One run of a floor (heapq or SimPy) with the bench's seed: referrals, visits, wall time, level-3 wait."""
     started = time.perf_counter()
-    referrals, waits = heapq_floor(network, days, SEED)
+    referrals, waits = floor(network, days, SEED)
     wall = time.perf_counter() - started
     return Outcome(referrals, sum(map(len, waits)), wall, statistics.fmean(waits[WATCHED_LEVEL]))
+
+
+def run_heapq(network: Network, days: int) -> Outcome:
+    return timed_floor(heapq_floor, network, days)
 
 
 def wait_spread(network: Network, days: int, runs: int = 10) -> list[float]:
@@ -256,10 +262,7 @@ def simpy_floor(network: Network, days: float, seed: int) -> tuple[int, list[lis
 
 
 def run_simpy(network: Network, days: int) -> Outcome:
-    started = time.perf_counter()
-    referrals, waits = simpy_floor(network, days, SEED)
-    wall = time.perf_counter() - started
-    return Outcome(referrals, sum(map(len, waits)), wall, statistics.fmean(waits[WATCHED_LEVEL]))
+    return timed_floor(simpy_floor, network, days)
 
 
 # ---------------------------------------------------------------------------- Ciw
