@@ -12,7 +12,6 @@ No Streamlit here: a worker imports this module without the server's libraries.
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,14 +50,9 @@ class ComparisonAnswer:
     base: Results
 
 
-def png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return buffer.getvalue()
-
-
 def drawn(figures: Sequence[tuple[str, str, Figure]]) -> Drawn:
-    return [(name, caption, png(figure)) for name, caption, figure in figures]
+    """Each figure as the report's own PNG (:func:`sim.plots.png_bytes`)."""
+    return [(name, caption, plots.png_bytes(figure)) for name, caption, figure in figures]
 
 
 def forecast(results: Results) -> tuple[dict, Drawn] | None:
@@ -89,7 +83,7 @@ def comparison_answer(scenarios: list[Scenario], outputs: list[list[Any]], secon
     """The base and changed scenarios' runs (on common random numbers) compared, as ``continuum compare`` does."""
     base, changed = (results_of(scenario, done, seconds) for scenario, done in zip(scenarios, outputs, strict=True))
     table = comparison_table(base, {"changed": changed})
-    return ComparisonAnswer(table, png(plots.comparison_chart(table)), answered(changed), base)
+    return ComparisonAnswer(table, plots.png_bytes(plots.comparison_chart(table)), answered(changed), base)
 
 
 def planned(scenario: Scenario, targets: list[Any], levels: list[str] | None) -> Plan:
