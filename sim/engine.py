@@ -17,7 +17,6 @@ The engine hands back both periods' tallies; the results layer picks the measure
 from __future__ import annotations
 
 import bisect
-import math
 from collections import deque
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -30,6 +29,24 @@ from simpy.events import NORMAL, URGENT, EventPriority
 
 from .arrivals import referral_times
 from .capacity import usable_capacity
+from .daybook import (
+    ADMITTED_TODAY,
+    ARRIVED_ADMITTED,
+    ARRIVED_LISTED,
+    ARRIVED_TURNED_AWAY,
+    AT_RISK,
+    CREATED,
+    GONE,
+    HELD_PLACE,
+    LEFT,
+    LEFT_HELD,
+    LISTED_ADMITTED,
+    LISTED_GAVE_UP,
+    RETURNED,
+    SEATED,
+    SEATED_HELD,
+    Daybook,
+)
 from .records import (
     DONE,
     GAVE_UP,
@@ -45,7 +62,6 @@ from .records import (
     TURNED_AWAY,
     WAITING,
     WARM_UP,
-    DayLog,
     Episode,
     EpisodeLog,
     SystemTally,
@@ -64,6 +80,10 @@ from .today import (
 )
 
 READMIT_WINDOW_DAYS = 30.0
+FOLD_CHECK_DAYS = 365
+FOLD_AFTER_ENTRIES = 1_000_000
+"""Once a year, the daybook's entries are cut into day rows if they are this many (12 MB): rarely enough
+that folding costs nothing beside the run, often enough that memory does not grow with the run's length."""
 
 
 def routes(shares: dict[str, float], destinations: list[str], rng: np.random.Generator) -> Iterator[int]:
@@ -99,59 +119,14 @@ class Timer:
     because ``step`` never changes the list it is given.
     """
 
-    __slots__ = ("callbacks", "_ok", "value")
+    __slots__ = ("callbacks", "value")
 
+    _ok = True   # SimPy only reads it: a timer always ends well
     callbacks: list[Callable[[Timer], None]] | None   # SimPy's step sets it to None
 
     def __init__(self, callbacks: list[Callable[[Timer], None]], value: Any = None):
         self.callbacks = callbacks
-        self._ok = True
         self.value = value
-
-
-class GroupCounts:
-    """Census, waitlist and held per patient group at one level, time-weighted per day like the level's own.
-
-    Kept only when a scenario has groups. A change of ``delta`` at time ``t`` adds ``delta x (day's end - t)``
-    to the day's area (what it adds by the day's end), so a change is two additions, with no time kept
-    per group; at the day's end each area restarts at the count times one day.
-    """
-
-    __slots__ = ("census", "waiting", "held", "census_area", "waiting_area", "held_area", "waiting_max", "day_end")
-
-    def __init__(self, groups: int):
-        self.census, self.waiting, self.held = [0] * groups, [0] * groups, [0] * groups
-        self.census_area, self.waiting_area, self.held_area = [0.0] * groups, [0.0] * groups, [0.0] * groups
-        self.waiting_max = [0] * groups
-        self.day_end = 1.0
-
-    def in_place(self, group: int, now: float, delta: int) -> None:
-        self.census_area[group] += delta * (self.day_end - now)
-        self.census[group] += delta
-
-    def on_waitlist(self, group: int, now: float, delta: int) -> None:
-        self.waiting_area[group] += delta * (self.day_end - now)
-        waiting = self.waiting[group] = self.waiting[group] + delta
-        if waiting > self.waiting_max[group]:
-            self.waiting_max[group] = waiting
-
-    def held_here(self, group: int, now: float, delta: int) -> None:
-        self.held_area[group] += delta * (self.day_end - now)
-        self.held[group] += delta
-
-    def close_day(self, now: float) -> tuple[list[float], list[float], list[float], list[int]]:
-        """Close the day (``now`` is its end): per group its time-averaged census, waitlist and held, and its
-        largest waitlist; the next day starts from the counts now."""
-        closed = self.census_area, self.waiting_area, self.held_area, self.waiting_max
-        self.census_area, self.waiting_area, self.held_area = ([float(count) for count in counts]
-                                                                for counts in (self.census, self.waiting, self.held))
-        self.waiting_max = list(self.waiting)
-        self.day_end = now + 1
-        return closed
-
-
-def _kept_by_groups(now: float) -> None:
-    """A level's ``accumulate_to`` when several patient groups keep the areas (:class:`GroupCounts`)."""
 
 
 class Level:
@@ -161,7 +136,7 @@ class Level:
     the most it admits; ``built_places`` are all its places, staffed or not.
     """
 
-    def __init__(self, model: Model, index: int, name: str, spec: LevelSpec):
+    def __init__(self, model: Model, index: int, name: str, spec: LevelSpec, place_steps: list[tuple[float, int, int]]):
         self.model, self.env, self.index, self.name, self.spec = model, model.env, index, name, spec
         self.schedule = model.schedule
         self.log = model.episode_log
@@ -169,12 +144,11 @@ class Level:
         # per period, a tally per patient group (one, unnamed, without groups)
         self.tallies = {period: [Tally(len(model.destinations)) for _ in groups] for period in PERIODS}
         self.tally = self.tallies[WARM_UP]   # where counts go now: Model.enter_period moves it on
-        self.by_group = GroupCounts(len(groups)) if model.scenario.groups else None
         # the first level in the scenario is the most intensive: 30-day readmission is measured on it
         self.counts_readmissions = index == 0
         destinations = model.destinations
-        self.place_steps = usable_capacity(spec, model.scenario.staffing)
-        _, self.staffed_places, self.built_places = self.place_steps[0]
+        self.place_steps = place_steps
+        _, self.staffed_places, self.built_places = place_steps[0]
         self.cohort_every = spec.program.cohort_every_days if spec.program else None
         self.admits_any_day = self.cohort_every is None   # else only when a cohort starts
         self.census = self.held = self.waiting = 0
@@ -182,6 +156,10 @@ class Level:
         self.turn_away = spec.when_full == "turn_away"
         self.hold = spec.when_next_full == "hold"
         self.transfers_first = spec.waitlist == "transfers_first"
+        # every change of census, waitlist or held goes to the daybook: its time, and a code per group and change
+        daybook = model.daybook
+        self.note_time, self.note_code = daybook.times.append, daybook.codes.append
+        self.codes = [daybook.code(index, group, 0) for group in range(len(groups))]   # add the change's number
         # waitlists in the order they are served: by the groups' priority rank, transfers first within a rank
         ranks = [spec.priority.index(group) if spec.priority and group in spec.priority else len(spec.priority or ())
                  for group in groups]
@@ -194,14 +172,9 @@ class Level:
         self.gave_up_routes: list[Iterator[int]] = []
         for group, view in enumerate(model.views):
             self.draw_for(view.levels[name], model.random_streams(name, group), destinations)
+        self.next_levels: list[Level | None] = []   # per destination: the level, or None for an exit (Model sets it)
         self.on_stay_over: list[Callable[[Episode], None]] = [self.stay_over]
         self.on_patience_over: list[Callable[[Timer], None]] = [self.patience_over]
-        self.last_change = 0.0
-        self.census_area = self.waiting_area = self.held_area = 0.0
-        self.staffed_places_area = self.built_places_area = self.places_since = 0.0
-        self.waiting_max = 0
-        if len(groups) > 1:   # the groups' areas add up to the level's: no need to keep both on every change
-            self.accumulate_to = _kept_by_groups   # type: ignore[method-assign]
 
     def draw_for(self, rules: LevelSpec, stream: Callable[[str], np.random.Generator], destinations: list[str]) -> None:
         """Add one patient group's draws here, by its own rules and from its own streams."""
@@ -217,45 +190,6 @@ class Level:
         self.gave_up_routes.append(routes(rules.gave_up_routes, destinations, stream("gave_up")))
 
     # -- bookkeeping ----------------------------------------------------------------------
-    def accumulate_to(self, now: float) -> None:
-        """Add census, waitlist and held, weighted by time, up to now (call before any of them changes)."""
-        elapsed = now - self.last_change
-        if elapsed:
-            self.census_area += self.census * elapsed
-            self.waiting_area += self.waiting * elapsed
-            self.held_area += self.held * elapsed
-            self.last_change = now
-
-    def day_row(self) -> list[float]:
-        """Close the day: time-averaged census, waitlist, held; largest waitlist; staffed and built places;
-        arrivals, admissions and waits so far in the period (:data:`~sim.records.TO_DATE_FIELDS`)."""
-        self.accumulate_to(self.env.now)
-        self.accumulate_places_to(self.env.now)
-        if self.accumulate_to is _kept_by_groups:
-            assert self.by_group is not None
-            counts = self.by_group
-            self.census_area, self.waiting_area, self.held_area = (
-                math.fsum(areas) for areas in (counts.census_area, counts.waiting_area, counts.held_area))
-        tallies = self.tally
-        row = [self.census_area, self.waiting_area, self.held_area, self.waiting_max, self.staffed_places_area,
-               self.built_places_area, sum(tally.arrivals for tally in tallies),
-               sum(tally.admissions for tally in tallies), sum(len(tally.waits) for tally in tallies)]
-        self.census_area = self.waiting_area = self.held_area = 0.0
-        self.staffed_places_area = self.built_places_area = 0.0
-        self.waiting_max = self.waiting
-        return row
-
-    def group_day_rows(self, row: list[float]) -> list[float]:
-        """Close the day per group (after :meth:`day_row`, whose places it shares): the level's fields, group
-        after group, in one flat list."""
-        assert self.by_group is not None
-        census, waiting, held, waiting_max = self.by_group.close_day(self.env.now)
-        values: list[float] = []
-        for group, tally in enumerate(self.tally):
-            values += (census[group], waiting[group], held[group], waiting_max[group], row[4], row[5],
-                       tally.arrivals, tally.admissions, len(tally.waits))
-        return values
-
     def period_tally(self, period: str) -> Tally:
         """The level's tally over one period, every group together."""
         tallies = self.tallies[period]
@@ -278,24 +212,19 @@ class Level:
         self.opened += 1
         if self.log is not None:
             self.log.opened(episode)
-        tally = self.tally[group]
-        tally.arrivals += 1
         if source == REFERRAL:
-            tally.referrals += 1
+            self.tally[group].referrals += 1
         if self.admits_any_day and self.census < self.staffed_places and not self.waiting:
-            self.admit(episode, now)   # a free place and nobody ahead: no wait at all
+            self.admit(episode, now, ARRIVED_ADMITTED)   # a free place and nobody ahead: no wait at all
             return
         if self.turn_away:
             self.turn_away_episode(episode, now)
             return
-        self.accumulate_to(now)
         transfers, others = self.queue_of[group]
         self.queues[transfers if self.transfers_first and source == TRANSFER else others].append(episode)
         self.waiting += 1
-        if self.waiting > self.waiting_max:
-            self.waiting_max = self.waiting
-        if self.by_group is not None:
-            self.by_group.on_waitlist(group, now, 1)
+        self.note_time(now)
+        self.note_code(self.codes[group] + ARRIVED_LISTED)
         patience = self.patience[group]
         if patience is not None and held_from is None:
             self.schedule(Timer(self.on_patience_over, episode), NORMAL,
@@ -304,7 +233,7 @@ class Level:
     def admit_waiting(self, now: float) -> None:
         """Fill free places from the waitlist (by priority rank; transfers first within one when so configured)."""
         while self.census < self.staffed_places and self.waiting:
-            self.admit(self.next_waiting(), now, waited=True)
+            self.admit(self.next_waiting(), now, LISTED_ADMITTED)
 
     def next_waiting(self) -> Episode:
         for waitlist in self.queues:
@@ -319,53 +248,43 @@ class Level:
         if episode.status != WAITING:
             return
         now = self.env.now
-        self.accumulate_to(now)
         self.waiting -= 1
         group = episode.group
-        if self.by_group is not None:
-            self.by_group.on_waitlist(group, now, -1)
+        self.note_time(now)
+        self.note_code(self.codes[group] + LISTED_GAVE_UP)
         episode.status = GAVE_UP_WAITING
         episode.left = now
         episode.route = next(self.gave_up_routes[group])
-        tally = self.tally[group]
-        tally.gave_up += 1
-        tally.waits.append(now - episode.arrived)   # at least this long: a censored wait
+        self.tally[group].waits.append(now - episode.arrived)   # at least this long: a censored wait
         self.close(episode)
         self.model.move_on(episode.patient, episode.route, group)
 
     def turn_away_episode(self, episode: Episode, now: float) -> None:
         episode.status = TURNED_AWAY
         episode.left = now
-        self.tally[episode.group].turned_away += 1
+        self.note_time(now)
+        self.note_code(self.codes[episode.group] + ARRIVED_TURNED_AWAY)
         self.close(episode)
         if episode.held_from is not None:
             episode.held_from.level.leave(episode.held_from, now)
         self.model.leaves_for_good(episode.patient)
 
     # -- in care --------------------------------------------------------------------------
-    def admit(self, episode: Episode, now: float, stay: float | None = None, waited: bool = False) -> None:
+    def admit(self, episode: Episode, now: float, change: int, stay: float | None = None) -> None:
         """Give the patient a place; the stay is drawn unless given (patients found mid-stay).
 
-        ``waited``: the patient was taken from the waitlist (else never put on it).
+        ``change``: how the patient came (:data:`~sim.daybook.ARRIVED_ADMITTED`, ``LISTED_ADMITTED`` from the
+        waitlist, ``ADMITTED_TODAY`` on day 0).
         """
-        self.accumulate_to(now)
         group = episode.group
-        if waited:
+        if change == LISTED_ADMITTED:
             self.waiting -= 1
         self.census += 1
-        by_group = self.by_group
-        if by_group is not None:   # GroupCounts.in_place and on_waitlist, written out: the hottest path
-            left = by_group.day_end - now
-            by_group.census_area[group] += left
-            by_group.census[group] += 1
-            if waited:
-                by_group.waiting_area[group] -= left
-                by_group.waiting[group] -= 1
+        self.note_time(now)
+        self.note_code(self.codes[group] + change)
         episode.status = IN_CARE
         episode.admitted = now
-        tally = self.tally[group]
-        tally.admissions += 1
-        tally.waits.append(now - episode.arrived)
+        self.tally[group].waits.append(now - episode.arrived)
         if self.counts_readmissions:
             self.model.first_level_admission(episode.patient, now)
         episode.route = route = next(self.routes[group])
@@ -379,10 +298,9 @@ class Level:
     def seat(self, episode: Episode, route: int, in_care_days: float, stay_left: float) -> None:
         """Seat a patient found mid-stay on day 0, admitted ``in_care_days`` before it (no admission of this run)."""
         now = self.env.now
-        self.accumulate_to(now)
         self.census += 1
-        if self.by_group is not None:
-            self.by_group.in_place(episode.group, now, 1)
+        self.note_time(now)
+        self.note_code(self.codes[episode.group] + SEATED)
         episode.status = IN_CARE
         episode.arrived = episode.admitted = now - in_care_days
         episode.route = route
@@ -392,12 +310,10 @@ class Level:
     def seat_held(self, episode: Episode, route: int, held_days: float) -> None:
         """Seat a patient found held on day 0: the stay ended ``held_days`` ago (how long it was is not known)."""
         now = self.env.now
-        self.accumulate_to(now)
         self.census += 1
         self.held += 1
-        if self.by_group is not None:
-            self.by_group.in_place(episode.group, now, 1)
-            self.by_group.held_here(episode.group, now, 1)
+        self.note_time(now)
+        self.note_code(self.codes[episode.group] + SEATED_HELD)
         episode.status = HELD
         episode.arrived = episode.admitted = episode.stay_ended = now - held_days
         episode.route = route
@@ -411,15 +327,14 @@ class Level:
         tally.stays += 1
         tally.stay_days += now - episode.admitted
         tally.routes[route] += 1
-        next_level = self.model.level_by_destination[route]
+        next_level = self.next_levels[route]
         if next_level is None:
             self.leave(episode, now)
             self.model.to_community(episode.patient, route, group)
         elif self.hold:
-            self.accumulate_to(now)
             self.held += 1
-            if self.by_group is not None:
-                self.by_group.held_here(group, now, 1)
+            self.note_time(now)
+            self.note_code(self.codes[group] + HELD_PLACE)
             episode.status = HELD
             next_level.arrive(episode.patient, TRANSFER, group, held_from=episode)
         else:
@@ -428,40 +343,24 @@ class Level:
 
     def leave(self, episode: Episode, now: float) -> None:
         """The patient gives up the place (at the end of the stay or of being held)."""
-        self.accumulate_to(now)
         self.census -= 1
-        held = episode.status == HELD
-        if held:
+        self.note_time(now)
+        if episode.status == HELD:
             self.held -= 1
-        by_group = self.by_group
-        if by_group is not None:   # GroupCounts.in_place and held_here, written out: the hottest path
-            group, left = episode.group, by_group.day_end - now
-            by_group.census_area[group] -= left
-            by_group.census[group] -= 1
-            if held:
-                by_group.held_area[group] -= left
-                by_group.held[group] -= 1
+            self.note_code(self.codes[episode.group] + LEFT_HELD)
+        else:
+            self.note_code(self.codes[episode.group] + LEFT)
         episode.status = DONE
         episode.left = now
-        tally = self.tally[episode.group]
-        tally.departures += 1
-        tally.place_days += now - episode.admitted
+        self.tally[episode.group].place_days += now - episode.admitted
         if self.counts_readmissions:
             self.model.first_level_discharge(episode.patient, now)
         self.close(episode)
         if self.waiting and self.admits_any_day:
             self.admit_waiting(now)
 
-    def accumulate_places_to(self, now: float) -> None:
-        """Add staffed and built places, weighted by time, up to now (they change rarely: off the hot path)."""
-        elapsed = now - self.places_since
-        self.staffed_places_area += self.staffed_places * elapsed
-        self.built_places_area += self.built_places * elapsed
-        self.places_since = now
-
     def set_places(self, staffed_places: int, built_places: int) -> None:
         """New places, or staff for them, take effect; a cut evicts nobody, it only stops admissions."""
-        self.accumulate_places_to(self.env.now)
         self.staffed_places, self.built_places = staffed_places, built_places
         if self.admits_any_day:
             self.admit_waiting(self.env.now)
@@ -485,15 +384,22 @@ class Model:
         views = scenario.group_views()
         self.group_names, self.views = list(views), list(views.values())
         self.episode_log = EpisodeLog() if keep_episodes else None
-        self.day_log = DayLog(len(scenario.levels))
-        self.group_day_log = DayLog(len(scenario.levels) * len(views)) if scenario.groups else None
+        place_steps = [usable_capacity(spec, scenario.staffing) for spec in scenario.levels.values()]
+        # places change from day 0 of the measured period on; the first places hold from the warm-up's start
+        self.daybook = Daybook(len(scenario.levels), len(views), self.measure_from_day, [
+            [(0.0, staffed, built) if step == 0 else (self.measure_from_day + from_day, staffed, built)
+             for step, (from_day, staffed, built) in enumerate(steps)] for steps in place_steps])
+        self.note_time, self.note_code = self.daybook.times.append, self.daybook.codes.append
         self.system_tallies = {period: SystemTally(len(scenario.levels), len(views)) for period in PERIODS}
         self.system = self.system_tallies[WARM_UP]
         # per patient: the last first-level discharge still followed up, and the tally it counted in
         self.last_discharge: dict[int, tuple[float, SystemTally]] = {}
         self.created = self.at_risk = self.gone = 0
-        self.levels = [Level(self, i, name, spec) for i, (name, spec) in enumerate(scenario.levels.items())]
+        self.levels = [Level(self, index, name, spec, place_steps[index])
+                       for index, (name, spec) in enumerate(scenario.levels.items())]
         self.level_by_destination: list[Level | None] = [*self.levels, *(None for _ in EXITS)]
+        for level in self.levels:
+            level.next_levels = self.level_by_destination
         self.enter_period(WARM_UP if self.measure_from_day > 0 else MEASURED)
         self.relapse_rules = [self.relapse_draws(group) for group in range(len(views))]
         self.on_relapse: list[list[Callable[[Timer], None]]] = [
@@ -548,7 +454,13 @@ class Model:
     # -- moving between levels and the community ------------------------------------------
     def new_patient(self) -> int:
         self.created += 1
+        self.note(CREATED)
         return self.created
+
+    def note(self, change: int) -> None:
+        """Note a change outside the levels (:data:`~sim.daybook.SYSTEM_CHANGES`) in the daybook."""
+        self.note_time(self.env.now)
+        self.note_code(self.daybook.system_base + change)
 
     def move_on(self, patient: int, destination: int, group: int) -> None:
         level = self.level_by_destination[destination]
@@ -562,12 +474,14 @@ class Model:
         rule = self.relapse_rules[group].get(exit_index)
         if rule is not None and next(rule[0]):
             self.at_risk += 1
+            self.note(AT_RISK)
             self.schedule(Timer(self.on_relapse[group], patient), NORMAL, next(rule[1]))
         else:
             self.leaves_for_good(patient)
 
     def leaves_for_good(self, patient: int) -> None:
         self.gone += 1
+        self.note(GONE)
         self.last_discharge.pop(patient, None)
 
     def relapsed(self, group: int, event: Timer) -> None:
@@ -579,6 +493,7 @@ class Model:
 
     def return_to_care(self, patient: int, level: int, group: int) -> None:
         self.at_risk -= 1
+        self.note(RETURNED)
         system = self.system
         system.relapses += 1
         system.relapses_to[level] += 1
@@ -642,25 +557,13 @@ class Model:
                 level.admit_waiting(self.env.now)
             yield self.env.timeout(every)
 
-    def daily(self):
-        """Close each day: one row per level and a count of where every patient is."""
+    def folding(self):
+        """Fold the daybook's entries into day rows once they are many (:data:`FOLD_AFTER_ENTRIES`)."""
         while True:
-            yield self.env.timeout(1)
-            self.close_day()
-
-    def close_day(self) -> None:
-        rows = [level.day_row() for level in self.levels]
-        if self.group_day_log is not None:
-            self.group_day_log.day([level.group_day_rows(row) for level, row in zip(self.levels, rows, strict=True)],
-                                   ())
-        self.day_log.day(rows, self.patient_states())
-
-    def patient_states(self) -> tuple[int, ...]:
-        """(waiting at home, in treatment, held, at risk of relapse, gone, created)."""
-        held = sum(level.held for level in self.levels)
-        waiting = sum(level.waiting for level in self.levels) - held
-        in_treatment = sum(level.census for level in self.levels) - held
-        return waiting, in_treatment, held, self.at_risk, self.gone, self.created
+            yield self.env.timeout(FOLD_CHECK_DAYS)
+            if len(self.daybook.times) >= FOLD_AFTER_ENTRIES:
+                # the days before yesterday: today's changes at this very instant may still be to come
+                self.daybook.fold(int(self.env.now) - 1)
 
     def start_from_today(self, level: Level, group: int) -> None:
         """Seat today's census mid-stay and put today's waitlist on the waitlist.
@@ -702,7 +605,7 @@ class Model:
         if count:
             stays = draws(stream("initial"), spec.los.sampler().from_uniforms)
             for remaining in residual_stays(stays, draws(stream("initial_residual")), count):
-                level.admit(self.episode_from_today(level, INITIAL, group), 0.0, stay=remaining)
+                level.admit(self.episode_from_today(level, INITIAL, group), 0.0, ADMITTED_TODAY, stay=remaining)
 
     def episode_from_today(self, level: Level, source: int, group: int) -> Episode:
         """A new patient's episode of ``group`` at ``level`` on day 0, open in the books."""
@@ -728,6 +631,7 @@ class Model:
         for group, view in enumerate(self.views):
             for days_left in returns_from_today(view, self.random_streams("relapse", group)):
                 self.at_risk += 1
+                self.note(AT_RISK)
                 self.schedule(Timer(self.on_return_from_today[group], self.new_patient()), NORMAL, days_left)
 
     def run(self) -> Model:
@@ -743,12 +647,21 @@ class Model:
                 self.env.process(self.cohorts(level))
         self.join_held_from_today()
         self.start_at_risk()
-        self.env.process(self.daily())
+        self.env.process(self.folding())
         self.start_measuring()
         self.env.run(until=self.horizon_day)
-        self.close_day()
+        self.daybook.fold(int(self.horizon_day))
+        self.tally_from_daybook()
         self.check_conservation()
         return self
+
+    def tally_from_daybook(self) -> None:
+        """The tallies' counts that the daybook keeps (:data:`~sim.daybook.TALLIED`), for every period."""
+        for level in self.levels:
+            for period_index, period in enumerate(PERIODS):
+                for group, tally in enumerate(level.tallies[period]):
+                    for name, count in self.daybook.tallied(period_index, level.index, group).items():
+                        setattr(tally, name, count)
 
     def start_measuring(self) -> None:
         """At the start of the measured period, switch to its tallies, before anything else happens then.
@@ -763,7 +676,7 @@ class Model:
 
     def check_conservation(self) -> None:
         """Every patient is somewhere: fail loudly if the books do not balance."""
-        states = self.day_log.state_table()
+        states = self.daybook.state_table()
         unbalanced = np.flatnonzero(states[:, :-1].sum(axis=1) != states[:, -1])
         if len(unbalanced):
             raise AssertionError(f"patients not conserved on day {unbalanced[0]}: {states[unbalanced[0]]}")

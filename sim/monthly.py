@@ -83,32 +83,51 @@ def replication_months(scenario: Scenario, days: np.ndarray, tallies: list[Tally
     """One replication's figures per month: shape (levels, months, ``MONTHLY_METRICS``).
 
     ``days`` are its day rows from simulation day 0 (warm-up included), ``tallies`` its levels'
-    measured tallies.
+    measured tallies. Every month of every level at once: a long run has thousands.
     """
     run = scenario.run
     measured = days[run.resolved_warmup_days:]
     found = months(run)
-    return np.array([[_month_values(measured[:, index], _waits(tally), month) for month in found]
-                     for index, tally in enumerate(tallies)], dtype=float).reshape(len(tallies), len(found),
-                                                                                    len(MONTHLY_METRICS))
+    starts = np.array([month.from_day for month in found])
+    lengths = np.array([month.days for month in found])
+    # the counts to date are the measured tally's from day 0 on: a month's are the difference with the last's
+    to_date = measured[[month.to_day for month in found]][:, :, [DAY_FIELDS.index(f"{name}_to_date")
+                                                                  for name in ("arrivals", "admissions", "waits")]]
+    counts = np.diff(to_date, axis=0, prepend=0.0)
+    means = np.add.reduceat(measured[:, :, [DAY_FIELDS.index("census"), DAY_FIELDS.index("waitlist")]], starts,
+                            axis=0) / lengths[:, None, None]
+    values = np.empty((len(tallies), len(found), len(MONTHLY_METRICS)))
+    values[:, :, :2] = counts[:, :, :2].transpose(1, 0, 2)
+    values[:, :, 2:4] = means.transpose(1, 0, 2)
+    for index, tally in enumerate(tallies):
+        values[index, :, 4:] = _month_waits(_waits(tally), counts[:, index, 2].astype(np.int64))
+    return values
 
 
 def _waits(tally: Tally) -> np.ndarray:
     return np.frombuffer(tally.waits, dtype=float) if len(tally.waits) else np.empty(0)
 
 
-def _month_values(rows: np.ndarray, waits: np.ndarray, month: Month) -> list[float]:
-    """A level's figures in one month, in ``MONTHLY_METRICS``' order, from its measured day rows."""
-    span = rows[month.from_day: month.to_day + 1]
-    # the counts to date are the measured tally's from day 0 on: the month is the difference
-    before = rows[month.from_day - 1] if month.from_day else np.zeros(len(DAY_FIELDS))
-    arrivals, admissions, waited = (span[-1] - before)[[DAY_FIELDS.index(f"{name}_to_date")
-                                                        for name in ("arrivals", "admissions", "waits")]]
-    first = int(before[DAY_FIELDS.index("waits_to_date")])
-    ended = waits[first: first + int(waited)]
-    return [float(arrivals), float(admissions),
-            float(span[:, DAY_FIELDS.index("census")].mean()), float(span[:, DAY_FIELDS.index("waitlist")].mean()),
-            float(ended.mean()) if len(ended) else np.nan, linear_quantile(ended, 0.9) if len(ended) else np.nan]
+def _month_waits(waits: np.ndarray, per_month: np.ndarray) -> np.ndarray:
+    """Per month, the mean and 90th percentile (as :func:`linear_quantile`) of the waits that ended in it, in
+    order, ``per_month`` of them in each (NaN for a month without one): shape (months, 2)."""
+    figures = np.full((len(per_month), 2), np.nan)
+    some = per_month > 0
+    if not some.any():
+        return figures
+    firsts = np.concatenate([[0], np.cumsum(per_month)[:-1]])
+    ended = waits[:per_month.sum()]
+    month_of = np.repeat(np.arange(len(per_month)), per_month)
+    ordered = ended[np.lexsort((ended, month_of))]   # sorted within each month
+    counts, first = per_month[some], firsts[some]
+    figures[some, 0] = np.add.reduceat(ended, first) / counts
+    virtual = (counts - 1) * 0.9
+    below = np.floor(virtual).astype(np.int64)
+    gamma = virtual - below
+    low, high = ordered[first + below], ordered[first + np.minimum(below + 1, counts - 1)]
+    step = high - low
+    figures[some, 1] = np.where(gamma >= 0.5, high - step * (1 - gamma), low + step * gamma)
+    return figures
 
 
 def linear_quantile(values: np.ndarray, q: float) -> float:

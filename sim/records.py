@@ -63,12 +63,19 @@ class Episode:
 
     An episode is also the SimPy event that ends its stay: it carries the ``callbacks`` and
     ``_ok`` that ``Environment.step`` reads, so no separate event object is made per stay.
+    The times and the route are set when reached (an episode is made per visit, on the hot path):
+    read them with :func:`reached`.
     """
 
     __slots__ = ("patient", "level", "source", "arrived", "admitted", "stay_ended", "left",
-                 "route", "status", "held_from", "group", "callbacks", "_ok")
+                 "route", "status", "held_from", "group", "callbacks")
 
+    _ok = True   # SimPy only reads it: an episode's stay always ends well
     callbacks: list[Callable[[Episode], None]] | None   # set when the stay is scheduled
+    admitted: float
+    stay_ended: float
+    left: float
+    route: int
 
     def __init__(self, patient: int, level: EpisodeLevel, source: int, arrived: float,
                  held_from: Episode | None = None, group: int = 0):
@@ -77,11 +84,13 @@ class Episode:
         self.level = level
         self.source = source
         self.arrived = arrived
-        self.admitted = self.stay_ended = self.left = NOT_REACHED
-        self.route = -1
         self.status = WAITING
         self.held_from = held_from
-        self._ok = True
+
+
+def reached(episode: Episode, name: str) -> float:
+    """An episode's time ``name`` (:data:`EPISODE_TIMES`), NaN if not reached."""
+    return getattr(episode, name, NOT_REACHED)
 
 
 class Tally:
@@ -133,11 +142,11 @@ class EpisodeLog:
         self.patient.append(episode.patient)
         self.level.append(episode.level.index)
         self.source.append(episode.source)
-        self.route.append(episode.route)
+        self.route.append(getattr(episode, "route", -1))
         self.status.append(episode.status)
         self.group.append(episode.group)
         for name, column in self.times.items():
-            column.append(getattr(episode, name))
+            column.append(reached(episode, name))
 
     def finish(self) -> dict[str, np.ndarray]:
         """Write the episodes still open (waiting, in care or held) and return the columns."""

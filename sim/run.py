@@ -40,9 +40,9 @@ def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = 
     the same output, in this process or any other.
     """
     model = Model(scenario, replication, keep_episodes).run()
-    days = model.day_log.day_table()
-    grouped = model.group_day_log
-    by_group = ([level.tallies[MEASURED] for level in model.levels], grouped.day_table()) if grouped else None
+    days = model.daybook.day_table()
+    by_group = ([level.tallies[MEASURED] for level in model.levels], model.daybook.group_day_table()) \
+        if scenario.groups else None
     group_months = replication_months(scenario, by_group[1], [tally for tallies in by_group[0] for tally in tallies]) \
         if by_group else None
     tallies = [level.period_tally(MEASURED) for level in model.levels]   # warm-up is left out here
@@ -51,7 +51,7 @@ def run_replication(scenario: Scenario, replication: int, keep_episodes: bool = 
         replication=replication,
         metrics=replication_metrics(scenario, tallies, system, days),
         days=days,
-        states=model.day_log.state_table(),
+        states=model.daybook.state_table(),
         episodes=model.episode_log.finish() if model.episode_log is not None else None,
         wait_quantiles=wait_quantiles(tallies),
         flows=flows(scenario, tallies, system),

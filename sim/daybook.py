@@ -1,0 +1,230 @@
+"""The daybook: every change of a level's census, waitlist and held count as it happens, and the day rows
+made from it after the fact.
+
+The engine writes one entry per change (its time, and a code saying which level, which patient group and
+what happened) and nothing per day: closing each day in the event loop cost more than moving the patients.
+The day rows are cut from the entries in whole blocks of days with numpy (:meth:`Daybook.fold`), so the
+entries never outgrow a block.
+
+Day ``d`` is the time from ``d`` to ``d + 1``; an event at the very instant a day ends counts in that day
+(its counts to date, where every patient is at its end), and the next day starts from the counts after it.
+Events at time 0 count in day 0.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+
+import numpy as np
+
+from .records import DAY_FIELDS, STATE_FIELDS
+
+# What happened, as the daybook codes it: (census, waitlist, held, arrivals, admissions, waits) it adds.
+CHANGES = {
+    "arrived_admitted": (1, 0, 0, 1, 1, 1),   # a free place and nobody ahead
+    "arrived_listed": (0, 1, 0, 1, 0, 0),
+    "arrived_turned_away": (0, 0, 0, 1, 0, 0),
+    "listed_admitted": (1, -1, 0, 0, 1, 1),
+    "listed_gave_up": (0, -1, 0, 0, 0, 1),    # a wait too: at least this long (censored)
+    "admitted_today": (1, 0, 0, 0, 1, 1),     # today's census seated by admission on day 0
+    "seated": (1, 0, 0, 0, 0, 0),             # found mid-stay on day 0
+    "seated_held": (1, 0, 1, 0, 0, 0),        # found held on day 0
+    "held": (0, 0, 1, 0, 0, 0),               # the stay is over, the place is kept until the next level admits
+    "left": (-1, 0, 0, 0, 0, 0),
+    "left_held": (-1, 0, -1, 0, 0, 0),
+}
+(ARRIVED_ADMITTED, ARRIVED_LISTED, ARRIVED_TURNED_AWAY, LISTED_ADMITTED, LISTED_GAVE_UP, ADMITTED_TODAY, SEATED,
+ SEATED_HELD, HELD_PLACE, LEFT, LEFT_HELD) = range(len(CHANGES))
+KINDS = len(CHANGES)
+EFFECTS = np.array(list(CHANGES.values()), dtype=np.int64)
+CENSUS, WAITLIST, HELD, ARRIVALS, ADMISSIONS, WAITS = range(EFFECTS.shape[1])
+TALLIED = {
+    "arrivals": (ARRIVED_ADMITTED, ARRIVED_LISTED, ARRIVED_TURNED_AWAY),
+    "admissions": (ARRIVED_ADMITTED, LISTED_ADMITTED, ADMITTED_TODAY),
+    "gave_up": (LISTED_GAVE_UP,),
+    "turned_away": (ARRIVED_TURNED_AWAY,),
+    "departures": (LEFT, LEFT_HELD),
+}
+"""The counts of a level's :class:`~sim.records.Tally` that the daybook keeps, by the changes they count."""
+# Changes that belong to no level: where patients are outside the levels (STATE_FIELDS' last three).
+SYSTEM_CHANGES = {"at_risk": (1, 0, 0), "returned": (-1, 0, 0), "gone": (0, 1, 0), "created": (0, 0, 1)}
+AT_RISK, RETURNED, GONE, CREATED = range(len(SYSTEM_CHANGES))
+SYSTEM_EFFECTS = np.array(list(SYSTEM_CHANGES.values()), dtype=np.int64)
+
+
+class Daybook:
+    """The changes of one replication, and the day rows folded from them so far.
+
+    ``code(level, group, change)`` is what the engine appends to :attr:`codes` beside the time in
+    :attr:`times`; ``system_code(change)`` for a change outside the levels. ``places`` are each level's
+    place changes: (time, staffed places, built places), the first at time 0.
+    """
+
+    def __init__(self, levels: int, groups: int, measure_from_day: float,
+                 places: Sequence[Sequence[tuple[float, int, int]]]):
+        self.levels, self.groups, self.measure_from_day = levels, groups, measure_from_day
+        self.times = array("d")
+        self.codes = array("l")
+        self.places = [np.array(steps, dtype=float) for steps in places]
+        self.system_base = levels * groups * KINDS
+        series = levels * groups
+        self.counts = np.zeros((series, 3), dtype=np.int64)      # census, waitlist, held per (level, group)
+        # arrivals, admissions, waits to date in the warm-up and in the measured period
+        self.to_date = np.zeros((2, series, 3), dtype=np.int64)
+        self.outside = np.zeros(len(SYSTEM_EFFECTS[0]), dtype=np.int64)   # at risk, gone, created
+        self.folded_days = 0
+        self.changes = np.zeros((2, self.system_base), dtype=np.int64)   # per period (warm-up, measured) and code
+        self.group_rows: list[np.ndarray] = []
+        self.level_rows: list[np.ndarray] = []
+        self.state_rows: list[np.ndarray] = []
+
+    def code(self, level: int, group: int, change: int) -> int:
+        return (level * self.groups + group) * KINDS + change
+
+    def system_code(self, change: int) -> int:
+        return self.system_base + change
+
+    # -- folding --------------------------------------------------------------------------
+    def fold(self, until_day: int) -> None:
+        """Cut the day rows of every day before ``until_day`` from the entries, and drop those entries."""
+        first, days = self.folded_days, until_day - self.folded_days
+        if days <= 0:
+            return
+        times = np.array(self.times, dtype=float)
+        taken = int(np.searchsorted(times, until_day, side="right"))
+        times, codes = times[:taken], np.array(self.codes[:taken], dtype=np.int64)
+        del self.times[:taken], self.codes[:taken]
+        day = np.maximum(np.ceil(times).astype(np.int64) - 1, 0) - first
+        at_levels = codes < self.system_base
+        level_times = times[at_levels]
+        changes = _Changes(day[at_levels], first + 1 - level_times + day[at_levels],
+                           EFFECTS[codes[at_levels] % KINDS], level_times >= self.measure_from_day, first, days,
+                           self.measure_from_day)
+        series = codes[at_levels] // KINDS
+        self.changes += np.bincount(codes[at_levels] + self.system_base * changes.measured,
+                                    minlength=2 * self.system_base).reshape(2, self.system_base)
+        counts, to_date = self.counts, self.to_date   # at the block's start
+        group_rows, ends, self.counts, self.to_date = changes.rows(series, counts, to_date)
+        places = np.repeat(self._place_areas(first, days), self.groups, axis=1)
+        group_rows[:, :, CAPACITY:PLACES + 1] = places
+        self.group_rows.append(group_rows)
+        if self.groups > 1:
+            level_rows, ends, _, _ = changes.rows(series // self.groups,
+                                                  counts.reshape(self.levels, self.groups, 3).sum(axis=1),
+                                                  to_date.reshape(2, self.levels, self.groups, 3).sum(axis=2))
+            level_rows[:, :, CAPACITY:PLACES + 1] = places[:, ::self.groups]
+        else:
+            level_rows = group_rows
+        self.level_rows.append(level_rows)
+        self.state_rows.append(self._states(ends, day[~at_levels], codes[~at_levels] - self.system_base, days))
+        self.folded_days = until_day
+
+    def _place_areas(self, first: int, days: int) -> np.ndarray:
+        """Staffed and built places of each level, averaged over each day: shape (days, levels, 2)."""
+        areas = np.zeros((days, self.levels, 2))
+        day_starts = np.arange(first, first + days, dtype=float)
+        for level, steps in enumerate(self.places):
+            for step, (since, staffed, built) in enumerate(steps):
+                until = steps[step + 1][0] if step + 1 < len(steps) else np.inf
+                share = np.clip(np.minimum(day_starts + 1, until) - np.maximum(day_starts, since), 0.0, 1.0)
+                areas[:, level, 0] += staffed * share
+                areas[:, level, 1] += built * share
+        return areas
+
+    def _states(self, ends: np.ndarray, day: np.ndarray, changes: np.ndarray, days: int) -> np.ndarray:
+        """Where every patient is at each day's end, shape (days, STATE_FIELDS); ``ends`` are the levels'
+        counts at each day's end, shape (levels, days, 3)."""
+        census, waitlist, held = (ends[:, :, quantity].sum(axis=0) for quantity in (CENSUS, WAITLIST, HELD))
+        per_day = np.zeros((days, len(self.outside)), dtype=np.int64)
+        np.add.at(per_day, day, SYSTEM_EFFECTS[changes])
+        outside = self.outside + np.cumsum(per_day, axis=0)
+        self.outside = outside[-1].copy() if days else self.outside
+        return np.column_stack([waitlist - held, census - held, held, outside])
+
+    def tallied(self, period: int, level: int, group: int) -> dict[str, int]:
+        """The :data:`TALLIED` counts of one level and group in one period (0 warm-up, 1 measured), all folded."""
+        base = self.code(level, group, 0)
+        counts = self.changes[period, base:base + KINDS]
+        return {name: int(counts[list(changes)].sum()) for name, changes in TALLIED.items()}
+
+    # -- the rows, all folded --------------------------------------------------------------
+    def day_table(self) -> np.ndarray:
+        """Daily rows per level, shape (days, levels, len(DAY_FIELDS))."""
+        return _joined(self.level_rows, (0, self.levels, len(DAY_FIELDS)))
+
+    def group_day_table(self) -> np.ndarray:
+        """Daily rows per level and patient group, group after group within a level (shape (days, levels x
+        groups, len(DAY_FIELDS))); only kept for several groups."""
+        return _joined(self.group_rows, (0, self.levels * self.groups, len(DAY_FIELDS)))
+
+    def state_table(self) -> np.ndarray:
+        """Patient states at each day's end, shape (days, len(STATE_FIELDS))."""
+        return _joined(self.state_rows, (0, len(STATE_FIELDS))).astype(np.int64)
+
+
+def _joined(blocks: list[np.ndarray], empty: tuple[int, ...]) -> np.ndarray:
+    return np.concatenate(blocks) if blocks else np.zeros(empty)
+
+
+CAPACITY, PLACES = DAY_FIELDS.index("capacity"), DAY_FIELDS.index("places")
+WAITLIST_MAX, TO_DATE = DAY_FIELDS.index("waitlist_max"), DAY_FIELDS.index("arrivals_to_date")
+
+
+class _Changes:
+    """One block of days' changes at the levels, to be cut into rows per series (a level, or a level's group).
+
+    ``day``: each change's day in the block; ``left_of_day``: the time from it to its day's end; ``effects``:
+    what it adds (:data:`EFFECTS` rows); ``measured``: whether it falls in the measured period.
+    """
+
+    def __init__(self, day: np.ndarray, left_of_day: np.ndarray, effects: np.ndarray, measured: np.ndarray,
+                 first: int, days: int, measure_from_day: float):
+        self.day, self.left_of_day, self.effects, self.measured = day, left_of_day, effects, measured
+        self.first, self.days, self.measure_from_day = first, days, measure_from_day
+
+    def rows(self, series: np.ndarray, counts: np.ndarray,
+             to_date: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Rows (days, series, DAY_FIELDS) without the places, from the counts and counts to date at the block's
+        start; the counts at each day's end (series, days, 3); the counts and counts to date at the block's end."""
+        count, days = len(counts), self.days
+        cell = series * days + self.day
+        rows = np.zeros((days, count, len(DAY_FIELDS)))
+        ends = np.empty((count, days, 3), dtype=np.int64)
+        for quantity in (CENSUS, WAITLIST, HELD):
+            change = self.effects[:, quantity]
+            net = self._per_day(cell, change, count).astype(np.int64)
+            ends[:, :, quantity] = counts[:, quantity, None] + np.cumsum(net, axis=1)
+            rows[:, :, quantity] = (ends[:, :, quantity] - net + self._per_day(cell, change * self.left_of_day,
+                                                                               count)).T
+        rows[:, :, WAITLIST_MAX] = self._waitlist_max(series, counts[:, WAITLIST], ends[:, :, WAITLIST]).T
+        running = np.empty((2, count, days, 3), dtype=np.int64)
+        for period, in_period in enumerate((~self.measured, self.measured)):
+            for index, quantity in enumerate((ARRIVALS, ADMISSIONS, WAITS)):
+                per_day = self._per_day(cell[in_period], self.effects[in_period, quantity], count).astype(np.int64)
+                running[period, :, :, index] = to_date[period, :, index, None] + np.cumsum(per_day, axis=1)
+        # the last warm-up day ends when the measured period starts: from it on, counts are the measured period's
+        measured_from = min(max(int(self.measure_from_day) - 1 - self.first, 0), days)
+        rows[:measured_from, :, TO_DATE:TO_DATE + 3] = running[0, :, :measured_from].transpose(1, 0, 2)
+        rows[measured_from:, :, TO_DATE:TO_DATE + 3] = running[1, :, measured_from:].transpose(1, 0, 2)
+        return rows, ends, ends[:, -1, :].copy(), running[:, :, -1, :].copy()
+
+    def _per_day(self, cell: np.ndarray, weights: np.ndarray, count: int) -> np.ndarray:
+        return np.bincount(cell, weights=weights, minlength=count * self.days).reshape(count, self.days)
+
+    def _waitlist_max(self, series: np.ndarray, start: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Each day's largest waitlist per series: at the day's start, or just after someone joined it."""
+        count, days = len(start), self.days
+        change = self.effects[:, WAITLIST]
+        moved = np.flatnonzero(change)
+        order = moved[np.argsort(series[moved], kind="stable")]   # series by series, each in time order
+        in_series, steps = series[order], change[order]
+        running = np.cumsum(steps)
+        # the waitlist just after each change: each series' running sum restarts at its first change
+        first_of_series = np.searchsorted(in_series, np.arange(count), side="left")
+        before = np.concatenate([[0], running])[first_of_series][in_series]
+        after = start[in_series] + running - before
+        largest = np.concatenate([start[:, None], ends[:, :-1]], axis=1).ravel()   # each day's start
+        joined = steps > 0
+        np.maximum.at(largest, in_series[joined] * days + self.day[order][joined], after[joined])
+        return largest.reshape(count, days)
