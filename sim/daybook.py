@@ -37,7 +37,7 @@ CHANGES = {
 (ARRIVED_ADMITTED, ARRIVED_LISTED, ARRIVED_TURNED_AWAY, LISTED_ADMITTED, LISTED_GAVE_UP, ADMITTED_TODAY, SEATED,
  SEATED_HELD, HELD_PLACE, LEFT, LEFT_HELD) = range(len(CHANGES))
 KINDS = len(CHANGES)
-EFFECTS = np.array(list(CHANGES.values()), dtype=np.int64)
+EFFECTS = np.array(list(CHANGES.values()), dtype=np.int8)
 CENSUS, WAITLIST, HELD, ARRIVALS, ADMISSIONS, WAITS = range(EFFECTS.shape[1])
 TALLIED = {
     "arrivals": (ARRIVED_ADMITTED, ARRIVED_LISTED, ARRIVED_TURNED_AWAY),
@@ -65,7 +65,7 @@ class Daybook:
                  places: Sequence[Sequence[tuple[float, int, int]]]):
         self.levels, self.groups, self.measure_from_day = levels, groups, measure_from_day
         self.times = array("d")
-        self.codes = array("l")
+        self.codes = array("i")
         self.places = [np.array(steps, dtype=float) for steps in places]
         self.system_base = levels * groups * KINDS
         series = levels * groups
@@ -169,6 +169,7 @@ def _joined(blocks: list[np.ndarray], empty: tuple[int, ...]) -> np.ndarray:
 
 CAPACITY, PLACES = DAY_FIELDS.index("capacity"), DAY_FIELDS.index("places")
 WAITLIST_MAX, TO_DATE = DAY_FIELDS.index("waitlist_max"), DAY_FIELDS.index("arrivals_to_date")
+WAITS_TO_DATE = DAY_FIELDS.index("waits_to_date")
 
 
 class _Changes:

@@ -45,8 +45,10 @@ from .daybook import (
     RETURNED,
     SEATED,
     SEATED_HELD,
+    WAITS_TO_DATE,
     Daybook,
 )
+from .months import months
 from .records import (
     DONE,
     GAVE_UP,
@@ -66,6 +68,7 @@ from .records import (
     EpisodeLog,
     SystemTally,
     Tally,
+    month_wait_figures,
 )
 from .scenario import EXITS, Scenario
 from .scenario import Level as LevelSpec
@@ -81,9 +84,10 @@ from .today import (
 
 READMIT_WINDOW_DAYS = 30.0
 FOLD_CHECK_DAYS = 365
-FOLD_AFTER_ENTRIES = 1_000_000
-"""Once a year, the daybook's entries are cut into day rows if they are this many (12 MB): rarely enough
-that folding costs nothing beside the run, often enough that memory does not grow with the run's length."""
+FOLD_AFTER_ENTRIES = 100_000
+"""Once a year, the daybook's entries are cut into day rows if they are this many (1.2 MB, some 10 MB while
+folding): rarely enough that folding costs nothing beside the run, often enough that memory does not grow
+with the run's length."""
 
 
 def routes(shares: dict[str, float], destinations: list[str], rng: np.random.Generator) -> Iterator[int]:
@@ -142,7 +146,9 @@ class Level:
         self.log = model.episode_log
         groups = model.group_names
         # per period, a tally per patient group (one, unnamed, without groups)
-        self.tallies = {period: [Tally(len(model.destinations)) for _ in groups] for period in PERIODS}
+        self.tallies = {period: [Tally(len(model.destinations), model.scenario.run.wait_target_days) for _ in groups]
+                        for period in PERIODS}
+        self.month_waits: list[tuple[float, float]] = []   # with several groups, all groups' waits' month by month
         self.tally = self.tallies[WARM_UP]   # where counts go now: Model.enter_period moves it on
         # the first level in the scenario is the most intensive: 30-day readmission is measured on it
         self.counts_readmissions = index == 0
@@ -193,7 +199,11 @@ class Level:
     def period_tally(self, period: str) -> Tally:
         """The level's tally over one period, every group together."""
         tallies = self.tallies[period]
-        return tallies[0] if len(tallies) == 1 else merged(tallies)
+        if len(tallies) == 1:
+            return tallies[0]
+        tally = merged(tallies)
+        tally.month_waits = self.month_waits if period == MEASURED else []
+        return tally
 
     def close(self, episode: Episode) -> None:
         self.closed += 1
@@ -359,6 +369,26 @@ class Level:
         if self.waiting and self.admits_any_day:
             self.admit_waiting(now)
 
+    def put_away_months(self, waits_to_date: np.ndarray) -> None:
+        """Months are over: keep each one's wait figures, per group and for the level, and move their waits from
+        the measured tallies to the histograms. ``waits_to_date``: per month over, the waits each group's measured
+        tally has had by the month's end, shape (months, groups)."""
+        moved, month_waits = [], []
+        for group, tally in enumerate(self.tallies[MEASURED]):
+            ended = waits_to_date[:, group] - tally.wait_histogram.count   # counted in the buffer, from its start
+            per_month = np.diff(ended, prepend=0)
+            waits = np.array(tally.waits[:ended[-1]], dtype=float)
+            del tally.waits[:ended[-1]]
+            tally.month_waits += map(tuple, month_wait_figures(waits, per_month))
+            tally.wait_histogram.add(waits)
+            moved.append(waits)
+            month_waits.append(np.repeat(np.arange(len(per_month)), per_month))
+        if len(moved) > 1:   # the level's months: every group's waits in them
+            month_of = np.concatenate(month_waits)
+            order = np.argsort(month_of, kind="stable")
+            self.month_waits += map(tuple, month_wait_figures(np.concatenate(moved)[order],
+                                                              np.bincount(month_of, minlength=len(waits_to_date))))
+
     def set_places(self, staffed_places: int, built_places: int) -> None:
         """New places, or staff for them, take effect; a cut evicts nobody, it only stops admissions."""
         self.staffed_places, self.built_places = staffed_places, built_places
@@ -395,6 +425,9 @@ class Model:
         # per patient: the last first-level discharge still followed up, and the tally it counted in
         self.last_discharge: dict[int, tuple[float, SystemTally]] = {}
         self.created = self.at_risk = self.gone = 0
+        # the last day of each measured month (from the warm-up's start), and how many are folded
+        self.month_ends = [int(self.measure_from_day) + month.to_day for month in months(run)]
+        self.months_folded = 0
         self.levels = [Level(self, index, name, spec, place_steps[index])
                        for index, (name, spec) in enumerate(scenario.levels.items())]
         self.level_by_destination: list[Level | None] = [*self.levels, *(None for _ in EXITS)]
@@ -563,7 +596,24 @@ class Model:
             yield self.env.timeout(FOLD_CHECK_DAYS)
             if len(self.daybook.times) >= FOLD_AFTER_ENTRIES:
                 # the days before yesterday: today's changes at this very instant may still be to come
-                self.daybook.fold(int(self.env.now) - 1)
+                self.fold(int(self.env.now) - 1)
+
+    def fold(self, until_day: int) -> None:
+        """Cut the day rows of the days before ``until_day``, and put away the waits of the months over by then."""
+        first = self.daybook.folded_days
+        self.daybook.fold(until_day)
+        ended = []
+        while self.months_folded < len(self.month_ends) and self.month_ends[self.months_folded] < until_day:
+            ended.append(self.month_ends[self.months_folded] - first)
+            self.months_folded += 1
+        waits_to_date = self.daybook.group_rows[-1][ended, :, WAITS_TO_DATE].astype(np.int64) if ended else None
+        groups = len(self.views)
+        for level in self.levels:
+            for tally in level.tallies[WARM_UP]:   # no months: straight to the histogram
+                tally.wait_histogram.add(np.array(tally.waits, dtype=float))
+                del tally.waits[:]
+            if waits_to_date is not None:
+                level.put_away_months(waits_to_date[:, level.index * groups: (level.index + 1) * groups])
 
     def start_from_today(self, level: Level, group: int) -> None:
         """Seat today's census mid-stay and put today's waitlist on the waitlist.
@@ -650,7 +700,7 @@ class Model:
         self.env.process(self.folding())
         self.start_measuring()
         self.env.run(until=self.horizon_day)
-        self.daybook.fold(int(self.horizon_day))
+        self.fold(int(self.horizon_day))
         self.tally_from_daybook()
         self.check_conservation()
         return self
@@ -698,6 +748,7 @@ def merged(tallies: list[Tally]) -> Tally:
                       "departures", "place_days"):
             setattr(total, field, getattr(total, field) + getattr(tally, field))
         total.waits.extend(tally.waits)
+        total.wait_histogram.merge(tally.wait_histogram)
         total.routes = [a + b for a, b in zip(total.routes, tally.routes, strict=True)]
     return total
 

@@ -4,78 +4,31 @@
 A month is a calendar month when ``run.start_date`` is given (the first and last may be part of
 one), else a block of 365/12 days from day 0 cut at whole days, the months that seasonality
 uses without a date (twelve make the 365-day year of every rate). Census and waitlist are the
-means of the month's daily rows; arrivals, admissions and waits are cut from the period's tallies
-at the day rows' ``*_to_date`` counts, so the months of a replication add up exactly to its
-measured totals (an event at the very instant a day ends counts in the day closed after it, on
-either side of that midnight). The metrics and their definitions are in :mod:`sim.metrics`
-(``MONTHLY_METRICS``).
+means of the month's daily rows; arrivals and admissions are cut from the period's tallies at the
+day rows' ``*_to_date`` counts, so the months of a replication add up exactly to its measured
+totals (an event at the very instant a day ends counts in that day); the engine keeps each month's
+wait figures as the month ends (:attr:`sim.records.Tally.month_waits`). The metrics and their
+definitions are in :mod:`sim.metrics` (``MONTHLY_METRICS``).
 """
 
 from __future__ import annotations
 
-import math
 import warnings
-from dataclasses import dataclass
-from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .metrics import DAYS_PER_YEAR, MONTHLY_METRICS
+from .metrics import MONTHLY_METRICS
+from .months import Month, months
 from .records import DAY_FIELDS, Tally
-from .scenario import RunSettings, Scenario
+from .scenario import Scenario
 
-MONTH_DAYS = DAYS_PER_YEAR / 12
-"""A month without ``run.start_date``: a twelfth of the 365-day year."""
 BANDS = (5, 25, 50, 75, 95)
 """Percentiles of the replications' values in ``monthly.csv`` (``p05`` ... ``p95``): the 50% and 90% bands."""
 COLUMNS = ["level", "month", "month_start", "from_day", "to_day", "days", "metric", "mean", "ci_low", "ci_high",
            *(f"p{band:02d}" for band in BANDS), "replications"]
 """``monthly.csv``'s columns."""
-
-
-@dataclass(frozen=True)
-class Month:
-    """One month of the measured period: days ``from_day`` to ``to_day``, both included.
-
-    ``start`` is its first day on the calendar (``None`` without ``run.start_date``).
-    """
-
-    index: int
-    from_day: int
-    to_day: int
-    start: date | None = None
-
-    @property
-    def days(self) -> int:
-        """How many days of the measured period the month holds."""
-        return self.to_day - self.from_day + 1
-
-
-def months(run: RunSettings) -> list[Month]:
-    """The months of the measured period, in order, the last cut at ``run.days``."""
-    starts = _calendar_starts(run.start_date, run.days) if run.start_date else _block_starts(run.days)
-    ends = [*starts[1:], run.days]
-    return [Month(index, start, end - 1, run.start_date + timedelta(days=start) if run.start_date else None)
-            for index, (start, end) in enumerate(zip(starts, ends, strict=True))]
-
-
-def _block_starts(days: int) -> list[int]:
-    starts: list[int] = []
-    while (start := math.floor(len(starts) * MONTH_DAYS)) < days:
-        starts.append(start)
-    return starts
-
-
-def _calendar_starts(start_date: date, days: int) -> list[int]:
-    starts, first = [0], start_date.replace(day=1)
-    while True:
-        first = (first + timedelta(days=32)).replace(day=1)   # the first of the next month
-        day = (first - start_date).days
-        if day >= days:
-            return starts
-        starts.append(day)
 
 
 # ---------------------------------------------------------------------------- one replication
@@ -100,49 +53,8 @@ def replication_months(scenario: Scenario, days: np.ndarray, tallies: list[Tally
     values[:, :, :2] = counts[:, :, :2].transpose(1, 0, 2)
     values[:, :, 2:4] = means.transpose(1, 0, 2)
     for index, tally in enumerate(tallies):
-        values[index, :, 4:] = _month_waits(_waits(tally), counts[:, index, 2].astype(np.int64))
+        values[index, :, 4:] = np.array(tally.month_waits).reshape(len(found), 2)
     return values
-
-
-def _waits(tally: Tally) -> np.ndarray:
-    return np.frombuffer(tally.waits, dtype=float) if len(tally.waits) else np.empty(0)
-
-
-def _month_waits(waits: np.ndarray, per_month: np.ndarray) -> np.ndarray:
-    """Per month, the mean and 90th percentile (as :func:`linear_quantile`) of the waits that ended in it, in
-    order, ``per_month`` of them in each (NaN for a month without one): shape (months, 2)."""
-    figures = np.full((len(per_month), 2), np.nan)
-    some = per_month > 0
-    if not some.any():
-        return figures
-    firsts = np.concatenate([[0], np.cumsum(per_month)[:-1]])
-    ended = waits[:per_month.sum()]
-    month_of = np.repeat(np.arange(len(per_month)), per_month)
-    ordered = ended[np.lexsort((ended, month_of))]   # sorted within each month
-    counts, first = per_month[some], firsts[some]
-    figures[some, 0] = np.add.reduceat(ended, first) / counts
-    virtual = (counts - 1) * 0.9
-    below = np.floor(virtual).astype(np.int64)
-    gamma = virtual - below
-    low, high = ordered[first + below], ordered[first + np.minimum(below + 1, counts - 1)]
-    step = high - low
-    figures[some, 1] = np.where(gamma >= 0.5, high - step * (1 - gamma), low + step * gamma)
-    return figures
-
-
-def linear_quantile(values: np.ndarray, q: float) -> float:
-    """``np.quantile(values, q)`` to the last bit (its default, linear method), without its set-up cost.
-
-    A grouped run asks for a 90th percentile per group, level and month: hundreds of small arrays, where
-    numpy's general quantile costs some 70 microseconds each and this some 5.
-    """
-    ordered = np.sort(values)
-    virtual = (len(ordered) - 1) * q
-    below = math.floor(virtual)
-    gamma = virtual - below
-    low, high = ordered[below], ordered[min(below + 1, len(ordered) - 1)]
-    step = high - low
-    return float(high - step * (1 - gamma) if gamma >= 0.5 else low + step * gamma)
 
 
 # ---------------------------------------------------------------------------- across replications

@@ -3,8 +3,9 @@
 Three kinds of record:
 
 * a **tally** per level and period (warm-up, measured): counts and sums (referrals, admissions,
-  stays, ...), added to as events happen. They stay the same size however many patients pass,
-  except the waits: 8 bytes per admission or give-up, kept for the exact percentiles;
+  stays, ...), added to as events happen. They stay the same size however many patients pass:
+  waits go to a fixed-size histogram (:class:`WaitHistogram`) once their month is over, with each
+  month's mean and 90th percentile kept exactly;
 * a **day** per level: the time-averaged census, waitlist and held count over one day, the
   day's largest waitlist, its usable capacity and its places (more than the capacity when there are
   not enough staff to run them all); the arrivals, admissions and waits (admissions and give-ups)
@@ -18,6 +19,7 @@ picks the measured period's and turns records into tables and figures.
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Callable
 from typing import Protocol
@@ -94,17 +96,109 @@ def reached(episode: Episode, name: str) -> float:
 
 
 class Tally:
-    """Counts and sums for one level over one period (warm-up or measured)."""
+    """Counts and sums for one level over one period (warm-up or measured).
 
-    __slots__ = ("referrals", "arrivals", "admissions", "gave_up", "turned_away", "waits",
-                 "stays", "stay_days", "departures", "place_days", "routes")
+    ``waits`` holds the waits (of admissions and of those who gave up) of the month still running, in
+    the order they ended; the engine moves a month's into ``wait_histogram`` when it is over, with the
+    month's mean and 90th percentile in ``month_waits``.
+    """
 
-    def __init__(self, destinations: int):
+    __slots__ = ("referrals", "arrivals", "admissions", "gave_up", "turned_away", "waits", "wait_histogram",
+                 "month_waits", "stays", "stay_days", "departures", "place_days", "routes")
+
+    def __init__(self, destinations: int, wait_target_days: float = math.inf):
         self.referrals = self.arrivals = self.admissions = self.gave_up = self.turned_away = 0
-        self.waits = array("d")          # waits of admissions and of those who gave up (for the percentiles)
+        self.waits = array("d")
+        self.wait_histogram = WaitHistogram(wait_target_days)
+        self.month_waits: list[tuple[float, float]] = []
         self.stays = self.departures = 0
         self.stay_days = self.place_days = 0.0
         self.routes = [0] * destinations   # stays ended, by where the patient went next
+
+
+WAIT_RESOLUTION_DAYS = 1e-4
+"""Waits shorter than this (about 9 seconds) count as no wait in the histogram's percentiles."""
+WAIT_BUCKET_RATIO = 1.002
+"""Each histogram bucket of waits is this much wider than the one before: a wait is known to 0.1%."""
+LONGEST_WAIT_DAYS = 1e6
+"""Waits longer than this (2,700 years) count as this long in the percentiles."""
+WAIT_BUCKETS = math.ceil(math.log(LONGEST_WAIT_DAYS / WAIT_RESOLUTION_DAYS) / math.log(WAIT_BUCKET_RATIO)) + 1
+_BUCKET_VALUES = np.concatenate([[0.0],
+                                 WAIT_RESOLUTION_DAYS * WAIT_BUCKET_RATIO ** (np.arange(WAIT_BUCKETS - 1) + 0.5)])
+
+
+class WaitHistogram:
+    """Waits in a fixed size (92 kB), however many: count, sum and count over a target exactly; percentiles
+    to 0.1% of the wait (the middle of a bucket of waits 0.2% apart), or to 9 seconds below ``WAIT_RESOLUTION_DAYS``.
+
+    Bucket 0 holds the waits under :data:`WAIT_RESOLUTION_DAYS` (mostly none at all: admitted at once);
+    bucket k the waits from ``WAIT_RESOLUTION_DAYS x WAIT_BUCKET_RATIO^(k-1)`` up, read as the geometric
+    middle of the bucket. Percentiles interpolate between the two nearest ranks as numpy's default
+    ``linear`` method does between the waits themselves.
+    """
+
+    __slots__ = ("target_days", "counts", "count", "total_days", "over_target")
+
+    def __init__(self, target_days: float = math.inf):
+        self.target_days = target_days
+        self.counts = np.zeros(WAIT_BUCKETS, dtype=np.int64)
+        self.count = self.over_target = 0
+        self.total_days = 0.0
+
+    def add(self, waits: np.ndarray) -> None:
+        if not len(waits):
+            return
+        self.count += len(waits)
+        self.total_days += float(waits.sum())
+        self.over_target += int((waits > self.target_days).sum())
+        with np.errstate(divide="ignore"):
+            buckets = np.floor(np.log(waits / WAIT_RESOLUTION_DAYS) / math.log(WAIT_BUCKET_RATIO)) + 1
+        self.counts += np.bincount(np.clip(np.nan_to_num(buckets, neginf=0), 0, WAIT_BUCKETS - 1).astype(np.int64),
+                                   minlength=WAIT_BUCKETS)
+
+    def merge(self, other: WaitHistogram) -> None:
+        self.counts += other.counts
+        self.count += other.count
+        self.total_days += other.total_days
+        self.over_target += other.over_target
+
+    def mean_days(self) -> float:
+        return self.total_days / self.count if self.count else math.nan
+
+    def share_over_target(self) -> float:
+        return self.over_target / self.count if self.count else math.nan
+
+    def quantiles(self, shares: np.ndarray) -> np.ndarray:
+        """The waits at ``shares`` (0 to 1), as ``np.quantile`` would give them to 0.1%; NaN without waits."""
+        shares = np.asarray(shares, dtype=float)
+        if not self.count:
+            return np.full(shares.shape, math.nan)
+        ranks = (self.count - 1) * shares
+        below = np.floor(ranks)
+        ends = np.cumsum(self.counts)   # ranks 0 .. ends[k] - 1 are in buckets up to k
+        low = _BUCKET_VALUES[np.searchsorted(ends, below, side="right")]
+        high = _BUCKET_VALUES[np.searchsorted(ends, np.minimum(below + 1, self.count - 1), side="right")]
+        return low + (high - low) * (ranks - below)
+
+
+def month_wait_figures(waits: np.ndarray, per_month: np.ndarray) -> np.ndarray:
+    """Per month, the mean and 90th percentile (``np.quantile``'s, exactly) of its waits: shape (months, 2), NaN
+    for a month without one. ``waits`` are the months' waits month after month, ``per_month`` of them in each."""
+    figures = np.full((len(per_month), 2), np.nan)
+    some = per_month > 0
+    if not some.any():
+        return figures
+    first = np.concatenate([[0], np.cumsum(per_month)[:-1]])[some]
+    counts = per_month[some]
+    ordered = waits[np.lexsort((waits, np.repeat(np.arange(len(per_month)), per_month)))]   # sorted in each month
+    figures[some, 0] = np.add.reduceat(waits, first) / counts
+    virtual = (counts - 1) * 0.9
+    below = np.floor(virtual).astype(np.int64)
+    gamma = virtual - below
+    low, high = ordered[first + below], ordered[first + np.minimum(below + 1, counts - 1)]
+    step = high - low
+    figures[some, 1] = np.where(gamma >= 0.5, high - step * (1 - gamma), low + step * gamma)
+    return figures
 
 
 class SystemTally:

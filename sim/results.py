@@ -54,13 +54,11 @@ def _ratio(total: float, count: int) -> float:
     return total / count if count else np.nan
 
 
-def _quantile(values: np.ndarray, q: float) -> float:
-    return float(np.quantile(values, q)) if len(values) else np.nan
-
-
-def level_metrics(tally: Tally, days: np.ndarray, years: float, wait_target_days: float) -> dict[str, float]:
-    """The per-level metrics from one level's measured tally and its measured daily rows."""
-    waits = np.frombuffer(tally.waits, dtype=float) if len(tally.waits) else np.empty(0)
+def level_metrics(tally: Tally, days: np.ndarray, years: float) -> dict[str, float]:
+    """The per-level metrics from one level's measured tally and its measured daily rows (the tally's waits over
+    ``run.wait_target_days`` were counted as they came)."""
+    waits = tally.wait_histogram
+    p50, p90, p95 = waits.quantiles(np.array([0.5, 0.9, 0.95]))
     census, capacity = days[:, DAY_FIELDS.index("census")], days[:, DAY_FIELDS.index("capacity")]
     capacity_mean = float(capacity.mean())
     return {
@@ -71,11 +69,11 @@ def level_metrics(tally: Tally, days: np.ndarray, years: float, wait_target_days
         "occupancy": float(census.mean()) / capacity_mean if capacity_mean > 0 else np.nan,
         "waitlist_mean": float(days[:, DAY_FIELDS.index("waitlist")].mean()),
         "waitlist_max": float(days[:, DAY_FIELDS.index("waitlist_max")].max()),
-        "wait_mean_days": _ratio(float(waits.sum()), len(waits)),
-        "wait_p50_days": _quantile(waits, 0.5),
-        "wait_p90_days": _quantile(waits, 0.9),
-        "wait_p95_days": _quantile(waits, 0.95),
-        "wait_over_target_share": _ratio(int((waits > wait_target_days).sum()), len(waits)),
+        "wait_mean_days": waits.mean_days(),
+        "wait_p50_days": float(p50),
+        "wait_p90_days": float(p90),
+        "wait_p95_days": float(p95),
+        "wait_over_target_share": waits.share_over_target(),
         "gave_up_or_turned_away_share": _ratio(tally.gave_up + tally.turned_away, tally.arrivals),
         "blocked_days_per_year": float(days[:, DAY_FIELDS.index("held")].sum()) / years,
         "los_mean_days": _ratio(tally.stay_days, tally.stays),
@@ -97,7 +95,7 @@ def replication_metrics(scenario: Scenario, tallies: list[Tally], system: System
     rows: list[tuple[str, str, float]] = []
     per_level = []
     for index, (name, tally) in enumerate(zip(scenario.level_names, tallies, strict=True)):
-        values = level_metrics(tally, measured[:, index], years, run.wait_target_days)
+        values = level_metrics(tally, measured[:, index], years)
         per_level.append(values)
         rows += [(name, metric, values[metric]) for metric in LEVEL_METRICS]
     totals = system_metrics(system, measured, years)
@@ -126,8 +124,7 @@ def group_replication_metrics(scenario: Scenario, tallies: list[list[Tally]],
         for level_index, (name, level) in enumerate(scenario.levels.items()):
             if level.accepts is not None and group not in level.accepts:
                 continue   # a level that does not take the group has nothing to say about it
-            values = level_metrics(tallies[level_index][group_index], measured[:, level_index, group_index], years,
-                                   run.wait_target_days)
+            values = level_metrics(tallies[level_index][group_index], measured[:, level_index, group_index], years)
             per_level.append(values)
             rows += [(group, name, metric, values[metric]) for metric in LEVEL_METRICS]
         rows += [(group, "all", metric, float(sum(values[metric] for values in per_level)))
@@ -146,11 +143,7 @@ def system_metrics(system: SystemTally, days: np.ndarray, years: float) -> dict[
 
 def wait_quantiles(tallies: list[Tally]) -> np.ndarray:
     """Per level, measured waits (admissions, and give-ups at the wait they gave up after) at every percentile."""
-    rows = []
-    for tally in tallies:
-        waits = np.frombuffer(tally.waits, dtype=float) if len(tally.waits) else np.empty(0)
-        rows.append(np.quantile(waits, QUANTILES) if len(waits) else np.full(len(QUANTILES), np.nan))
-    return np.asarray(rows)
+    return np.asarray([tally.wait_histogram.quantiles(QUANTILES) for tally in tallies])
 
 
 def flows(scenario: Scenario, tallies: list[Tally], system: SystemTally) -> list[tuple[str, str, float]]:

@@ -21,6 +21,7 @@ from sim.daybook import (
 )
 from sim.engine import Model
 from sim.records import DAY_FIELDS, STATE_FIELDS
+from sim.run import run_replication
 
 FIELD = {name: index for index, name in enumerate(DAY_FIELDS)}
 
@@ -97,12 +98,40 @@ def test_groups_rows_add_up_to_their_levels_and_the_level_keeps_its_own_largest_
         assert level[FIELD[field]] == pytest.approx(groups[:, FIELD[field]].sum())
 
 
-def test_folding_in_many_blocks_gives_the_rows_of_one_fold(monkeypatch):
+def test_folding_in_many_blocks_gives_the_numbers_of_one_fold(monkeypatch):
     scenario = sim.load_scenario("tests/golden/small_continuum.yaml")
-    once = Model(scenario, 1).run()
+    once = run_replication(scenario, 1)
     monkeypatch.setattr(engine, "FOLD_CHECK_DAYS", 7)
     monkeypatch.setattr(engine, "FOLD_AFTER_ENTRIES", 1)
-    in_blocks = Model(scenario, 1).run()
-    assert len(in_blocks.daybook.level_rows) > 20
-    assert np.array_equal(once.daybook.day_table(), in_blocks.daybook.day_table())
-    assert np.array_equal(once.daybook.state_table(), in_blocks.daybook.state_table())
+    model = Model(scenario, 1).run()
+    assert len(model.daybook.level_rows) > 20
+    in_blocks = run_replication(scenario, 1)
+    assert np.array_equal(once.days, in_blocks.days)
+    assert np.array_equal(once.states, in_blocks.states)
+    assert np.array_equal(once.monthly, in_blocks.monthly, equal_nan=True)
+    assert [row[:2] for row in once.metrics] == [row[:2] for row in in_blocks.metrics]
+    assert [row[2] for row in once.metrics] == pytest.approx([row[2] for row in in_blocks.metrics], rel=1e-12,
+                                                              nan_ok=True)   # sums added block by block
+
+
+def test_a_runs_memory_does_not_grow_with_its_length(monkeypatch):
+    """Between folds the daybook holds a few days of changes, and a measured tally only the waits of the month
+    still running: the rest are day rows, month figures and fixed-size histograms."""
+    monkeypatch.setattr(engine, "FOLD_CHECK_DAYS", 7)
+    monkeypatch.setattr(engine, "FOLD_AFTER_ENTRIES", 1)
+    held: list[int] = []
+    fold = Model.fold
+
+    def watched(model: Model, until_day: int) -> None:
+        held.append(len(model.daybook.times) + sum(len(tally.waits) for level in model.levels
+                                                   for tallies in level.tallies.values() for tally in tallies))
+        fold(model, until_day)
+
+    monkeypatch.setattr(Model, "fold", watched)
+    scenario = sim.load_scenario("tests/golden/small_continuum.yaml").with_changes({"run.days": 3000})
+    model = Model(scenario, 0).run()
+    waits = sum(tally.wait_histogram.count for level in model.levels for tally in level.tallies["measured"])
+    assert len(held) > 400 and waits > 3000
+    assert max(held) < 300   # the changes of a week, the waits of a month or so, however long the run
+    assert all(len(tally.waits) == 0 for level in model.levels for tallies in level.tallies.values()
+               for tally in tallies)

@@ -20,6 +20,7 @@ import sim
 from sim.arrivals import referral_rates, season_months
 from sim.cli import main
 from sim.monthly import first_months_over, months
+from sim.records import month_wait_figures
 from sim.report import is_forecast
 from sim.scenario_file import load_scenario
 
@@ -148,14 +149,29 @@ def test_monthly_counts_add_up_to_the_yearly_rates_times_the_years(dated, metric
         assert (rows["mean"] > 0).any()
 
 
-def test_monthly_waits_are_the_waits_that_ended_in_the_month(golden):
-    """Against the episodes: admissions (and give-ups) whose wait ended in the month.
+GROUPED = {
+    "name": "two groups, month by month",
+    "run": {"warmup_days": 30, "days": 240, "replications": 1, "seed": 2},
+    "levels": {"ward": {"capacity": 6, "los": {"dist": "exponential", "mean": 8}, "referrals_per_year": 250,
+                        "next": {"clinic": 1}},
+               "clinic": {"capacity": 9, "los": {"dist": "exponential", "mean": 20}, "next": {"discharged": 1}}},
+    "groups": {"adults": {"share_of_referrals": {"ward": 0.7}},
+               "elders": {"share_of_referrals": {"ward": 0.3},
+                          "levels": {"ward": {"los": {"dist": "exponential", "mean": 12}}}}},
+}
 
-    Without cohorts and schedules, whose events fall on the very instant a day ends (and count in
-    the day closed after them, either side of that midnight), so each wait is in one month only.
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_monthly_waits_are_the_waits_that_ended_in_the_month(golden, grouped):
+    """Against the episodes: admissions (and give-ups) whose wait ended in the month, of every patient group
+    at the level when there are groups (each group's waits are kept apart until the month is over).
+
+    Without cohorts and schedules, whose events fall on the very instant a day ends (and count in the
+    day that ends then), so each wait is in one month only by either reading of that instant.
     """
-    continuous = golden.with_changes({"run.replications": 1, "levels.day_program.program.intake": "rolling",
-                                      "levels.ward.capacity": 10, "levels.ward.staff_available": None})
+    continuous = sim.validate(GROUPED) if grouped else golden.with_changes({
+        "run.replications": 1, "levels.day_program.program.intake": "rolling", "levels.ward.capacity": 10,
+        "levels.ward.staff_available": None})
     results = sim.run(continuous, jobs=1, progress=False, keep_episodes=True)
     episodes = results.episodes
     ended = np.where(episodes["status"] == "gave_up", episodes["left_day"], episodes["admitted_day"])
@@ -248,10 +264,18 @@ def test_continuum_run_writes_monthly_csv_with_calendar_months(tmp_path):
     assert "monthly.csv" in json.loads((out / "manifest.json").read_text())["files"]
 
 
-def test_the_monthly_percentile_is_numpys_to_the_last_bit():
-    from sim.monthly import linear_quantile
+def test_the_monthly_mean_and_percentile_are_numpys():
+    """Every month at once (a long run has thousands): the 90th percentile to the last bit, the mean to rounding."""
     rng = np.random.default_rng(3)
-    for size in range(1, 200):
-        values = rng.exponential(5, size) * (rng.random(size) < 0.7)
-        for q in (0.1, 0.5, 0.9, 0.95):
-            assert linear_quantile(values, q) == np.quantile(values, q)
+    per_month = rng.integers(0, 40, 300)
+    per_month[:5] = [0, 1, 2, 0, 3]
+    waits = rng.exponential(5, per_month.sum()) * (rng.random(per_month.sum()) < 0.7)
+    figures = month_wait_figures(waits, per_month)
+    starts = np.concatenate([[0], np.cumsum(per_month)])
+    for month, count in enumerate(per_month):
+        values = waits[starts[month]: starts[month + 1]]
+        if count:
+            assert figures[month, 1] == np.quantile(values, 0.9)
+            assert figures[month, 0] == pytest.approx(values.mean(), rel=1e-14)
+        else:
+            assert np.isnan(figures[month]).all()
