@@ -6,6 +6,7 @@ Run by hand from the repository root (never part of the test suite)::
     python benchmarks/bench_engine.py --quick         # smoke check: short runs, one repeat
     python benchmarks/bench_engine.py --skip-regional
     python benchmarks/bench_engine.py --regional-replications 4
+    python benchmarks/bench_engine.py --skip-regional --memory   # memory of 5 and 50 simulated years
 
 Part 1 simulates one 4-level tandem network (Poisson referrals to level 1, exponential stays,
 FIFO, unlimited waitlists, places freed at the end of each stay) and a variant where 30% of
@@ -16,8 +17,13 @@ Speed is **patients per wall-second**, where patients = referrals from the commu
 arrived within the simulated horizon (finished or not), the same count for all four. The ratios
 are continuum's wall time per visit (a stay begun at a level) over each other engine's.
 
-Part 2 times the bundled regional scenario (as the file is: 5 years of warm-up + 5 measured)
-over many replications on all cores, in a fresh interpreter so its peak memory is its own.
+Part 2 times the bundled regional scenario (as the file is: 5 measured years, no warm-up: it starts
+from today's census) over many replications on all cores, in a fresh interpreter so its peak memory
+is its own.
+
+Part 3 (``--memory``) runs one replication of the regional scenario for 5 and for 50 years, each in
+a fresh interpreter, and prints its peak memory beside the size of its daily rows: issue 18 asks a
+50-year run to need no more than a 5-year one beyond those rows.
 
 Every figure is the best of ``--repeats`` runs (default 3): the machine may be busy with other
 work, and the best run is the one least disturbed by it.
@@ -362,6 +368,29 @@ def regional_child(replications: int, quick: bool) -> None:
     }))
 
 
+def memory_child(years: int) -> None:
+    """Run in a fresh interpreter: one regional replication of ``years``; print one JSON line."""
+    from sim.run import run_replication
+
+    scenario = sim.load_scenario(REGIONAL_SCENARIO).with_changes({"run.days": 365 * years})
+    imported_mb = own_peak_mb()
+    started = time.perf_counter()
+    output = run_replication(scenario, 0)
+    print(json.dumps({"years": years, "wall_seconds": time.perf_counter() - started, "imported_mb": imported_mb,
+                      "peak_mb": own_peak_mb(), "daily_rows_mb": (output.days.nbytes + output.states.nbytes) / 2**20}))
+
+
+def time_memory(year_counts: tuple[int, ...] = (5, 50)) -> None:
+    print("\nregional_adult.yaml, one replication in a fresh interpreter: memory by simulated years")
+    print(f"  {'years':>5} {'wall s':>7} {'peak MB':>8} {'imports MB':>11} {'daily rows MB':>14}")
+    for years in year_counts:
+        child = subprocess.run([sys.executable, __file__, "--memory-child", str(years)], capture_output=True,
+                               text=True, check=True)
+        figures = json.loads(child.stdout.strip().splitlines()[-1])
+        print(f"  {years:>5} {figures['wall_seconds']:>7.1f} {figures['peak_mb']:>8.0f} "
+              f"{figures['imported_mb']:>11.0f} {figures['daily_rows_mb']:>14.1f}")
+
+
 def own_peak_mb() -> float | None:
     """This process's peak resident memory from /proc (Linux), else None.
 
@@ -412,10 +441,16 @@ def main() -> None:
     parser.add_argument("--skip-regional", action="store_true", help="skip the regional scenario")
     parser.add_argument("--regional-replications", type=int, default=100, metavar="N",
                         help="replications of the regional scenario (default 100)")
+    parser.add_argument("--memory", action="store_true",
+                        help="peak memory of one regional replication of 5 and of 50 years")
     parser.add_argument("--regional-child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.regional_child is not None:
         regional_child(arguments.regional_child, arguments.quick)
+        return
+    if arguments.memory_child is not None:
+        memory_child(arguments.memory_child)
         return
     repeats = arguments.repeats or (1 if arguments.quick else 3)
     days = QUICK_DAYS if arguments.quick else DAYS
@@ -426,6 +461,8 @@ def main() -> None:
     if not arguments.skip_regional:
         replications = arguments.regional_replications
         time_regional(min(replications, 2) if arguments.quick else replications, arguments.quick)
+    if arguments.memory:
+        time_memory()
 
 
 if __name__ == "__main__":
