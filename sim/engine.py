@@ -1,17 +1,20 @@
 """The SimPy model: referrals, waitlists, stays, routing, bed blocking, reneging and relapse.
 
 The model is data: one generic :class:`Level` per level in the scenario, no code per care
-level. The daily recorder and place schedules are plain generator processes. A patient's
-path is a chain of events on SimPy's event queue whose callbacks move the patient on; the
-stay itself is scheduled as the :class:`~sim.records.Episode` object (which carries the event
-protocol SimPy's ``step`` reads), so no generator or extra event object is kept per patient.
-The per-event cost decides the speed of everything built on this.
+level. Place schedules and cohorts are plain generator processes. A patient's path is a
+chain of events on SimPy's event queue whose callbacks move the patient on; the stay itself
+is scheduled as the :class:`~sim.records.Episode` object (which carries the event protocol
+SimPy's ``step`` reads), so no generator or extra event object is kept per patient. The
+per-event cost decides the speed of everything built on this: nothing runs per simulated day.
+Each change of a level's census, waitlist or held count is noted in the
+:class:`~sim.daybook.Daybook` (two appends), from which the day rows are cut in blocks.
 
 Time is in days. Simulation time 0 is the start of the warm-up; the measured period starts
 at ``warmup_days``, which is day 0 of capacity schedules and referral growth. Every count goes
 to the tallies of the period now running: one event at the start of the measured period
-switches every level and the system to the measured tallies, so no event asks what time it is.
-The engine hands back both periods' tallies; the results layer picks the measured ones.
+switches every level and the system to the measured tallies, so no event asks what time it is
+(the daybook splits its counts at that time too). The engine hands back both periods' tallies;
+the results layer picks the measured ones.
 """
 
 from __future__ import annotations
