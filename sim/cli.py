@@ -210,7 +210,7 @@ def run(scenario: str, out_dir: str | None, replications: int | None, seed: int 
     except (ScenarioError, ExecutorUnavailable) as error:
         _fail(error)
     try:
-        write_results(results, folder, report=not no_report, overwrite=overwrite)
+        write_results(results, folder, report=not no_report, overwrite=overwrite, jobs=backend["jobs"])
     except OutputFolderError as error:
         _fail(error)
     if not quiet:
