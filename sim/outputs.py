@@ -26,20 +26,21 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from .analysis import SUMMARY_COLUMNS
-from .fit import Fit
-from .fit_report import write_fit_report
-from .planning import Plan
 from .report import comparison_section, plan_section, write_report
 from .results import GROUP_COLUMNS, Results
 from .scenario import Scenario, changed_keys
 from .sweep import Tables, plain_data, point_label, short_text, value_text
 from .sweep import sweep as sweep_points
 from .version import package_version
+
+if TYPE_CHECKING:   # a fit's modules load only when a fit is written: a run has no need of them
+    from .fit import Fit
+    from .planning import Plan
 
 MANIFEST = "manifest.json"
 STAGING_MARK = ".continuum-staging-"
@@ -421,6 +422,8 @@ def write_fit(found: Fit, path: str | Path | None = None, report: str | Path | N
     if path is not None:
         check_fitted_file(path, inputs, overwrite)
     if report is not None:
+        from .fit_report import write_fit_report
+
         with staged_folder(report, "fit", inputs, overwrite) as staging:
             _write_fit_tables(found, staging)
             write_fit_report(found, staging)
