@@ -21,12 +21,14 @@ The parts run in a fresh interpreter of their own, so their imports and memory a
 whole command's. Every figure is the best of ``--repeats`` runs: the machine may be busy with
 other work, and the best run is the one least disturbed by it. The load average is printed before
 and after. Code without the ``jobs`` setting of ``write_results`` (before issue 18) is timed
-as it is, so the script also measures an older checkout (``PYTHONPATH=../old python benchmarks/...``).
+as it is, so the script also measures another checkout: ``PYTHONPATH=../other python benchmarks/...``
+times the ``sim`` that PYTHONPATH names, in its own folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import inspect
 import json
 import os
@@ -38,7 +40,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+# the checkout whose ``sim`` is imported (PYTHONPATH may name another than this script's): the commands run in it
+REPOSITORY = Path(importlib.util.find_spec("sim").origin or "").resolve().parent.parent
 REGIONAL_SCENARIO = REPOSITORY / "scenarios" / "regional_adult.yaml"
 PARTS = ("simulation", "tables_and_report", "csv_files", "report")
 
@@ -120,7 +123,7 @@ def main() -> None:
     if arguments.parts_child:
         parts_child(arguments.replications)
         return
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, load average before "
+    print(f"{REPOSITORY}: Python {sys.version.split()[0]}, {os.cpu_count()} cores, load average before "
           f"{os.getloadavg()[0]:.2f}; {REGIONAL_SCENARIO.name}"
           + (f" with {arguments.replications} replications" if arguments.replications else ""))
     rounds = [one_round(arguments.replications) for _ in range(arguments.repeats)]
