@@ -234,15 +234,15 @@ def write_report(results: Results, folder: str | Path, sections: list[dict] | No
     folder = Path(folder)
     planned, fans = _figure_plans(results), _fan_plans(results) if is_forecast(results) else []
     by_group = _group_plans(results) if len(results.scenario.group_names) > 1 else []
-    ours = [*planned, *fans, *by_group]
-    # every figure at once (in several processes where it may); the extra figures' PNGs are kept for their section
-    pngs = plots.save_all([(draw, name) for name, _, draw in ours]
-                          + [(figure, name) for name, _, figure in extra_figures], folder / "figures", jobs)
-    drawn = [(name, caption, png) for (name, caption, _), png in zip(ours, pngs[:len(ours)], strict=True)]
-    forecast = [_forecast_part(results, drawn[len(planned):len(planned) + len(fans)])] if fans else []
-    groups = _groups_part(results, drawn[len(planned) + len(fans):]) if by_group else None
+    # every figure at once, in several processes where it may; the extra figures keep their PNGs for their sections
+    pngs = iter(plots.save_all([(draw, name) for name, _, draw in [*planned, *fans, *by_group]]
+                               + [(figure, name) for name, _, figure in extra_figures], folder / "figures", jobs))
+    drawn, fan_charts, group_charts = [[(name, caption, next(pngs)) for name, caption, _ in plans]
+                                       for plans in (planned, fans, by_group)]
+    forecast = [_forecast_part(results, fan_charts)] if fans else []
+    groups = _groups_part(results, group_charts) if by_group else None
     path = folder / "report.html"
-    path.write_text(render(results, drawn[:len(planned)], [*forecast, *(sections or [])], groups), encoding="utf-8")
+    path.write_text(render(results, drawn, [*forecast, *(sections or [])], groups), encoding="utf-8")
     return path
 
 
