@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import pandas as pd
@@ -25,10 +25,6 @@ import pandas as pd
 from . import workload
 from .compare import NOT_COMPARED, comparison_table, not_compared, run_all
 from .executors import ExecutorUnavailable
-from .extract import ExtractError, Mapping, parse_pairs, read_mapping
-from .fit import Fit, FitError
-from .fit import fit as fit_extract
-from .fit_report import stays_table, warnings_of
 from .messages import ScenarioError
 from .metrics import HEADLINE_METRICS, SYSTEM_METRICS
 from .outputs import (
@@ -50,6 +46,10 @@ from .run import run as run_scenario
 from .scenario_file import load_scenario, parse_assignment
 from .settings import SettingsError, setting_problems
 from .sweep import parse_grid
+
+if TYPE_CHECKING:   # the fitting modules load only for continuum fit
+    from .extract import Mapping
+    from .fit import Fit
 
 BAD_INPUT = 2
 INTERRUPTED = 130  # 128 + the signal's number, as shells report a command ended by SIGINT
@@ -210,7 +210,7 @@ def run(scenario: str, out_dir: str | None, replications: int | None, seed: int 
     except (ScenarioError, ExecutorUnavailable) as error:
         _fail(error)
     try:
-        write_results(results, folder, report=not no_report, overwrite=overwrite)
+        write_results(results, folder, report=not no_report, overwrite=overwrite, jobs=backend["jobs"])
     except OutputFolderError as error:
         _fail(error)
     if not quiet:
@@ -440,6 +440,11 @@ def fit(extract: str, out_file: str | None, base: str | None, as_of: str | None,
         transfer_within_days: float, report_dir: str | None, replications: int | None, overwrite: bool,
         quiet: bool) -> None:
     """Fit a scenario from EXTRACT (a CSV of episodes of care), and back-test it with --holdout-days."""
+    from .extract import ExtractError
+    from .fit import FitError
+    from .fit import fit as fit_extract
+    from .fit_report import warnings_of
+
     path = Path(out_file) if out_file else Path(extract).with_name(f"{Path(extract).stem}_fitted.yaml")
     inputs = [extract, *([base] if base else []), *([mapping] if mapping else [])]
     try:
@@ -463,6 +468,8 @@ def fit(extract: str, out_file: str | None, base: str | None, as_of: str | None,
 
 def _mapping(path: str | None, columns: str | None, labels: str | None) -> Mapping | None:
     """The mapping file (if any) with --columns and --levels added over it."""
+    from .extract import Mapping, parse_pairs, read_mapping
+
     if path is None and columns is None and labels is None:
         return None
     found = read_mapping(path) if path else Mapping({}, {})
@@ -471,6 +478,8 @@ def _mapping(path: str | None, columns: str | None, labels: str | None) -> Mappi
 
 
 def _print_fit(found: Fit) -> None:
+    from .fit_report import stays_table
+
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 200):
         extract = found.extract
         click.echo(f"\n{extract.source}: {len(extract.episodes):,} episodes from {extract.start:%Y-%m-%d} to "

@@ -20,24 +20,27 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from .analysis import SUMMARY_COLUMNS
-from .fit import Fit
-from .fit_report import write_fit_report
-from .planning import Plan
 from .report import comparison_section, plan_section, write_report
 from .results import GROUP_COLUMNS, Results
 from .scenario import Scenario, changed_keys
 from .sweep import Tables, plain_data, point_label, short_text, value_text
 from .sweep import sweep as sweep_points
 from .version import package_version
+
+if TYPE_CHECKING:   # a fit's modules load only when a fit is written: a run has no need of them
+    from .fit import Fit
+    from .planning import Plan
 
 MANIFEST = "manifest.json"
 STAGING_MARK = ".continuum-staging-"
@@ -240,7 +243,7 @@ def _write_manifest(folder: Path, kind: Kind) -> None:
 
 # ---------------------------------------------------------------------------- what each command writes
 def write_results(results: Results, path: str | Path, report: bool = False, overwrite: bool = False,
-                  also: dict[str, str] | None = None) -> Path:
+                  also: dict[str, str] | None = None, jobs: int | None = 1) -> Path:
     """Write every table of a run to ``path``, whole or not at all (a staging folder moved into place).
 
     Parameters
@@ -260,14 +263,43 @@ def write_results(results: Results, path: str | Path, report: bool = False, over
     also
         More text files (name to text) to move into place with the tables, such as a sweep
         point's ``point.json``.
+    jobs
+        Processes to draw the report's figures in (None: every core), where that is safe and quick
+        (:func:`sim.plots.save_all`); by default this one.
     """
-    with staged_folder(path, "run", [results.scenario.source], overwrite) as staging:
-        _write_tables(results, staging)
+    with staged_folder(path, "run", [results.scenario.source], overwrite) as staging, \
+            _alongside(partial(_write_tables, results, staging), report and jobs != 1):
         for name, text in (also or {}).items():
             (staging / name).write_text(text, encoding="utf-8")
         if report:
-            write_report(results, staging)
+            write_report(results, staging, jobs=jobs)
     return Path(path)
+
+
+@contextmanager
+def _alongside(work: Callable[[], object], threaded: bool) -> Iterator[None]:
+    """Do ``work`` in a thread while the block runs (a block that mostly waits for other processes, as the
+    report's figures drawn in them) when ``threaded``, else first; an error in either is raised."""
+    if not threaded:
+        work()
+        yield
+        return
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as error:  # raised in the caller's thread below
+            failed.append(error)
+
+    thread = threading.Thread(target=run, name="continuum-tables")
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()   # only then may an error remove the staging folder: nothing writes into it any more
+    if failed:
+        raise failed[0]
 
 
 def _write_tables(results: Results, folder: Path) -> None:
@@ -390,6 +422,8 @@ def write_fit(found: Fit, path: str | Path | None = None, report: str | Path | N
     if path is not None:
         check_fitted_file(path, inputs, overwrite)
     if report is not None:
+        from .fit_report import write_fit_report
+
         with staged_folder(report, "fit", inputs, overwrite) as staging:
             _write_fit_tables(found, staging)
             write_fit_report(found, staging)

@@ -6,7 +6,8 @@ of :func:`sim.sweep`. Figures are built with :class:`matplotlib.figure.Figure`, 
 they need no display and leave no global state behind (in Jupyter, a figure left as a cell's value
 shows once ``%matplotlib inline`` has run in the notebook).
 Every level keeps one colour in every figure (:func:`level_colors`, the Okabe-Ito palette, which
-reads for the common kinds of colour blindness). :func:`save` writes a figure as PNG and SVG.
+reads for the common kinds of colour blindness). :func:`save` writes a figure as PNG and SVG, :func:`save_all`
+many figures in several processes.
 
 Like pandas and seaborn, every figure function also draws into axes you made, ``ax=``: one Axes
 for a one-panel figure, a list or array of Axes (one per panel, row by row) for the others; it
@@ -23,6 +24,7 @@ figure goes beside the last panel instead::
 from __future__ import annotations
 
 import io
+import multiprocessing
 import textwrap
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -41,6 +43,7 @@ from matplotlib.patches import Patch
 from matplotlib.text import Annotation
 from matplotlib.ticker import MaxNLocator, PercentFormatter, StrMethodFormatter
 
+from sim.executors import local_workers, map_ordered
 from sim.figure_style import CAPACITY_COLOR, empty, given_axes, house_style, level_colors, root_figure
 from sim.flow_figure import flow_diagram as flow_diagram  # re-exported: sim.plots has every figure
 from sim.metrics import LABELS, METRICS
@@ -71,6 +74,7 @@ def key_label(key: str) -> str:
     return " ".join(KEY_WORDS.get(part, part.replace("_", " ")) for part in parts)
 
 
+PNG_DPI = 150
 _PNGS: WeakKeyDictionary[Figure, bytes] = WeakKeyDictionary()
 
 
@@ -78,28 +82,65 @@ def png_bytes(figure: Figure) -> bytes:
     """``figure`` as a PNG (150 dpi), drawn once: the report's page and its ``figures/`` file share it."""
     if figure not in _PNGS:
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=150, bbox_inches="tight", facecolor="white")
+        figure.savefig(buffer, format="png", dpi=PNG_DPI, bbox_inches="tight", facecolor="white")
         _PNGS[figure] = buffer.getvalue()
     return _PNGS[figure]
 
 
 def save(figure: Figure, folder: str | Path, name: str) -> list[Path]:
-    """Write ``figure`` to ``folder/name.png`` (150 dpi) and ``folder/name.svg``; return both paths."""
+    """Write ``figure`` to ``folder/name.png`` (150 dpi) and ``folder/name.svg``; return both paths.
+
+    The SVG keeps the layout and the tight bounding box the PNG was drawn with, rather than laying
+    the figure out a second time (the layout was most of the cost of each file).
+    """
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     paths = [target / f"{name}.png", target / f"{name}.svg"]
     paths[0].write_bytes(png_bytes(figure))
+    engine = figure.get_layout_engine()
+    box = figure.get_tightbbox().padded(mpl.rcParams["savefig.pad_inches"])
     # no date and no random element ids in the SVG, so the same figure always writes the same file
-    with mpl.rc_context({"svg.hashsalt": name}):
-        figure.savefig(paths[1], bbox_inches="tight", facecolor="white", metadata={"Date": None})
+    with mpl.rc_context({"svg.hashsalt": name, "figure.autolayout": False, "figure.constrained_layout.use": False}):
+        figure.set_layout_engine(None)   # laid out already, by the PNG's drawing: no layout, no trial drawing
+        try:
+            figure.savefig(paths[1], bbox_inches=box, facecolor="white", metadata={"Date": None})
+        finally:
+            figure.set_layout_engine(engine)
     return paths
+
+
+def save_all(figures: Sequence[tuple[Figure | Callable[[], Figure], str]], folder: str | Path,
+             jobs: int | None = 1) -> list[bytes]:
+    """:func:`save` each ``(figure, name)`` in ``folder``, a figure given as itself or as what draws it (a
+    picklable function of no arguments, such as a ``functools.partial`` of a function here); return their
+    PNGs, in order (a figure given as itself keeps its PNG for :func:`png_bytes`).
+
+    ``jobs``: processes to draw in (None: every core), where new processes start as copies of this
+    one (``fork``: Linux up to Python 3.13), so at once with matplotlib loaded; elsewhere, and with
+    ``jobs=1``, in this one. A figure comes out the same, byte for byte, whichever process draws it.
+    Not from a program with threads of its own (a web server), which is not safe to fork.
+    """
+    workers = local_workers(jobs, len(figures)) if multiprocessing.get_start_method() == "fork" else 1
+    pngs = map_ordered(_saved, [(figure, folder, name) for figure, name in figures], jobs=workers, progress=False)
+    for (figure, _), png in zip(figures, pngs, strict=True):
+        if isinstance(figure, Figure):
+            _PNGS[figure] = png
+    return pngs
+
+
+def _saved(job: tuple[Figure | Callable[[], Figure], str | Path, str]) -> bytes:
+    """Draw (if need be) and save one figure; its PNG."""
+    drawing, folder, name = job
+    figure = drawing if isinstance(drawing, Figure) else drawing()
+    save(figure, folder, name)
+    return png_bytes(figure)
 
 
 def _levels_in(table: pd.DataFrame, levels: Sequence[str] | None) -> list[str]:
     """``levels`` if given, else the table's own levels as first seen (``all`` last)."""
     if levels is not None:
         return list(levels)
-    seen = list(dict.fromkeys(table["level"]))
+    seen = list(table["level"].unique())   # in order of appearance; a loop over a long column's strings is slow
     return [level for level in seen if level != "all"] + (["all"] if "all" in seen else [])
 
 

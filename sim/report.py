@@ -8,8 +8,10 @@ images, a STRESS-DES checklist filled from the scenario, and the scenario as run
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import jinja2
@@ -142,39 +144,63 @@ def flagged(table: pd.DataFrame, warnings: list[dict]) -> pd.DataFrame:
     return table.assign(warning=[", ".join(kinds.get(level, [])) for level in table.index])
 
 
+Planned = tuple[str, str, Callable[[], Figure]]
+"""A figure to draw: its file name, its caption and what draws it (a picklable ``partial`` of a
+:mod:`sim.plots` function, so that another process can draw it: :func:`write_report`)."""
+Drawn = Sequence[tuple[str, str, "Figure | bytes"]]
+"""Figures with their file names and captions: drawn in this process, or as the PNG another drew."""
+
+
 def figures(results: Results) -> list[tuple[str, str, Figure]]:
     """``(file name, caption, Figure)`` for every figure the results support."""
+    return _drawn(_figure_plans(results))
+
+
+def _drawn(planned: Sequence[Planned]) -> list[tuple[str, str, Figure]]:
+    return [(name, caption, draw()) for name, caption, draw in planned]
+
+
+def _figure_plans(results: Results) -> list[Planned]:
     scenario = results.scenario
     levels = scenario.level_names
-    found = [
+    found: list[Planned] = [
         ("census_over_time", "Patients in care and waiting, per level: median over replications with a 90% band; "
                              "capacity as a line; warm-up shaded.",
-         plots.census_over_time(results.daily, levels, scenario.run.resolved_warmup_days)),
+         partial(plots.census_over_time, results.daily, levels, scenario.run.resolved_warmup_days)),
         ("wait_curves", f"Days waited before admission: share of admissions within each wait; the target "
                         f"({scenario.run.wait_target_days:g} days) marked.",
-         plots.wait_curves(results.wait_quantiles, levels, scenario.run.wait_target_days)),
+         partial(plots.wait_curves, results.wait_quantiles, levels, scenario.run.wait_target_days)),
         ("flow_diagram", "Patients a year from the community through each level to discharge, dropout and back by "
-                         "relapse.", plots.flow_diagram(results.flows, levels)),
+                         "relapse.", partial(plots.flow_diagram, results.flows, levels)),
         ("occupancy_and_blocking", "Occupancy and blocked days per level, with 95% intervals.",
-         plots.occupancy_and_blocking(results.summary, levels)),
+         partial(plots.occupancy_and_blocking, results.summary, levels)),
     ]
     if results.staffing is not None and not results.staffing.empty:
         found.append(("staffing", "Staff needed by role and level (FTE at the mean census, 95% interval).",
-                      plots.staffing_chart(results.staffing)))
+                      partial(plots.staffing_chart, results.staffing)))
     return found
 
 
-def _png(figure: Figure) -> str:
-    return base64.b64encode(plots.png_bytes(figure)).decode("ascii")
+@dataclass(frozen=True)
+class Embedded:
+    """A figure on the page: its caption, and its PNG as base64, made when the page is rendered."""
+
+    caption: str
+    image: Figure | bytes
+
+    @property
+    def png(self) -> str:
+        data = self.image if isinstance(self.image, bytes) else plots.png_bytes(self.image)
+        return base64.b64encode(data).decode("ascii")
 
 
-def section(title: str, note: str, table: pd.DataFrame | None, drawn: Sequence[tuple[str, str, Figure]]) -> dict:
+def section(title: str, note: str, table: pd.DataFrame | None, drawn: Drawn) -> dict:
     """An extra report section: a table and figures (for comparisons and sweeps)."""
     return {"title": title, "note": note, "table": _table(table),
-            "figures": [{"caption": caption, "png": _png(figure)} for _, caption, figure in drawn]}
+            "figures": [Embedded(caption, figure) for _, caption, figure in drawn]}
 
 
-def render(results: Results, drawn: Sequence[tuple[str, str, Figure]], sections: list[dict] | None = None,
+def render(results: Results, drawn: Drawn, sections: list[dict] | None = None,
            groups: dict | None = None) -> str:
     """The report as one HTML string, figures embedded; ``sections`` come before the levels, the patient
     groups (:func:`groups_section`) after them."""
@@ -192,7 +218,7 @@ def render(results: Results, drawn: Sequence[tuple[str, str, Figure]], sections:
         system_table=_table(results.headline(SYSTEM_METRICS, ["all"])),
         groups=groups,
         staffing_table=_table(results.staffing_headline()),
-        figures=[{"caption": caption, "png": _png(figure)} for _, caption, figure in drawn],
+        figures=[Embedded(caption, figure) for _, caption, figure in drawn],
         checklist=checklist(results),
         scenario_yaml=scenario.to_yaml(),
         version=results.meta.get("version", ""),
@@ -201,18 +227,22 @@ def render(results: Results, drawn: Sequence[tuple[str, str, Figure]], sections:
 
 
 def write_report(results: Results, folder: str | Path, sections: list[dict] | None = None,
-                 extra_figures: Sequence[tuple[str, str, Figure]] = ()) -> Path:
+                 extra_figures: Sequence[tuple[str, str, Figure]] = (), jobs: int | None = 1) -> Path:
     """Write ``report.html`` and ``figures/*.png|svg`` into ``folder`` (an existing folder); a forecast
-    (:func:`is_forecast`) gets its section first, with a fan chart per level."""
+    (:func:`is_forecast`) gets its section first, with a fan chart per level. ``jobs``: processes to draw
+    the figures in (:func:`sim.plots.save_all`; None: every core)."""
     folder = Path(folder)
-    drawn = figures(results)
-    forecast, fans = forecast_section(results) if is_forecast(results) else (None, [])
-    groups, by_group = groups_section(results) if len(results.scenario.group_names) > 1 else (None, [])
-    for name, _, figure in [*drawn, *fans, *by_group, *extra_figures]:
-        plots.save(figure, folder / "figures", name)
+    planned, fans = _figure_plans(results), _fan_plans(results) if is_forecast(results) else []
+    by_group = _group_plans(results) if len(results.scenario.group_names) > 1 else []
+    # every figure at once, in several processes where it may; the extra figures keep their PNGs for their sections
+    pngs = iter(plots.save_all([(draw, name) for name, _, draw in [*planned, *fans, *by_group]]
+                               + [(figure, name) for name, _, figure in extra_figures], folder / "figures", jobs))
+    drawn, fan_charts, group_charts = [[(name, caption, next(pngs)) for name, caption, _ in plans]
+                                       for plans in (planned, fans, by_group)]
+    forecast = [_forecast_part(results, fan_charts)] if fans else []
+    groups = _groups_part(results, group_charts) if by_group else None
     path = folder / "report.html"
-    path.write_text(render(results, drawn, [*([forecast] if forecast else []), *(sections or [])], groups),
-                    encoding="utf-8")
+    path.write_text(render(results, drawn, [*forecast, *(sections or [])], groups), encoding="utf-8")
     return path
 
 
@@ -225,28 +255,40 @@ GROUP_TOTALS = ("referrals_per_year", "admissions_per_year", "waitlist_mean", "g
 def groups_section(results: Results) -> tuple[dict, list[tuple[str, str, Figure]]]:
     """The patient groups side by side (their totals and :func:`sim.plots.groups_chart`), then a part per
     group: its headline table at the levels it reaches and its flow diagram."""
+    drawn = _drawn(_group_plans(results))
+    return _groups_part(results, drawn), drawn
+
+
+def _group_plans(results: Results) -> list[Planned]:
+    """The groups' chart, then each group's flow diagram."""
     assert results.groups is not None and results.group_flows is not None, "a run with groups has their tables"
     scenario = results.scenario
     levels = scenario.level_names
     chart = ("groups_chart", "Average wait and average patients in care per level, group by group (mean, 95% "
              "interval; each row of panels on one scale). 'not used': no patient of the group reached the level.",
-             plots.groups_chart(results.groups, levels=levels))
-    drawn, parts = [chart], []
-    for name, group in zip(_file_names(scenario.group_names), scenario.group_names, strict=True):
+             partial(plots.groups_chart, results.groups, levels=levels))
+    return [chart, *((f"flow_diagram_{name}", f"{group}: patients a year from the community through each level it "
+                      "reaches to discharge, dropout and back by relapse (its own relapses and returns).",
+                      partial(plots.flow_diagram, results.group_flows, levels, group=group))
+                     for name, group in zip(_file_names(scenario.group_names), scenario.group_names, strict=True))]
+
+
+def _groups_part(results: Results, drawn: Drawn) -> dict:
+    """The groups' section of the page around their figures (:func:`_group_plans`, drawn)."""
+    assert results.groups is not None
+    chart, *flows = drawn
+    parts = []
+    for group, (_, caption, image) in zip(results.scenario.group_names, flows, strict=True):
         reached = levels_reached(results.groups, group)
-        figure = (f"flow_diagram_{name}", f"{group}: patients a year from the community through each level it "
-                  "reaches to discharge, dropout and back by relapse (its own relapses and returns).",
-                  plots.flow_diagram(results.group_flows, levels, group=group))
-        drawn.append(figure)
         parts.append({"title": group, "note": _group_note(results, group, reached),
                       "table": _table(results.headline(levels=reached, group=group)),
-                      "figures": [{"caption": figure[1], "png": _png(figure[2])}]})
+                      "figures": [Embedded(caption, image)]})
     note = (f"{len(parts)} patient groups share the levels' places, waitlists and staff; the tables above count "
             "them all together. Here each group on its own: mean across replications with its 95% interval; a "
             "group's occupancy is the share of the level's places it fills, so the groups' add up to the level's. "
             "Totals over the levels (a patient who passes through three levels is admitted three times):")
     return {"note": note, "table": _table(_group_totals(results)), "parts": parts,
-            "figures": [{"caption": chart[1], "png": _png(chart[2])}]}, drawn
+            "figures": [Embedded(chart[1], chart[2])]}
 
 
 def _group_totals(results: Results) -> pd.DataFrame:
@@ -281,14 +323,23 @@ def is_forecast(results: Results) -> bool:
 
 def forecast_section(results: Results) -> tuple[dict, list[tuple[str, str, Figure]]]:
     """When each level's waits first exceed the target, the waits month by month, and a fan chart per level."""
+    drawn = _drawn(_fan_plans(results))
+    return _forecast_part(results, drawn), drawn
+
+
+def _fan_plans(results: Results) -> list[Planned]:
+    scenario = results.scenario
+    return [(f"forecast_{name}", f"{level}: patients in care and waiting through the measured period, median "
+             "across replications with the bands holding half of them and nine in ten; capacity as it follows "
+             "its schedule.", partial(plots.fan_chart, results.daily, level, scenario.run.start_date))
+            for name, level in zip(_file_names(scenario.level_names), scenario.level_names, strict=True)]
+
+
+def _forecast_part(results: Results, drawn: Drawn) -> dict:
+    """The forecast's section of the page around its fan charts (:func:`_fan_plans`, drawn)."""
     assert results.monthly is not None, "is_forecast() says whether there is a forecast"
-    scenario, monthly = results.scenario, results.monthly
-    run = scenario.run
+    monthly, run = results.monthly, results.scenario.run
     target = run.wait_target_days
-    drawn = [(f"forecast_{name}", f"{level}: patients in care and waiting through the measured period, median "
-              "across replications with the bands holding half of them and nine in ten; capacity as it follows "
-              "its schedule.", plots.fan_chart(results.daily, level, run.start_date))
-             for name, level in zip(_file_names(scenario.level_names), scenario.level_names, strict=True)]
     start = f" ({run.start_date.isoformat()})" if run.start_date else ""
     note = (f"From day 0{start}, {monthly['month'].nunique()} months: the first month whose waits are above the "
             f"target of {target:g} days, then every month's mean wait / 90th-percentile wait in days (* over the "
@@ -296,7 +347,7 @@ def forecast_section(results: Results) -> tuple[dict, list[tuple[str, str, Figur
             "(admissions, and give-ups when they gave up); monthly.csv has them with their intervals and bands.")
     tables = _table(_first_over_table(monthly, target)) + _table(_waits_by_month(monthly, target))
     return {"title": "Forecast month by month", "note": note, "table": tables,
-            "figures": [{"caption": caption, "png": _png(figure)} for _, caption, figure in drawn]}, drawn
+            "figures": [Embedded(caption, image) for _, caption, image in drawn]}
 
 
 def _month_name(month: pd.Series) -> str:
