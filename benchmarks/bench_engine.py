@@ -69,12 +69,14 @@ class Network:
 
     name: str
     reenter_share: float   # of patients leaving level 4, the share who go back to level 1
+    places: tuple[int, ...] = PLACES
+    stays: tuple[float, ...] = MEAN_STAY_DAYS   # mean stay per level, days
 
     @property
     def referrals_per_day(self) -> float:
         """Referrals putting the busiest level at 85% occupancy (every level is visited
         1 / (1 - reenter_share) times per patient)."""
-        busiest_load = max(stay / places for stay, places in zip(MEAN_STAY_DAYS, PLACES, strict=True))
+        busiest_load = max(stay / places for stay, places in zip(self.stays, self.places, strict=True))
         return BUSIEST_OCCUPANCY * (1 - self.reenter_share) / busiest_load
 
     @property
@@ -82,7 +84,10 @@ class Network:
         return self.referrals_per_day / (1 - self.reenter_share)
 
 
-NETWORKS = (Network("tandem", 0.0), Network("re-entry 30%", 0.3))
+NETWORKS = (Network("tandem", 0.0), Network("re-entry 30%", 0.3),
+            Network("small re-entry 20%", 0.2, places=(6, 8, 10, 5), stays=(4.0, 6.0, 9.0, 3.0)))
+"""The bench's networks: the last is a Jackson network of the kind issue 18 names (feedback, a few levels of
+5-10 places, short stays), many visits a day where the others have few."""
 
 
 @dataclass
@@ -107,7 +112,7 @@ class Outcome:
 # ---------------------------------------------------------------------------- continuum
 def continuum_scenario(network: Network, days: int) -> sim.Scenario:
     """The network in continuum's terms: no warm-up, so every referral is in the period."""
-    names = [f"level{number}" for number in range(1, len(PLACES) + 1)]
+    names = [f"level{number}" for number in range(1, len(network.places) + 1)]
     last_exit = {"discharged": 1.0 - network.reenter_share}
     if network.reenter_share:
         last_exit = {names[0]: network.reenter_share, **last_exit}
@@ -118,7 +123,7 @@ def continuum_scenario(network: Network, days: int) -> sim.Scenario:
             "next": {names[index + 1]: 1} if index + 1 < len(names) else last_exit,
             "when_next_full": "release",
         }
-        for index, (name, places, stay) in enumerate(zip(names, PLACES, MEAN_STAY_DAYS, strict=True))
+        for index, (name, places, stay) in enumerate(zip(names, network.places, network.stays, strict=True))
     }
     levels[names[0]]["referrals_per_year"] = network.referrals_per_day * 365
     return sim.validate({
@@ -136,7 +141,7 @@ def run_continuum(network: Network, days: int) -> Outcome:
     summary = results.summary.set_index(["level", "metric"])["mean"]
     referrals = summary[("level1", "referrals_per_year")] * days / 365
     admissions = sum(summary[(f"level{number}", "admissions_per_year")]
-                     for number in range(1, len(PLACES) + 1)) * days / 365
+                     for number in range(1, len(network.places) + 1)) * days / 365
     wait = summary[(f"level{WATCHED_LEVEL + 1}", "wait_mean_days")]
     return Outcome(round(referrals), round(admissions), wall, float(wait))
 
@@ -156,10 +161,11 @@ def heapq_floor(network: Network, days: float, seed: int) -> tuple[int, list[lis
     """
     rng = np.random.default_rng(seed)
     unit_exponential, uniform = batched(rng.standard_exponential), batched(rng.random)
-    gap_days, reenter, last = 1 / network.referrals_per_day, network.reenter_share, len(PLACES) - 1
-    census = [0] * len(PLACES)
-    waitlists: list[deque[float]] = [deque() for _ in PLACES]
-    waits: list[list[float]] = [[] for _ in PLACES]
+    gap_days, reenter, last = 1 / network.referrals_per_day, network.reenter_share, len(network.places) - 1
+    places, stays = network.places, network.stays   # locals: the floor stays the least Python can do
+    census = [0] * len(places)
+    waitlists: list[deque[float]] = [deque() for _ in places]
+    waits: list[list[float]] = [[] for _ in places]
     events = [(unit_exponential() * gap_days, -1)]
     referrals = 0
     while events:
@@ -174,7 +180,7 @@ def heapq_floor(network: Network, days: float, seed: int) -> tuple[int, list[lis
             waitlist = waitlists[level]
             if waitlist:   # the freed place goes straight to the longest waiting
                 waits[level].append(now - waitlist.popleft())
-                heappush(events, (now + unit_exponential() * MEAN_STAY_DAYS[level], level))
+                heappush(events, (now + unit_exponential() * stays[level], level))
             else:
                 census[level] -= 1
             if level < last:
@@ -183,10 +189,10 @@ def heapq_floor(network: Network, days: float, seed: int) -> tuple[int, list[lis
                 level = 0
             else:
                 continue
-        if census[level] < PLACES[level]:
+        if census[level] < places[level]:
             census[level] += 1
             waits[level].append(0.0)
-            heappush(events, (now + unit_exponential() * MEAN_STAY_DAYS[level], level))
+            heappush(events, (now + unit_exponential() * stays[level], level))
         else:
             waitlists[level].append(now)
     return referrals, waits
@@ -227,19 +233,20 @@ def simpy_floor(network: Network, days: float, seed: int) -> tuple[int, list[lis
     """
     rng = np.random.default_rng(seed)
     unit_exponential, uniform = batched(rng.standard_exponential), batched(rng.random)
-    gap_days, reenter, last = 1 / network.referrals_per_day, network.reenter_share, len(PLACES) - 1
+    gap_days, reenter, last = 1 / network.referrals_per_day, network.reenter_share, len(network.places) - 1
+    places, stays = network.places, network.stays   # locals: the floor stays the least Python can do
     env = simpy.Environment()
     timeout = env.timeout
-    census = [0] * len(PLACES)
-    waitlists: list[deque[float]] = [deque() for _ in PLACES]
-    waits: list[list[float]] = [[] for _ in PLACES]
+    census = [0] * len(places)
+    waitlists: list[deque[float]] = [deque() for _ in places]
+    waits: list[list[float]] = [[] for _ in places]
     referrals = 0
 
     def arrive(level: int) -> None:
-        if census[level] < PLACES[level]:
+        if census[level] < places[level]:
             census[level] += 1
             waits[level].append(0.0)
-            timeout(unit_exponential() * MEAN_STAY_DAYS[level], level).callbacks.append(stay_ends)
+            timeout(unit_exponential() * stays[level], level).callbacks.append(stay_ends)
         else:
             waitlists[level].append(env.now)
 
@@ -248,7 +255,7 @@ def simpy_floor(network: Network, days: float, seed: int) -> tuple[int, list[lis
         waitlist = waitlists[level]
         if waitlist:   # the freed place goes straight to the longest waiting
             waits[level].append(env.now - waitlist.popleft())
-            timeout(unit_exponential() * MEAN_STAY_DAYS[level], level).callbacks.append(stay_ends)
+            timeout(unit_exponential() * stays[level], level).callbacks.append(stay_ends)
         else:
             census[level] -= 1
         if level < last:
@@ -277,14 +284,14 @@ def run_ciw(network: Network, days: int) -> Outcome | None:
         import ciw
     except ImportError:
         return None
-    count = len(PLACES)
+    count = len(network.places)
     routing = [[1.0 if to == at + 1 else 0.0 for to in range(count)] for at in range(count)]
     routing[-1][0] = float(network.reenter_share)
     model = ciw.create_network(
         arrival_distributions=[ciw.dists.Exponential(network.referrals_per_day)]
         + [None] * (count - 1),
-        service_distributions=[ciw.dists.Exponential(1 / stay) for stay in MEAN_STAY_DAYS],
-        number_of_servers=list(PLACES),
+        service_distributions=[ciw.dists.Exponential(1 / stay) for stay in network.stays],
+        number_of_servers=list(network.places),
         routing=routing,
     )
     ciw.seed(SEED)
@@ -323,8 +330,8 @@ def compare_engines(network: Network, days: int, repeats: int) -> None:
         print(f"  {name:<12} {outcome.patients:>9,} {outcome.visits:>9,} {outcome.wall_seconds:>8.2f} "
               f"{outcome.per_second:>11,.0f} {outcome.seconds_per_visit * 1e6:>9.2f} "
               f"{outcome.wait_mean_days:>18.3f}")
-    theory = sim.theory.mmc(network.watched_arrivals_per_day, MEAN_STAY_DAYS[WATCHED_LEVEL],
-                            PLACES[WATCHED_LEVEL])
+    theory = sim.theory.mmc(network.watched_arrivals_per_day, network.stays[WATCHED_LEVEL],
+                            network.places[WATCHED_LEVEL])
     spread = wait_spread(network, days)
     print(f"  level-3 wait days: theory (Jackson network, Erlang C) {theory.wait_mean_days:.3f}; "
           f"noise: heapq floor with {len(spread)} other seeds\n    {min(spread):.3f} to "

@@ -37,7 +37,7 @@ CHANGES = {
 (ARRIVED_ADMITTED, ARRIVED_LISTED, ARRIVED_TURNED_AWAY, LISTED_ADMITTED, LISTED_GAVE_UP, ADMITTED_TODAY, SEATED,
  SEATED_HELD, HELD_PLACE, LEFT, LEFT_HELD) = range(len(CHANGES))
 KINDS = len(CHANGES)
-EFFECTS = np.array(list(CHANGES.values()), dtype=np.int8)
+EFFECTS = np.array(list(CHANGES.values()), dtype=np.int64)
 CENSUS, WAITLIST, HELD, ARRIVALS, ADMISSIONS, WAITS = range(EFFECTS.shape[1])
 TALLIED = {
     "arrivals": (ARRIVED_ADMITTED, ARRIVED_LISTED, ARRIVED_TURNED_AWAY),
@@ -91,18 +91,17 @@ class Daybook:
         first, days = self.folded_days, until_day - self.folded_days
         if days <= 0:
             return
-        times = np.array(self.times, dtype=float)
+        times = np.frombuffer(self.times, dtype=float).copy()   # a copy: the entries are dropped below
         taken = int(np.searchsorted(times, until_day, side="right"))
-        times, codes = times[:taken], np.array(self.codes[:taken], dtype=np.int64)
+        times, codes = times[:taken], np.frombuffer(self.codes, dtype=np.int32)[:taken].astype(np.int64)
         del self.times[:taken], self.codes[:taken]
         day = np.maximum(np.ceil(times).astype(np.int64) - 1, 0) - first
         at_levels = codes < self.system_base
         level_times = times[at_levels]
-        changes = _Changes(day[at_levels], first + 1 - level_times + day[at_levels],
-                           EFFECTS[codes[at_levels] % KINDS], level_times >= self.measure_from_day, first, days,
-                           self.measure_from_day)
+        changes = _Changes(day[at_levels], first + 1 - level_times + day[at_levels], codes[at_levels] % KINDS,
+                           int(np.searchsorted(level_times, self.measure_from_day)), first, days, self.measure_from_day)
         series = codes[at_levels] // KINDS
-        self.changes += np.bincount(codes[at_levels] + self.system_base * changes.measured,
+        self.changes += np.bincount(codes[at_levels] + self.system_base * (level_times >= self.measure_from_day),
                                     minlength=2 * self.system_base).reshape(2, self.system_base)
         counts, to_date = self.counts, self.to_date   # at the block's start
         group_rows, ends, self.counts, self.to_date = changes.rows(series, counts, to_date)
@@ -175,57 +174,59 @@ WAITS_TO_DATE = DAY_FIELDS.index("waits_to_date")
 class _Changes:
     """One block of days' changes at the levels, to be cut into rows per series (a level, or a level's group).
 
-    ``day``: each change's day in the block; ``left_of_day``: the time from it to its day's end; ``effects``:
-    what it adds (:data:`EFFECTS` rows); ``measured``: whether it falls in the measured period.
+    ``day``: each change's day in the block (in time order); ``left_of_day``: the time from it to its day's end;
+    ``kinds``: what happened (a :data:`CHANGES` number); ``warm_up``: how many of them fall in the warm-up (the
+    first ones).
     """
 
-    def __init__(self, day: np.ndarray, left_of_day: np.ndarray, effects: np.ndarray, measured: np.ndarray,
-                 first: int, days: int, measure_from_day: float):
-        self.day, self.left_of_day, self.effects, self.measured = day, left_of_day, effects, measured
+    def __init__(self, day: np.ndarray, left_of_day: np.ndarray, kinds: np.ndarray, warm_up: int, first: int,
+                 days: int, measure_from_day: float):
+        self.day, self.left_of_day, self.effects, self.warm_up = day, left_of_day, EFFECTS[kinds], warm_up
         self.first, self.days, self.measure_from_day = first, days, measure_from_day
 
     def rows(self, series: np.ndarray, counts: np.ndarray,
              to_date: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Rows (days, series, DAY_FIELDS) without the places, from the counts and counts to date at the block's
-        start; the counts at each day's end (series, days, 3); the counts and counts to date at the block's end."""
+        start; the counts at each day's end (series, days, 3); the counts and counts to date at the block's end.
+
+        Series by series, its changes (in time order, so day by day) are summed over each day at once.
+        """
         count, days = len(counts), self.days
-        cell = series * days + self.day
+        net = np.zeros((count, days, 6), dtype=np.int64)          # what each day's changes add
+        weighted = np.zeros((count, days, 3))                      # sum of change x time left in the day
+        warm_up = np.zeros((count, days, 3), dtype=np.int64)       # what the warm-up's add to the counts to date
+        joined_max = np.full((count, days), -1, dtype=np.int64)    # the waitlist just after someone joined
+        for position in range(count):
+            self._series(np.flatnonzero(series == position), counts[position, WAITLIST], net[position],
+                         weighted[position], warm_up[position], joined_max[position])
+        ends = counts[:, None, :] + np.cumsum(net[:, :, :3], axis=1)
         rows = np.zeros((days, count, len(DAY_FIELDS)))
-        ends = np.empty((count, days, 3), dtype=np.int64)
-        for quantity in (CENSUS, WAITLIST, HELD):
-            change = self.effects[:, quantity]
-            net = self._per_day(cell, change, count).astype(np.int64)
-            ends[:, :, quantity] = counts[:, quantity, None] + np.cumsum(net, axis=1)
-            rows[:, :, quantity] = (ends[:, :, quantity] - net + self._per_day(cell, change * self.left_of_day,
-                                                                               count)).T
-        rows[:, :, WAITLIST_MAX] = self._waitlist_max(series, counts[:, WAITLIST], ends[:, :, WAITLIST]).T
-        running = np.empty((2, count, days, 3), dtype=np.int64)
-        for period, in_period in enumerate((~self.measured, self.measured)):
-            for index, quantity in enumerate((ARRIVALS, ADMISSIONS, WAITS)):
-                per_day = self._per_day(cell[in_period], self.effects[in_period, quantity], count).astype(np.int64)
-                running[period, :, :, index] = to_date[period, :, index, None] + np.cumsum(per_day, axis=1)
+        rows[:, :, :3] = (ends - net[:, :, :3] + weighted).transpose(1, 0, 2)
+        starts = np.concatenate([counts[:, None, WAITLIST], ends[:, :-1, WAITLIST]], axis=1)
+        rows[:, :, WAITLIST_MAX] = np.maximum(starts, joined_max).T
+        running = to_date[:, :, None, :] + np.cumsum(np.stack([warm_up, net[:, :, 3:] - warm_up]), axis=2)
         # the last warm-up day ends when the measured period starts: from it on, counts are the measured period's
         measured_from = min(max(int(self.measure_from_day) - 1 - self.first, 0), days)
         rows[:measured_from, :, TO_DATE:TO_DATE + 3] = running[0, :, :measured_from].transpose(1, 0, 2)
         rows[measured_from:, :, TO_DATE:TO_DATE + 3] = running[1, :, measured_from:].transpose(1, 0, 2)
         return rows, ends, ends[:, -1, :].copy(), running[:, :, -1, :].copy()
 
-    def _per_day(self, cell: np.ndarray, weights: np.ndarray, count: int) -> np.ndarray:
-        return np.bincount(cell, weights=weights, minlength=count * self.days).reshape(count, self.days)
-
-    def _waitlist_max(self, series: np.ndarray, start: np.ndarray, ends: np.ndarray) -> np.ndarray:
-        """Each day's largest waitlist per series: at the day's start, or just after someone joined it."""
-        count, days = len(start), self.days
-        change = self.effects[:, WAITLIST]
-        moved = np.flatnonzero(change)
-        order = moved[np.argsort(series[moved], kind="stable")]   # series by series, each in time order
-        in_series, steps = series[order], change[order]
-        running = np.cumsum(steps)
-        # the waitlist just after each change: each series' running sum restarts at its first change
-        first_of_series = np.searchsorted(in_series, np.arange(count), side="left")
-        before = np.concatenate([[0], running])[first_of_series][in_series]
-        after = start[in_series] + running - before
-        largest = np.concatenate([start[:, None], ends[:, :-1]], axis=1).ravel()   # each day's start
-        joined = steps > 0
-        np.maximum.at(largest, in_series[joined] * days + self.day[order][joined], after[joined])
-        return largest.reshape(count, days)
+    def _series(self, chosen: np.ndarray, waiting: int, net: np.ndarray, weighted: np.ndarray, warm_up: np.ndarray,
+                joined_max: np.ndarray) -> None:
+        """Sum one series' changes (``chosen``, in time order) day by day into its rows of the dense arrays."""
+        if not len(chosen):
+            return
+        day, effects = self.day[chosen], self.effects[chosen]
+        starts = np.flatnonzero(np.diff(day, prepend=-1))
+        net[day[starts]] = np.add.reduceat(effects, starts, axis=0)
+        weighted[day[starts]] = np.add.reduceat(effects[:, :3] * self.left_of_day[chosen, None], starts, axis=0)
+        early = chosen < self.warm_up
+        if early.any():
+            early_starts = np.flatnonzero(np.diff(day[early], prepend=-1))
+            warm_up[day[early][early_starts]] = np.add.reduceat(effects[early, 3:], early_starts, axis=0)
+        joined = np.flatnonzero(effects[:, WAITLIST] > 0)
+        if len(joined):   # the waitlist just after each join, and each day's largest of those
+            after = waiting + np.cumsum(effects[:, WAITLIST], dtype=np.int64)[joined]
+            joined_day = day[joined]
+            joined_starts = np.flatnonzero(np.diff(joined_day, prepend=-1))
+            joined_max[joined_day[joined_starts]] = np.maximum.reduceat(after, joined_starts)

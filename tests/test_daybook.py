@@ -135,3 +135,11 @@ def test_a_runs_memory_does_not_grow_with_its_length(monkeypatch):
     assert max(held) < 300   # the changes of a week, the waits of a month or so, however long the run
     assert all(len(tally.waits) == 0 for level in model.levels for tallies in level.tallies.values()
                for tally in tallies)
+
+
+def test_a_busy_day_counts_every_change():
+    """Hundreds of changes in one day at one level (a big outpatient service) are all counted."""
+    rows = _book([(0.5 + index / 1000, 0, 0, ARRIVED_LISTED) for index in range(300)], days=2).day_table()[:, 0]
+    assert rows[:, FIELD["arrivals_to_date"]].tolist() == [300, 300]
+    assert rows[:, FIELD["waitlist_max"]].tolist() == [300, 300]
+    assert rows[0, FIELD["waitlist"]] == pytest.approx(300 * 0.5 - sum(range(300)) / 1000)
