@@ -128,20 +128,23 @@ _BUCKET_VALUES = np.concatenate([[0.0],
 
 
 class WaitHistogram:
-    """Waits in a fixed size (92 kB), however many: count, sum and count over a target exactly; percentiles
+    """Waits in a fixed size (280 kB), however many: count, sum and count over a target exactly; percentiles
     to 0.1% of the wait (the middle of a bucket of waits 0.2% apart), or to 9 seconds below ``WAIT_RESOLUTION_DAYS``.
 
     Bucket 0 holds the waits under :data:`WAIT_RESOLUTION_DAYS` (mostly none at all: admitted at once);
     bucket k the waits from ``WAIT_RESOLUTION_DAYS x WAIT_BUCKET_RATIO^(k-1)`` up, read as the geometric
-    middle of the bucket. Percentiles interpolate between the two nearest ranks as numpy's default
-    ``linear`` method does between the waits themselves.
+    middle of the bucket, or the nearer of the shortest and longest wait it holds when the middle is
+    outside them (so a bucket of equal waits, a fixed patience, reads exactly). Percentiles interpolate
+    between the two nearest ranks as numpy's default ``linear`` method does between the waits themselves.
     """
 
-    __slots__ = ("target_days", "counts", "count", "total_days", "over_target")
+    __slots__ = ("target_days", "counts", "shortest", "longest", "count", "total_days", "over_target")
 
     def __init__(self, target_days: float = math.inf):
         self.target_days = target_days
         self.counts = np.zeros(WAIT_BUCKETS, dtype=np.int64)
+        self.shortest = np.full(WAIT_BUCKETS, np.inf)
+        self.longest = np.full(WAIT_BUCKETS, -np.inf)
         self.count = self.over_target = 0
         self.total_days = 0.0
 
@@ -153,11 +156,15 @@ class WaitHistogram:
         self.over_target += int((waits > self.target_days).sum())
         with np.errstate(divide="ignore"):
             buckets = np.floor(np.log(waits / WAIT_RESOLUTION_DAYS) / math.log(WAIT_BUCKET_RATIO)) + 1
-        self.counts += np.bincount(np.clip(np.nan_to_num(buckets, neginf=0), 0, WAIT_BUCKETS - 1).astype(np.int64),
-                                   minlength=WAIT_BUCKETS)
+        buckets = np.clip(np.nan_to_num(buckets, neginf=0), 0, WAIT_BUCKETS - 1).astype(np.int64)
+        self.counts += np.bincount(buckets, minlength=WAIT_BUCKETS)
+        np.minimum.at(self.shortest, buckets, waits)
+        np.maximum.at(self.longest, buckets, waits)
 
     def merge(self, other: WaitHistogram) -> None:
         self.counts += other.counts
+        np.minimum(self.shortest, other.shortest, out=self.shortest)
+        np.maximum(self.longest, other.longest, out=self.longest)
         self.count += other.count
         self.total_days += other.total_days
         self.over_target += other.over_target
@@ -176,8 +183,9 @@ class WaitHistogram:
         ranks = (self.count - 1) * shares
         below = np.floor(ranks)
         ends = np.cumsum(self.counts)   # ranks 0 .. ends[k] - 1 are in buckets up to k
-        low = _BUCKET_VALUES[np.searchsorted(ends, below, side="right")]
-        high = _BUCKET_VALUES[np.searchsorted(ends, np.minimum(below + 1, self.count - 1), side="right")]
+        values = np.clip(_BUCKET_VALUES, self.shortest, self.longest)
+        low = values[np.searchsorted(ends, below, side="right")]
+        high = values[np.searchsorted(ends, np.minimum(below + 1, self.count - 1), side="right")]
         return low + (high - low) * (ranks - below)
 
 
