@@ -130,6 +130,8 @@ def map_streamed(function: Callable[[Item], Output], items: Iterable[Item], *, j
             futures = {pool.submit(function, item): index for index, item in enumerate(items)}
             # a future is dropped once its output is taken, so that outputs handed on are not also kept here
             yield _in_order(((futures.pop(future), future.result()) for future in as_completed(futures)), tick)
+            if futures:   # left before every item finished: the rest is not wanted
+                _end_workers(pool)
     else:
         with _dask_client(distributed, backend["jobs"], backend["address"]) as client:
             yield _in_order(_dask_finished(distributed, client, function, items), tick)
@@ -251,9 +253,35 @@ def local_dask_cluster(jobs: int | None = None) -> Iterator[str]:
     # No dashboard; the scheduler's HTTP health checks go to any free port, not to a 8787 another cluster may hold
     quiet = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"},
              "silence_logs": logging.ERROR}
-    with distributed.LocalCluster(n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                                  **quiet) as cluster:
+    with _forked_workers(), distributed.LocalCluster(n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1,
+                                                     processes=True, **quiet) as cluster:
         yield cluster.scheduler_address
+
+
+FORKSERVER_PRELOAD = ("__main__", "distributed", "sim.run", "sim.sweep")
+"""What a local cluster's fork server imports once for all its workers: Dask, the simulation and the caller's
+own main module (which a worker started afresh imports again, as multiprocessing's ``spawn`` does)."""
+
+
+@contextmanager
+def _forked_workers() -> Iterator[None]:
+    """Local workers forked from a server that has imported Dask and the simulation once, where there is one.
+
+    Dask starts each worker as a fresh interpreter (``spawn``), which imports Dask, the simulation and the
+    caller's main module (the ``continuum`` command: all of ``sim.cli``) again: seconds per worker, and as many
+    times as there are workers. A fork server (POSIX) imports them once and forks each worker from itself,
+    which also makes the workers quicker to close. The fork server is never this process, whose threads
+    (Dask's event loop among them) a plain ``fork`` could copy mid-operation.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        yield
+        return
+    dask = importlib.import_module("dask")
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        # Dask sets its own preload list on first use; ours (its list's core plus the simulation) replaces it
+        importlib.import_module("distributed.utils").get_mp_context()
+        multiprocessing.get_context("forkserver").set_forkserver_preload(list(FORKSERVER_PRELOAD))
+        yield
 
 
 @contextmanager
