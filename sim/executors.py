@@ -20,8 +20,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
@@ -101,42 +101,73 @@ def map_ordered(function: Callable[[Item], Output], items: Iterable[Item], *, jo
         ``executor="dask"`` but Dask's distributed scheduler is not installed.
     """
     items = list(items)
+    bar = tqdm(total=len(items), desc=description, unit=unit, disable=None if progress else True)
+    with bar, map_streamed(function, items, jobs=jobs, executor=executor, address=address,
+                           finished=bar.update) as outputs:
+        return list(outputs)
+
+
+@contextmanager
+def map_streamed(function: Callable[[Item], Output], items: Iterable[Item], *, jobs: int | None = None,
+                 executor: str = "processes", address: str | None = None,
+                 finished: Callable[[], Any] | None = None) -> Iterator[Iterator[Output]]:
+    """:func:`map_ordered`'s outputs as they come: every item is handed to the workers at once, and the
+    block gets an iterator of the outputs in input order, each as soon as it and those before it are done.
+
+    One pool (or Dask client) serves every item, so a caller that cuts a long map into parts (a sweep's
+    points) keeps every worker busy across the parts, and works on each part while later ones run.
+    Leaving the block ends the workers, finished or not. ``finished`` is called as each item finishes
+    (in any order: a progress bar's ``update``); the other parameters are :func:`map_ordered`'s.
+    """
+    items = list(items)
     backend = resolve_backend(len(items), jobs=jobs, executor=executor, address=address)
     distributed = _import_distributed() if backend["executor"] == "dask" else None
-    bar = tqdm(total=len(items), desc=description, unit=unit, disable=None if progress else True)
-    with bar:
-        if backend["executor"] == "serial":
-            return [_counted(function(item), bar) for item in items]
-        if backend["executor"] == "processes":
-            return _pool_map(function, items, backend["jobs"], bar)
-        return _dask_map(distributed, function, items, backend["jobs"], backend["address"], bar)
+    tick = finished or _nothing
+    if backend["executor"] == "serial":
+        yield (_counted(function(item), tick) for item in items)
+    elif backend["executor"] == "processes":
+        with _process_pool(backend["jobs"]) as pool:
+            futures = {pool.submit(function, item): index for index, item in enumerate(items)}
+            # a future is dropped once its output is taken, so that outputs handed on are not also kept here
+            yield _in_order(((futures.pop(future), future.result()) for future in as_completed(futures)), tick)
+            if futures:   # left before every item finished: the rest is not wanted
+                _end_workers(pool)
+    else:
+        with _dask_client(distributed, backend["jobs"], backend["address"]) as client:
+            yield _in_order(_dask_finished(distributed, client, function, items), tick)
 
 
-def _counted(output: Output, bar: tqdm) -> Output:
-    bar.update()
+def _nothing() -> None:
+    return None
+
+
+def _counted(output: Output, tick: Callable[[], Any]) -> Output:
+    tick()
     return output
 
 
-def _in_order(futures: Sequence[Any], finished: Iterator[Any], bar: tqdm) -> list[Any]:
-    """Each future's result in submission order, ticking the bar as they finish in any order."""
-    position = {id(future): index for index, future in enumerate(futures)}
-    outputs: list[Any] = [None] * len(futures)
-    for future in finished:
-        outputs[position[id(future)]] = future.result()
-        bar.update()
-    return outputs
+def _in_order(finished: Iterable[tuple[int, Output]], tick: Callable[[], Any] = _nothing) -> Iterator[Output]:
+    """Outputs in input order from ``(index, output)`` pairs that come in any order, each handed on as soon
+    as every output before it has come, ticking ``tick`` as each comes."""
+    waiting: dict[int, Output] = {}
+    following = 0
+    for index, output in finished:
+        waiting[index] = output
+        tick()
+        while following in waiting:
+            yield waiting.pop(following)
+            following += 1
 
 
-def _pool_map(function: Callable[[Item], Output], items: list[Item], jobs: int, bar: tqdm) -> list[Output]:
+@contextmanager
+def _process_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_end_with_parent)
     try:
-        futures: list[Future[Output]] = [pool.submit(function, item) for item in items]
-        outputs = _in_order(futures, as_completed(futures), bar)
+        yield pool
     except BaseException:  # a failure, Ctrl-C or SIGTERM: end the workers now rather than wait for them
         _end_workers(pool)
         raise
-    pool.shutdown()
-    return outputs
+    pool.shutdown(cancel_futures=True)
 
 
 def _end_workers(pool: ProcessPoolExecutor) -> None:
@@ -192,12 +223,18 @@ def _exit_when_ended(parent: Any) -> None:
     os._exit(1)
 
 
-def _dask_map(distributed: Any, function: Callable[[Item], Output], items: list[Item], jobs: int | None,
-              address: str | None, bar: tqdm) -> list[Output]:
-    with _dask_client(distributed, jobs, address) as client:
-        # pure=False: every item is its own task even when two items are equal
-        futures = client.map(function, items, pure=False)
-        return _in_order(futures, distributed.as_completed(futures), bar)
+def _dask_finished(distributed: Any, client: Any, function: Callable[[Item], Output],
+                   items: list[Item]) -> Iterator[tuple[int, Output]]:
+    """``(index, output)`` pairs as the items' tasks finish on the cluster, in any order."""
+    # pure=False: every item is its own task even when two items are equal
+    futures = client.map(function, items, pure=False)
+    index = {future.key: position for position, future in enumerate(futures)}
+    # with_results fetches finished outputs in batches, a round trip per batch rather than per task; the
+    # futures are left to as_completed alone, so each output is let go on the workers once it is here
+    finished = distributed.as_completed(futures, with_results=True)
+    del futures
+    for future, output in finished:
+        yield index[future.key], output
 
 
 @contextmanager
@@ -216,9 +253,35 @@ def local_dask_cluster(jobs: int | None = None) -> Iterator[str]:
     # No dashboard; the scheduler's HTTP health checks go to any free port, not to a 8787 another cluster may hold
     quiet = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"},
              "silence_logs": logging.ERROR}
-    with distributed.LocalCluster(n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                                  **quiet) as cluster:
+    with _forked_workers(), distributed.LocalCluster(n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1,
+                                                     processes=True, **quiet) as cluster:
         yield cluster.scheduler_address
+
+
+FORKSERVER_PRELOAD = ("__main__", "distributed", "sim.run", "sim.sweep")
+"""What a local cluster's fork server imports once for all its workers: Dask, the simulation and the caller's
+own main module (which a worker started afresh imports again, as multiprocessing's ``spawn`` does)."""
+
+
+@contextmanager
+def _forked_workers() -> Iterator[None]:
+    """Local workers forked from a server that has imported Dask and the simulation once, where there is one.
+
+    Dask starts each worker as a fresh interpreter (``spawn``), which imports Dask, the simulation and the
+    caller's main module (the ``continuum`` command: all of ``sim.cli``) again: seconds per worker, and as many
+    times as there are workers. A fork server (POSIX) imports them once and forks each worker from itself,
+    which also makes the workers quicker to close. The fork server is never this process, whose threads
+    (Dask's event loop among them) a plain ``fork`` could copy mid-operation.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        yield
+        return
+    dask = importlib.import_module("dask")
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        # Dask sets its own preload list on first use; ours (its list's core plus the simulation) replaces it
+        importlib.import_module("distributed.utils").get_mp_context()
+        multiprocessing.get_context("forkserver").set_forkserver_preload(list(FORKSERVER_PRELOAD))
+        yield
 
 
 @contextmanager

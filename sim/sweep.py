@@ -2,7 +2,9 @@
 
 Each grid point is ``run(scenario.with_changes(point))`` on the base scenario's seed, so
 replication ``r`` sees the same patients at every point and differences between points are
-the changes, not the noise. A :class:`PointStore` keeps each point as soon as it finishes
+the changes, not the noise. Every replication of every point goes to the workers at once (one
+pool or Dask cluster for the whole sweep), and each point is gathered as soon as it is done.
+A :class:`PointStore` keeps each point as soon as it finishes
 and hands it back when the same sweep runs again, so a sweep killed halfway loses nothing:
 ``sim.sweep(..., out=folder)`` keeps them in a folder (:class:`sim.outputs.SweepFolder`).
 """
@@ -13,8 +15,10 @@ import hashlib
 import itertools
 import json
 import re
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -22,10 +26,11 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from .executors import local_dask_cluster
+from . import workload
+from .executors import local_dask_cluster, map_streamed, resolve_backend
 from .messages import ScenarioError
-from .results import Results
-from .run import run, with_run_settings
+from .results import ReplicationOutput, Results
+from .run import gathered, run, run_replication, with_run_settings
 from .scenario import Scenario
 from .scenario_file import read_yaml
 from .settings import check_run_options, check_settings
@@ -75,12 +80,17 @@ def sweep(scenario: Scenario, grid: dict[str, Iterable[Any]], *, store: PointSto
     ids = point_ids(points)
     if store is not None:
         store.open(base, values, points, ids)
+    kept = [None if store is None else store.load(point_id, point, groups)
+            for point, point_id in zip(points, ids, strict=True)]
+    missing = [scenario for scenario, tables in zip(scenarios, kept, strict=True) if tables is None]
     summaries, per_replication = [], []
     bar = tqdm(total=len(points), desc="sweep", unit="point", disable=None if progress else True)
-    with bar, _shared_dask_cluster(run_options) as run_options:
-        for index, (point, point_scenario, point_id) in enumerate(zip(points, scenarios, ids, strict=True)):
+    with bar, _shared_dask_cluster(run_options) as run_options, _simulated(missing, run_options) as simulated:
+        for index, (point, point_id, tables) in enumerate(zip(points, ids, kept, strict=True)):
             bar.set_postfix_str(point_id[:60])
-            summary, rows = _point_tables(point_scenario, point, point_id, store, run_options, groups)
+            if tables is None:
+                tables = _new_point_tables(next(simulated), point, point_id, store, groups)
+            summary, rows = tables
             summaries.append(_tag(summary, index, point))
             per_replication.append(_tag(rows, index, point))
             bar.update()
@@ -90,19 +100,55 @@ def sweep(scenario: Scenario, grid: dict[str, Iterable[Any]], *, store: PointSto
     return table
 
 
-def _point_tables(scenario: Scenario, point: dict[str, Any], point_id: str, store: PointStore | None,
-                  run_options: dict[str, Any], groups: bool = False) -> Tables:
-    """A point's summary and per-replication tables (per group with ``groups``): kept ones, else simulated."""
-    kept = None if store is None else store.load(point_id, point, groups)
-    if kept is not None:
-        return kept
-    results = run(scenario, progress=False, **run_options)
+def _new_point_tables(results: Results, point: dict[str, Any], point_id: str, store: PointStore | None,
+                      groups: bool = False) -> Tables:
+    """A point just simulated: its summary and per-replication tables (per group with ``groups``), kept."""
     if store is not None:
         return store.save(point_id, point, results, groups)
     if groups:
         assert results.groups is not None and results.group_replications is not None, "a scenario with groups"
         return results.groups, results.group_replications
     return results.summary, results.replications
+
+
+# ---------------------------------------------------------------------------- simulating the points
+@contextmanager
+def _simulated(scenarios: list[Scenario], run_options: dict[str, Any]) -> Iterator[Iterator[Results]]:
+    """Every scenario's :class:`Results`, in order, each as :func:`sim.run` gives it.
+
+    Every replication of every point goes to the workers at once, in point order, and each point's
+    results are made (and kept) here while the workers go on with later points: no worker waits for a
+    point to finish. A run that decides its replications as it goes (``run.warmup_days: auto``, whose pilot
+    picks the warm-up, or ``precision``) runs point by point through :func:`sim.run` instead.
+    """
+    if run_options.get("precision") is not None or any(s.run.warmup_days == "auto" for s in scenarios):
+        yield (run(scenario, progress=False, **run_options) for scenario in scenarios)
+        return
+    for scenario in scenarios:
+        workload.check(scenario, run_options.get("limits"))   # before anything runs, as sim.run would
+    backend: dict[str, Any] = {key: run_options[key] for key in ("jobs", "executor", "address") if key in run_options}
+    tasks = [(scenario, replication) for scenario in scenarios for replication in range(scenario.run.replications)]
+    replicate = partial(_replication, keep_episodes=run_options.get("keep_episodes", False))
+    with map_streamed(replicate, tasks, **backend) as outputs:
+        yield _point_results(scenarios, outputs, backend)
+
+
+def _replication(task: tuple[Scenario, int], keep_episodes: bool = False) -> ReplicationOutput:
+    """One task of a sweep: replication ``task[1]`` of the point ``task[0]``."""
+    scenario, replication = task
+    return run_replication(scenario, replication, keep_episodes)
+
+
+def _point_results(scenarios: list[Scenario], outputs: Iterator[ReplicationOutput],
+                   backend: dict[str, Any]) -> Iterator[Results]:
+    """Each point's :class:`Results` from the stream of every point's outputs, with ``run.json``'s record of
+    how it ran as :func:`sim.run` would write it."""
+    started = time.perf_counter()
+    for scenario in scenarios:
+        count = scenario.run.replications
+        ran = resolve_backend(count, **backend)
+        yield gathered(scenario, list(itertools.islice(outputs, count)), ran, started)
+        started = time.perf_counter()
 
 
 def _tag(table: pd.DataFrame, index: int, point: dict[str, Any]) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from conftest import SCENARIOS
 
 import sim
 from sim.cli import main
-from sim.executors import ExecutorUnavailable, local_dask_cluster, map_ordered, resolve_backend
+from sim.executors import ExecutorUnavailable, local_dask_cluster, map_ordered, map_streamed, resolve_backend
 
 SHORT = {"run.days": 200, "run.warmup_days": 50, "run.replications": 4}
 CLI_SHORT = ["--replications", "4", "--set", "run.days=200", "--set", "run.warmup_days=50"]
@@ -73,6 +73,13 @@ def test_outputs_come_back_in_input_order_though_they_finish_out_of_it(executor,
     address = request.getfixturevalue("address") if executor == "dask" else None
     jobs = None if executor == "dask" else 4
     assert map_ordered(_after_a_nap, naps, jobs=jobs, executor=executor, address=address, progress=False) == naps
+
+
+def test_a_stream_hands_on_outputs_before_the_last_is_done_and_leaving_it_ends_the_rest():
+    started = time.perf_counter()
+    with map_streamed(_after_a_nap, [0.0, 0.0, 30.0], jobs=3) as outputs:
+        assert [next(outputs), next(outputs)] == [0.0, 0.0]
+    assert time.perf_counter() - started < 20   # waited neither for the last output nor for its worker
 
 
 def test_equal_items_are_each_computed(address):

@@ -16,6 +16,7 @@ from sim import SweepFolderError, sweep
 from sim.analysis import SUMMARY_COLUMNS
 from sim.results import HEADLINE_METRICS, sweep_headline
 from sim.sweep import grid_points, parse_grid, point_ids
+from sim.workload import RunTooBig
 
 # the module itself, whatever ``sim.sweep`` names once the package re-exports the function
 sweep_module = importlib.import_module("sim.sweep")
@@ -39,15 +40,16 @@ def swept(base, tmp_path_factory):
 
 @pytest.fixture
 def simulated(monkeypatch):
-    """Records the grid values of every point the sweep simulates (instead of loading)."""
+    """Records the grid values of every point the sweep simulates (instead of loading); run serially."""
     calls = []
-    real_run = sweep_module.run
+    real_replication = sweep_module.run_replication
 
-    def counting_run(scenario, **options):
-        calls.append(scenario.levels["ward"].capacity[0].capacity)
-        return real_run(scenario, **options)
+    def counting_replication(scenario, replication, keep_episodes=False):
+        if replication == 0:
+            calls.append(scenario.levels["ward"].capacity[0].capacity)
+        return real_replication(scenario, replication, keep_episodes)
 
-    monkeypatch.setattr(sweep_module, "run", counting_run)
+    monkeypatch.setattr(sweep_module, "run_replication", counting_replication)
     return calls
 
 
@@ -173,17 +175,34 @@ def test_point_ids_are_safe_and_distinct_for_any_value():
     assert ids == point_ids(points)  # stable
 
 
-def test_run_options_reach_every_run(base, monkeypatch):
+def test_run_options_reach_every_point(base, tmp_path, simulated):
+    out = tmp_path / "sweep"
+    sweep(base, {CAPACITY: [20, 22]}, out=out, jobs=1, executor="serial", keep_episodes=True, progress=False)
+    assert simulated == [20, 22]
+    for capacity in (20, 22):
+        point = out / "points" / f"{CAPACITY}={capacity}"
+        meta = json.loads((point / "run.json").read_text())
+        assert (meta["executor"], meta["jobs"], meta["address"]) == ("serial", 1, None)
+        assert (point / "episodes.csv").exists()
+    with pytest.raises(RunTooBig, match="visits_per_replication"):
+        sweep(base, {CAPACITY: [20, 22]}, jobs=1, limits={"visits_per_replication": 10}, progress=False)
+    assert simulated == [20, 22]   # a point too big is refused before any point runs
+
+
+def test_a_sweep_to_a_precision_runs_point_by_point(base, monkeypatch):
     seen = []
     real_run = sweep_module.run
 
     def recording_run(scenario, **options):
         seen.append(options)
-        return real_run(scenario, **{k: v for k, v in options.items() if k != "executor"})
+        return real_run(scenario, **options)
 
     monkeypatch.setattr(sweep_module, "run", recording_run)
-    sweep(base, {CAPACITY: [20]}, jobs=1, executor="serial", progress=False)
-    assert seen == [{"progress": False, "jobs": 1, "executor": "serial"}]
+    table = sweep(base, {CAPACITY: [20, 22]}, jobs=1, precision=0.5, max_replications=4, progress=False)
+    assert seen == [{"progress": False, "jobs": 1, "precision": 0.5, "max_replications": 4}] * 2
+    direct = sim.run(base.with_changes({CAPACITY: 22}), jobs=1, precision=0.5, max_replications=4, progress=False)
+    pd.testing.assert_frame_equal(table[table["point"] == 1][SUMMARY_COLUMNS].reset_index(drop=True),
+                                  direct.summary, check_exact=True)
 
 
 # ---------------------------------------------------------------------------- for people
