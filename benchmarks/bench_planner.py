@@ -10,7 +10,9 @@ machine's load, and they count the same way for any version of the planner.
 
     python benchmarks/bench_planner.py                      # the README's command, all cores
     python benchmarks/bench_planner.py --jobs 2 --replications 10
-    python benchmarks/bench_planner.py --scenario scenarios/teaching_mmc.yaml --target "wait_p90_days<=1"
+    python benchmarks/bench_planner.py --scenario scenarios/teaching_step_down.yaml --target "wait_p90_days<=3"
+    python benchmarks/bench_planner.py --scenario scenarios/teaching_step_down.yaml --levels inpatient \
+        --target "wait_mean_days<=1"                        # theory misses the beds blocked by a full PHP
 
 Wall time depends on the machine and on whatever else runs on it; CPU seconds (this process and its
 workers) much less so, and the counts not at all.
@@ -29,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 import sim
+import sim.cli
 import sim.planning
 from sim.cli import main as command_line
 
@@ -42,6 +45,7 @@ class Tally:
     def __init__(self) -> None:
         self.replications: Counter[tuple[Any, ...]] = Counter()
         self.days: Counter[tuple[Any, ...]] = Counter()
+        self.planning_seconds = 0.0
 
     def add(self, scenario: sim.Scenario, replications: int) -> None:
         capacities = tuple((name, level.capacity[-1].capacity) for name, level in scenario.levels.items())
@@ -65,6 +69,14 @@ class Tally:
                 self.add(scenario, 1)
             return mapped(function, items, **options)
 
+        def timed_plan(*args: Any, **options: Any) -> sim.Plan:
+            started = time.perf_counter()
+            found = planner(*args, **options)
+            self.planning_seconds += time.perf_counter() - started
+            return found
+
+        planner = sim.cli.plan_capacity
+        sim.cli.plan_capacity = timed_plan   # type: ignore[assignment]
         sim.planning.run = counted_run   # type: ignore[assignment]
         if mapped is not None:
             sim.planning.map_ordered = counted_map   # type: ignore[assignment]
@@ -82,6 +94,7 @@ def main() -> None:
     parser.add_argument("--target", action="append", help="repeatable [default: wait_p90_days<=14]")
     parser.add_argument("--jobs", type=int, help="workers [default: all cores]")
     parser.add_argument("--replications", type=int, help="[default: the scenario's]")
+    parser.add_argument("--levels", help="comma-separated levels to plan [default: all]")
     options = parser.parse_args()
     tally = Tally()
     tally.wrap()
@@ -91,15 +104,18 @@ def main() -> None:
         arguments += [item for target in options.target or ["wait_p90_days<=14"] for item in ("--target", target)]
         arguments += ["--jobs", str(options.jobs)] if options.jobs else []
         arguments += ["--replications", str(options.replications)] if options.replications else []
+        arguments += ["--levels", options.levels] if options.levels else []
         cpu, started = cpu_seconds(), time.perf_counter()
         command_line(arguments, standalone_mode=False)
         wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+        planning = tally.planning_seconds
         plan = pd.read_csv(Path(folder) / "plan" / "plan.csv")
     replications = options.replications or scenario.run.replications
     total = sum(tally.replications.values())
     with pd.option_context("display.width", 250, "display.max_colwidth", 120):
         print(plan.to_string(index=False))
-    print(f"\nwall {wall:.1f} s, CPU {cpu:.1f} s (this process and its workers)")
+    print(f"\nwall {wall:.1f} s (sim.plan {planning:.1f} s, then the plan's folder and report), "
+          f"CPU {cpu:.1f} s (this process and its workers)")
     print(f"simulated: {total} replications ({total / replications:.2f} whole runs of {replications}), "
           f"{sum(tally.days.values()):,} replication-days, at {len(tally.replications)} capacity sets")
     whole = sum(count >= replications for count in tally.replications.values())

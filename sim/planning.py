@@ -16,6 +16,13 @@ down. The search:
 3. **Verification on fresh random numbers.** The plan is run again on another seed; ``met``
    says whether each level met every target in that run, not in the search.
 
+A level's search brackets its answer from where it stands (theory's guess at first), walking one
+place, then two, four, ... up or down, and bisects the bracket. A capacity is judged first on its
+first :data:`SCREENING_REPLICATIONS` replications, and run whole (adding the rest: the same random
+numbers) only where their intervals do not yet lie on one side of the targets. The answer, and
+one place fewer, are always judged on whole runs, so screening saves runs but never moves the
+answer. The runs around each answer (for the curves and the notes) go to the pool together.
+
 Every capacity tried for a level, with the other levels at their planned sizes, is its curve.
 """
 
@@ -194,7 +201,8 @@ class Plan:
         a note in words, and the values reached there.
     curve
         Every capacity tried per level with the other levels at their planned sizes, per target:
-        mean, 95% interval, met or not (on the search's random numbers).
+        mean, 95% interval, met or not (on the search's random numbers), and the replications
+        they come from (fewer for a capacity the search ruled out on its screening alone).
     results
         The verification run: the scenario at the planned capacities on fresh random numbers.
     scenario
@@ -250,8 +258,8 @@ class _Runs:
             self.done[key] = gathered(chosen, self.begun.pop(key, []) + added, self._backend(chosen), started)
 
     def screened(self, capacities: dict[str, int], judged: dict[str, list[Target]]) -> bool | None:
-        """Whether the judged levels meet their targets, decided on the first replications alone where
-        every 99% interval there lies on one side of its target; ``None`` where they do not decide."""
+        """Whether the judged levels meet their targets, decided on the first replications alone where their
+        intervals there lie on one side of the targets (one missed, or all met); ``None`` where they do not."""
         key = _key(capacities)
         if key in self.done or not self.by_replication or self.scenario.run.replications < 2 * SCREENING_REPLICATIONS:
             return None
@@ -289,8 +297,9 @@ class _Runs:
 SCREENING_REPLICATIONS = 6
 """Replications a capacity is judged on first (in the search, with 12 replications or more): its whole run only
 where their intervals do not yet separate from the targets."""
-SCREENING_CONFIDENCE = 0.99
-"""A screening decides where every target's interval at this confidence lies on one side of it."""
+SCREENING_CONFIDENCE = 0.95
+"""A screening decides where every target's interval at this confidence lies on one side of it. A screening that
+misleads costs runs, never the answer: the answer and one place fewer are always judged on whole runs."""
 
 
 def _replicate(item: tuple[Scenario, int], keep_episodes: bool = False) -> ReplicationOutput:
@@ -353,6 +362,12 @@ class _LevelSearch:
             return verdict
         results = self.runs.results(capacities)
         return all(meets(results, level, targets) for level, targets in self.judged.items())
+
+    def holds(self, capacity: int) -> bool:
+        """Met on the whole run, unless the first replications already miss clearly (a level then searched: the
+        search judges its own answer on whole runs)."""
+        return self.runs.screened({**self.capacities, self.level: capacity}, self.judged) is not False \
+            and self.met(capacity)
 
     def smallest(self, start: int, ceiling: int) -> int | None:
         """The smallest capacity in [floor, ceiling] meeting the targets (more places are assumed never to hurt).
@@ -543,7 +558,7 @@ def _settle(runs: _Runs, start: dict[str, int], ceilings: dict[str, int], levels
         changed = False
         for level in reversed(levels):
             search = _LevelSearch(runs, planned, level, {level: own[level]}, floors[level])
-            if search.met(planned[level]):
+            if search.holds(planned[level]):
                 continue
             found = search.smallest(planned[level], ceilings[level])
             reachable[level] = found is not None
