@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -95,6 +96,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, help="workers [default: all cores]")
     parser.add_argument("--replications", type=int, help="[default: the scenario's]")
     parser.add_argument("--levels", help="comma-separated levels to plan [default: all]")
+    parser.add_argument("--keep", help="copy plan.csv and plan_curve.csv to this folder (to compare two versions)")
     options = parser.parse_args()
     tally = Tally()
     tally.wrap()
@@ -110,6 +112,10 @@ def main() -> None:
         wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
         planning = tally.planning_seconds
         plan = pd.read_csv(Path(folder) / "plan" / "plan.csv")
+        if options.keep:
+            Path(options.keep).mkdir(parents=True, exist_ok=True)
+            for name in ("plan.csv", "plan_curve.csv"):
+                shutil.copy(Path(folder) / "plan" / name, Path(options.keep) / name)
     replications = options.replications or scenario.run.replications
     total = sum(tally.replications.values())
     with pd.option_context("display.width", 250, "display.max_colwidth", 120):
