@@ -16,6 +16,13 @@ down. The search:
 3. **Verification on fresh random numbers.** The plan is run again on another seed; ``met``
    says whether each level met every target in that run, not in the search.
 
+A level's search brackets its answer from where it stands (theory's guess at first), walking one
+place, then two, four, ... up or down, and bisects the bracket. A capacity is judged first on its
+first :data:`SCREENING_REPLICATIONS` replications, and run whole (adding the rest: the same random
+numbers) only where their intervals do not yet lie on one side of the targets. The answer, and
+one place fewer, are always judged on whole runs, so screening saves runs but never moves the
+answer. The runs around each answer (for the curves and the notes) go to the pool together.
+
 Every capacity tried for a level, with the other levels at their planned sizes, is its curve.
 """
 
@@ -25,22 +32,26 @@ import math
 import numbers
 import operator
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pandas as pd
 
-from . import theory, trust
+from . import theory, trust, workload
+from .analysis import t_interval
+from .executors import map_ordered, resolve_backend
 from .metrics import METRICS, PLANNABLE_METRICS, Metric
-from .results import GROUP_COLUMNS, Results
-from .run import run, with_run_settings
+from .results import GROUP_COLUMNS, ReplicationOutput, Results, group_tables, metrics_table
+from .run import gathered, run, run_replication, with_run_settings
 from .scenario import Scenario
 from .settings import SettingsError, check_run_options, check_settings
 
 TARGET_PATTERN = re.compile(r"^\s*(?:([^\s:<>=][^:<>=]*?)\s*:\s*)?([a-z0-9_]+)\s*(<=|>=)\s*([0-9.eE+-]+)\s*$")
 COMPARISONS = {"<=": operator.le, ">=": operator.ge}
-CURVE_COLUMNS = ["level", "capacity", "metric", "target", "mean", "ci_low", "ci_high", "met"]
+CURVE_COLUMNS = ["level", "capacity", "metric", "target", "mean", "ci_low", "ci_high", "met", "replications"]
 PLAN_COLUMNS = ["level", "current_capacity", "theory_guess", "planned_capacity", "met", "note", "reached"]
 VERIFICATION_SEED_OFFSET = 1_000_003
 """The verification run's seed is the scenario's plus this: random numbers the search never saw."""
@@ -190,7 +201,8 @@ class Plan:
         a note in words, and the values reached there.
     curve
         Every capacity tried per level with the other levels at their planned sizes, per target:
-        mean, 95% interval, met or not (on the search's random numbers).
+        mean, 95% interval, met or not (on the search's random numbers), and the replications
+        they come from (fewer for a capacity the search ruled out on its screening alone).
     results
         The verification run: the scenario at the planned capacities on fresh random numbers.
     scenario
@@ -209,17 +221,113 @@ class Plan:
 
 # ---------------------------------------------------------------------------- runs and searches
 class _Runs:
-    """Runs of the scenario at sets of planned capacities, on one seed (common random numbers), remembered."""
+    """Runs of the scenario at sets of planned capacities, on one seed (common random numbers), remembered.
+
+    A capacity can be judged first on its first :data:`SCREENING_REPLICATIONS` replications
+    (:meth:`screened`); its whole run then only adds the replications after them. Replications of
+    several capacities needed at once run as one map over the executor (one pool for them all).
+    With ``warmup_days: auto`` (a pilot per capacity) or ``precision`` (replications added until
+    precise) a capacity is only ever run whole, by :func:`sim.run`.
+    """
 
     def __init__(self, scenario: Scenario, run_options: dict[str, Any]):
         self.scenario, self.run_options = scenario, run_options
         self.done: dict[tuple[tuple[str, int], ...], Results] = {}
+        """Whole runs: every replication of the scenario's ``run.replications``."""
+        self.begun: dict[tuple[tuple[str, int], ...], list[ReplicationOutput]] = {}
+        """The first replications of capacities only screened so far."""
+        self.by_replication = scenario.run.warmup_days != "auto" and run_options.get("precision") is None
 
     def results(self, capacities: dict[str, int]) -> Results:
-        key = tuple(sorted(capacities.items()))
-        if key not in self.done:
-            self.done[key] = run(with_capacities(self.scenario, capacities), progress=False, **self.run_options)
-        return self.done[key]
+        """The whole run at these capacities."""
+        self.complete([capacities])
+        return self.done[_key(capacities)]
+
+    def complete(self, many: Sequence[dict[str, int]]) -> None:
+        """Run every capacity set not yet run whole, their replications in one map."""
+        missing = list({_key(capacities): capacities for capacities in many if _key(capacities) not in self.done})
+        if not self.by_replication:
+            for key in missing:
+                self.done[key] = run(with_capacities(self.scenario, dict(key)), progress=False, **self.run_options)
+            return
+        scenarios = [with_capacities(self.scenario, dict(key)) for key in missing]
+        started = time.perf_counter()
+        outputs = self._simulate([(chosen, len(self.begun.get(key, [])), chosen.run.replications)
+                                  for key, chosen in zip(missing, scenarios, strict=True)])
+        for key, chosen, added in zip(missing, scenarios, outputs, strict=True):
+            self.done[key] = gathered(chosen, self.begun.pop(key, []) + added, self._backend(chosen), started)
+
+    def screened(self, capacities: dict[str, int], judged: dict[str, list[Target]]) -> bool | None:
+        """Whether the judged levels meet their targets, decided on the first replications alone where their
+        intervals there lie on one side of the targets (one missed, or all met); ``None`` where they do not."""
+        key = _key(capacities)
+        if key in self.done or not self.by_replication or self.scenario.run.replications < 2 * SCREENING_REPLICATIONS:
+            return None
+        if key not in self.begun:
+            self.begun[key] = self._simulate([(with_capacities(self.scenario, capacities), 0,
+                                               SCREENING_REPLICATIONS)])[0]
+        table = metrics_table(self.begun[key])
+        groups = group_tables(self.begun[key])[1]
+        verdicts = [_verdict(target, _values(table, groups, level, target)) for level, targets in judged.items()
+                    for target in targets]
+        return False if False in verdicts else True if all(verdicts) else None
+
+    def tried(self) -> dict[tuple[tuple[str, int], ...], tuple[Results, int]]:
+        """Every capacity set run, whole or screened only, with the replications its results are from."""
+        screened = {key: (gathered(with_capacities(self.scenario, dict(key)), outputs, {}, time.perf_counter()),
+                          len(outputs)) for key, outputs in self.begun.items()}
+        return {**screened, **{key: (results, results.scenario.run.replications) for key, results in self.done.items()}}
+
+    def _simulate(self, wanted: list[tuple[Scenario, int, int]]) -> list[list[ReplicationOutput]]:
+        """Replications ``first`` to ``last - 1`` of each scenario, in one map over the executor."""
+        items = [(chosen, number) for chosen, first, last in wanted for number in range(first, last)]
+        for chosen, _, _ in wanted:
+            workload.check(chosen, self.run_options.get("limits"))
+        keep = bool(self.run_options.get("keep_episodes"))
+        outputs = iter(map_ordered(partial(_replicate, keep_episodes=keep), items, progress=False,
+                                   **self._backend(self.scenario, len(items))))
+        return [[next(outputs) for _ in range(first, last)] for _, first, last in wanted]
+
+    def _backend(self, scenario: Scenario, count: int | None = None) -> dict[str, Any]:
+        return resolve_backend(scenario.run.replications if count is None else count,
+                               **{name: self.run_options[name] for name in ("jobs", "executor", "address")
+                                  if name in self.run_options})
+
+
+SCREENING_REPLICATIONS = 6
+"""Replications a capacity is judged on first (in the search, with 12 replications or more): its whole run only
+where their intervals do not yet separate from the targets."""
+SCREENING_CONFIDENCE = 0.95
+"""A screening decides where every target's interval at this confidence lies on one side of it. A screening that
+misleads costs runs, never the answer: the answer and one place fewer are always judged on whole runs."""
+
+
+def _replicate(item: tuple[Scenario, int], keep_episodes: bool = False) -> ReplicationOutput:
+    """:func:`sim.run.run_replication` of a ``(scenario, replication)`` pair (one task of a map)."""
+    return run_replication(*item, keep_episodes=keep_episodes)
+
+
+def _key(capacities: dict[str, int]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(capacities.items()))
+
+
+def _values(table: pd.DataFrame, groups: pd.DataFrame | None, level: str, target: Target) -> pd.Series:
+    """The target's metric at ``level`` per replication: all groups together, or its group's."""
+    if target.group is None:
+        return table.loc[(table["level"] == level) & (table["metric"] == target.metric), "value"]
+    if groups is None:
+        return pd.Series(dtype=float)
+    return groups.loc[(groups["group"] == target.group) & (groups["level"] == level)
+                      & (groups["metric"] == target.metric), "value"]
+
+
+def _verdict(target: Target, values: pd.Series) -> bool | None:
+    """Met, missed, or ``None`` (undecided) on these replications' interval at :data:`SCREENING_CONFIDENCE`."""
+    _, low, high, _, _ = t_interval(values, SCREENING_CONFIDENCE)
+    if target.met_by(low, high):
+        return True
+    nearest = low if target.comparison == "<=" else high    # the bound closest to meeting the target
+    return False if math.isfinite(nearest) and not COMPARISONS[target.comparison](nearest, target.value) else None
 
 
 def with_capacities(scenario: Scenario, capacities: dict[str, int]) -> Scenario:
@@ -245,27 +353,48 @@ class _LevelSearch:
     floor: int = 1
     """The fewest places considered: enough to carry the level's demand without people giving up."""
 
-    def met(self, capacity: int) -> bool:
-        results = self.runs.results({**self.capacities, self.level: capacity})
+    def met(self, capacity: int, screening: bool = False) -> bool:
+        """Whether the judged levels meet their targets with the level at ``capacity``: in the whole run, or
+        (``screening``) on the first replications where those decide."""
+        capacities = {**self.capacities, self.level: capacity}
+        verdict = self.runs.screened(capacities, self.judged) if screening else None
+        if verdict is not None:
+            return verdict
+        results = self.runs.results(capacities)
         return all(meets(results, level, targets) for level, targets in self.judged.items())
 
+    def holds(self, capacity: int) -> bool:
+        """Met on the whole run, unless the first replications already miss clearly (a level then searched: the
+        search judges its own answer on whole runs)."""
+        return self.runs.screened({**self.capacities, self.level: capacity}, self.judged) is not False \
+            and self.met(capacity)
+
     def smallest(self, start: int, ceiling: int) -> int | None:
-        """The smallest capacity in [floor, ceiling] meeting the targets (more places are assumed never to hurt)."""
+        """The smallest capacity in [floor, ceiling] meeting the targets (more places are assumed never to hurt).
+
+        Searched on screenings first; then the answer, and one place fewer, on whole runs (searching on from
+        there if a screening misled), so the answer is the one whole runs alone would give.
+        """
+        screened = self._search(start, ceiling, screening=True)
+        return self._search(ceiling if screened is None else screened, ceiling, screening=False)
+
+    def _search(self, start: int, ceiling: int, screening: bool) -> int | None:
+        """A bracket from ``start`` (a capacity that misses just below one that meets), then bisection."""
         high = max(self.floor, min(start, ceiling))
-        if self.met(high):
+        if self.met(high, screening):
             low, step = high - 1, 1
-            while low >= self.floor and self.met(low):   # walk down in growing steps: usually one is enough
+            while low >= self.floor and self.met(low, screening):   # walk down in growing steps: usually one
                 high, step = low, step * 2
                 low = max(self.floor - 1, high - step)
         else:
-            low, step = high, max(1, high // 20)
-            while not self.met(high):            # walk up in growing steps
+            low, step = high, 1
+            while not self.met(high, screening):    # walk up in growing steps from theory's guess
                 if high >= ceiling:
                     return None
                 low, high, step = high, min(ceiling, high + step), step * 2
-        while high - low > 1:                    # low fails (or is below the floor), high meets
+        while high - low > 1:                    # low misses (or is below the floor), high meets
             middle = (low + high) // 2
-            low, high = (low, middle) if self.met(middle) else (middle, high)
+            low, high = (low, middle) if self.met(middle, screening) else (middle, high)
         return high
 
 
@@ -429,7 +558,7 @@ def _settle(runs: _Runs, start: dict[str, int], ceilings: dict[str, int], levels
         changed = False
         for level in reversed(levels):
             search = _LevelSearch(runs, planned, level, {level: own[level]}, floors[level])
-            if search.met(planned[level]):
+            if search.holds(planned[level]):
                 continue
             found = search.smallest(planned[level], ceilings[level])
             reachable[level] = found is not None
@@ -465,20 +594,25 @@ def _verify(scenario: Scenario, planned: dict[str, int], reachable: dict[str, bo
 
 def _curves(runs: _Runs, planned: dict[str, int], levels: Sequence[str], targets: Sequence[Target],
             width: int) -> pd.DataFrame:
-    """Each level's capacities around its answer, and every one tried, with the others at their planned sizes."""
+    """Each level's capacities around its answer, and every one tried, with the others at their planned sizes.
+
+    The capacities around the answers and one place below each (for its note) are run whole, in one map;
+    a capacity the search only screened shows its first replications (``replications`` says how many).
+    """
+    runs.complete([{**planned, level: capacity} for level in levels
+                   for capacity in range(max(1, planned[level] - max(width, 1)), planned[level] + width + 1)])
+    tried = runs.tried()
     rows = []
     for level in levels:
-        for capacity in range(max(1, planned[level] - width), planned[level] + width + 1):
-            runs.results({**planned, level: capacity})
         others = {name: places for name, places in planned.items() if name != level}
-        for key, results in sorted(runs.done.items()):
+        for key, (results, replications) in sorted(tried.items()):
             capacities = dict(key)
             if {name: capacities[name] for name in others} != others:
                 continue
             for target in (t for t in targets if t.applies_to(level)):
                 row = target.figures(results, level)
                 rows.append((level, capacities[level], target.metric, str(target), row["mean"], row["ci_low"],
-                             row["ci_high"], target.met_by(row["ci_low"], row["ci_high"])))
+                             row["ci_high"], target.met_by(row["ci_low"], row["ci_high"]), replications))
     return pd.DataFrame(rows, columns=CURVE_COLUMNS).sort_values(["level", "capacity"], kind="stable",
                                                                   ignore_index=True)
 

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from conftest import SCENARIOS, exponential, level, scenario
 
 import sim
+from sim import planning
 from sim.cli import main
 
 
@@ -78,3 +79,36 @@ def test_plan_command_writes_the_plan_and_refuses_bad_targets(tmp_path):
     bad_level = CliRunner().invoke(main, ["plan", str(SCENARIOS / "teaching_mmc.yaml"), "--target",
                                           "occupancy<=0.9", "--levels", "wrd"])
     assert bad_level.exit_code == 2 and "wrd" in bad_level.output
+
+
+@pytest.mark.parametrize(("values", "target", "verdict"), [
+    ([3.0, 3.2, 2.9, 3.1, 3.0, 3.05], "wait_p90_days<=14", True),     # far below: met
+    ([20.0, 22.0, 19.0, 21.0, 20.5, 23.0], "wait_p90_days<=14", False),  # far above: missed
+    ([13.0, 15.0, 12.5, 14.5, 16.0, 11.0], "wait_p90_days<=14", None),   # the interval straddles 14
+    ([0.95, 0.96, 0.94, 0.95, 0.97, 0.96], "occupancy>=0.9", True),
+    ([0.80, 0.82, 0.81, 0.79, 0.80, 0.83], "occupancy>=0.9", False),
+])
+def test_a_screening_decides_only_where_its_interval_lies_on_one_side(values, target, verdict):
+    """Against the 95% t interval worked by hand: mean +- t(0.975, 5) s / sqrt(6)."""
+    assert planning._verdict(planning.parse_target(target), pd.Series(values)) is verdict
+
+
+def test_screening_saves_runs_and_leaves_the_answer_as_whole_runs_give_it(monkeypatch):
+    """Theory, blind to beds blocked by a full step-down, guesses far too few places: those guesses are
+    screened out on 6 replications, and the answer is the one a search on whole runs alone finds."""
+    blocked = scenario({
+        "acute": level(4, exponential(2), {"step_down": 0.5, "discharged": 0.5}, referrals_per_year=500,
+                       when_next_full="hold"),
+        "step_down": level(4, exponential(5), {"discharged": 1}),
+    }, days=400, warmup_days=50, replications=12)
+    targets = ["wait_mean_days<=0.5"]
+    screened = sim.plan(blocked, targets, levels=["acute"], jobs=1)
+    monkeypatch.setattr(planning, "SCREENING_REPLICATIONS", 100)      # 12 < 2 x 100: every capacity run whole
+    whole = sim.plan(blocked, targets, levels=["acute"], jobs=1)
+    pd.testing.assert_frame_equal(screened.capacities, whole.capacities)
+    answer = int(screened.capacities.iloc[0]["planned_capacity"])
+    curve = screened.curve.set_index("capacity")["replications"]
+    assert curve[answer] == 12 and curve[answer - 1] == 12              # the answer and one fewer: whole runs
+    guess = screened.capacities.iloc[0]["theory_guess"]
+    assert answer >= guess + 10 and curve[guess] == 6                  # theory's guess, far off, was screened out
+    assert set(whole.curve["replications"]) == {12}
