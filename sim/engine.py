@@ -336,8 +336,7 @@ class Level:
         now = self.env.now
         episode.stay_ended = now
         route, group = episode.route, episode.group
-        tally = self.tally[group]
-        tally.stays += 1
+        tally = self.tally[group]   # its stays are the sum of its routes (Model.tally_from_daybook)
         tally.stay_days += now - episode.admitted
         tally.routes[route] += 1
         next_level = self.next_levels[route]
@@ -368,7 +367,9 @@ class Level:
         self.tally[episode.group].place_days += now - episode.admitted
         if self.counts_readmissions:
             self.model.first_level_discharge(episode.patient, now)
-        self.close(episode)
+        self.closed += 1   # Level.close, written out: the hottest path
+        if self.log is not None:
+            self.log.closed(episode)
         if self.waiting and self.admits_any_day:
             self.admit_waiting(now)
 
@@ -423,6 +424,8 @@ class Model:
             [(0.0, staffed, built) if step == 0 else (self.measure_from_day + from_day, staffed, built)
              for step, (from_day, staffed, built) in enumerate(steps)] for steps in place_steps])
         self.note_time, self.note_code = self.daybook.times.append, self.daybook.codes.append
+        self.created_code, self.gone_code, self.at_risk_code, self.returned_code = (
+            self.daybook.system_code(change) for change in (CREATED, GONE, AT_RISK, RETURNED))
         self.system_tallies = {period: SystemTally(len(scenario.levels), len(views)) for period in PERIODS}
         self.system = self.system_tallies[WARM_UP]
         # per patient: the last first-level discharge still followed up, and the tally it counted in
@@ -490,13 +493,9 @@ class Model:
     # -- moving between levels and the community ------------------------------------------
     def new_patient(self) -> int:
         self.created += 1
-        self.note(CREATED)
+        self.note_time(self.env.now)   # the daybook's changes outside the levels, written out: once per patient
+        self.note_code(self.created_code)
         return self.created
-
-    def note(self, change: int) -> None:
-        """Note a change outside the levels (:data:`~sim.daybook.SYSTEM_CHANGES`) in the daybook."""
-        self.note_time(self.env.now)
-        self.note_code(self.daybook.system_base + change)
 
     def move_on(self, patient: int, destination: int, group: int) -> None:
         level = self.level_by_destination[destination]
@@ -510,14 +509,16 @@ class Model:
         rule = self.relapse_rules[group].get(exit_index)
         if rule is not None and next(rule[0]):
             self.at_risk += 1
-            self.note(AT_RISK)
+            self.note_time(self.env.now)
+            self.note_code(self.at_risk_code)
             self.schedule(Timer(self.on_relapse[group], patient), NORMAL, next(rule[1]))
         else:
             self.leaves_for_good(patient)
 
     def leaves_for_good(self, patient: int) -> None:
         self.gone += 1
-        self.note(GONE)
+        self.note_time(self.env.now)
+        self.note_code(self.gone_code)
         self.last_discharge.pop(patient, None)
 
     def relapsed(self, group: int, event: Timer) -> None:
@@ -529,7 +530,8 @@ class Model:
 
     def return_to_care(self, patient: int, level: int, group: int) -> None:
         self.at_risk -= 1
-        self.note(RETURNED)
+        self.note_time(self.env.now)
+        self.note_code(self.returned_code)
         system = self.system
         system.relapses += 1
         system.relapses_to[level] += 1
@@ -684,7 +686,8 @@ class Model:
         for group, view in enumerate(self.views):
             for days_left in returns_from_today(view, self.random_streams("relapse", group)):
                 self.at_risk += 1
-                self.note(AT_RISK)
+                self.note_time(self.env.now)
+                self.note_code(self.at_risk_code)
                 self.schedule(Timer(self.on_return_from_today[group], self.new_patient()), NORMAL, days_left)
 
     def run(self) -> Model:
@@ -709,12 +712,14 @@ class Model:
         return self
 
     def tally_from_daybook(self) -> None:
-        """The tallies' counts that the daybook keeps (:data:`~sim.daybook.TALLIED`), for every period."""
+        """The tallies' counts that the daybook keeps (:data:`~sim.daybook.TALLIED`), and the stays ended (their
+        routes' sum), for every period."""
         for level in self.levels:
             for period_index, period in enumerate(PERIODS):
                 for group, tally in enumerate(level.tallies[period]):
                     for name, count in self.daybook.tallied(period_index, level.index, group).items():
                         setattr(tally, name, count)
+                    tally.stays = sum(tally.routes)
 
     def start_measuring(self) -> None:
         """At the start of the measured period, switch to its tallies, before anything else happens then.
