@@ -2,9 +2,10 @@
 made from it after the fact.
 
 The engine writes one entry per change (its time, and a code saying which level, which patient group and
-what happened) and nothing per day: closing each day in the event loop cost more than moving the patients.
-The day rows are cut from the entries in whole blocks of days with numpy (:meth:`Daybook.fold`), so the
-entries never outgrow a block.
+what happened) and nothing per day: closing each day in the event loop cost more than moving the patients
+on long runs with few visits a day. The day rows are cut from the entries in whole blocks of days with
+numpy (:meth:`Daybook.fold`; the engine folds once the entries are many), so memory does not grow with
+the run beyond the rows themselves.
 
 Day ``d`` is the time from ``d`` to ``d + 1``; an event at the very instant a day ends counts in that day
 (its counts to date, where every patient is at its end), and the next day starts from the counts after it.
@@ -154,7 +155,7 @@ class Daybook:
 
     def group_day_table(self) -> np.ndarray:
         """Daily rows per level and patient group, group after group within a level (shape (days, levels x
-        groups, len(DAY_FIELDS))); only kept for several groups."""
+        groups, len(DAY_FIELDS))); with one group, the levels' rows."""
         return _joined(self.group_rows, (0, self.levels * self.groups, len(DAY_FIELDS)))
 
     def state_table(self) -> np.ndarray:

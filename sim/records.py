@@ -6,11 +6,11 @@ Three kinds of record:
   stays, ...), added to as events happen. They stay the same size however many patients pass:
   waits go to a fixed-size histogram (:class:`WaitHistogram`) once their month is over, with each
   month's mean and 90th percentile kept exactly;
-* a **day** per level: the time-averaged census, waitlist and held count over one day, the
-  day's largest waitlist, its usable capacity and its places (more than the capacity when there are
-  not enough staff to run them all); the arrivals, admissions and waits (admissions and give-ups)
-  counted so far in the period's tally at the day's end, from which months are cut exactly; plus
-  where every patient was at the day's end;
+* a **day** per level (cut afterwards from the engine's notes of every change, :mod:`sim.daybook`):
+  the time-averaged census, waitlist and held count over one day, the day's largest waitlist, its
+  usable capacity and its places (more than the capacity when there are not enough staff to run them
+  all); the arrivals, admissions and waits (admissions and give-ups) counted so far in the period at
+  the day's end, from which months are cut exactly; plus where every patient was at the day's end;
 * **episodes** (only when asked for): one row per patient visit to a level, column by column.
 
 The engine only records, into the tallies of the period an event falls in; the results layer
@@ -265,25 +265,3 @@ class EpisodeLog:
         }
         columns.update({name: np.array(values, dtype=float) for name, values in self.times.items()})
         return columns
-
-
-class DayLog:
-    """Daily rows per level and the patient states at each day's end, in flat arrays."""
-
-    def __init__(self, level_count: int):
-        self.level_count = level_count
-        self.days = array("d")
-        self.states = array("q")
-
-    def day(self, rows: list[list[float]], states: tuple[int, ...]) -> None:
-        for row in rows:
-            self.days.extend(row)
-        self.states.extend(states)
-
-    def day_table(self) -> np.ndarray:
-        """Daily rows, shape (days, levels, len(DAY_FIELDS))."""
-        return np.array(self.days, dtype=float).reshape(-1, self.level_count, len(DAY_FIELDS))
-
-    def state_table(self) -> np.ndarray:
-        """Patient states at each day's end, shape (days, len(STATE_FIELDS))."""
-        return np.array(self.states, dtype=np.int64).reshape(-1, len(STATE_FIELDS))
