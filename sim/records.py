@@ -128,8 +128,10 @@ _BUCKET_VALUES = np.concatenate([[0.0],
 
 
 class WaitHistogram:
-    """Waits in a fixed size (280 kB), however many: count, sum and count over a target exactly; percentiles
-    to 0.1% of the wait (the middle of a bucket of waits 0.2% apart), or to 9 seconds below ``WAIT_RESOLUTION_DAYS``.
+    """Waits in a fixed size (280 kB, made with the first wait), however many: count, sum and count over a target
+    exactly; percentiles
+    to 0.1% of the wait (the middle of a bucket of waits 0.2% apart), or to 9 seconds below
+    ``WAIT_RESOLUTION_DAYS``.
 
     Bucket 0 holds the waits under :data:`WAIT_RESOLUTION_DAYS` (mostly none at all: admitted at once);
     bucket k the waits from ``WAIT_RESOLUTION_DAYS x WAIT_BUCKET_RATIO^(k-1)`` up, read as the geometric
@@ -142,15 +144,22 @@ class WaitHistogram:
 
     def __init__(self, target_days: float = math.inf):
         self.target_days = target_days
-        self.counts = np.zeros(WAIT_BUCKETS, dtype=np.int64)
-        self.shortest = np.full(WAIT_BUCKETS, np.inf)
-        self.longest = np.full(WAIT_BUCKETS, -np.inf)
+        # the buckets are made with the first wait: many tallies have none (a warm-up of 0 days, a group a level
+        # does not take)
+        self.counts = self.shortest = self.longest = np.empty(0)
         self.count = self.over_target = 0
         self.total_days = 0.0
+
+    def _make_buckets(self) -> None:
+        if not len(self.counts):
+            self.counts = np.zeros(WAIT_BUCKETS, dtype=np.int64)
+            self.shortest = np.full(WAIT_BUCKETS, np.inf)
+            self.longest = np.full(WAIT_BUCKETS, -np.inf)
 
     def add(self, waits: np.ndarray) -> None:
         if not len(waits):
             return
+        self._make_buckets()
         self.count += len(waits)
         self.total_days += float(waits.sum())
         self.over_target += int((waits > self.target_days).sum())
@@ -162,9 +171,11 @@ class WaitHistogram:
         np.maximum.at(self.longest, buckets, waits)
 
     def merge(self, other: WaitHistogram) -> None:
-        self.counts += other.counts
-        np.minimum(self.shortest, other.shortest, out=self.shortest)
-        np.maximum(self.longest, other.longest, out=self.longest)
+        if len(other.counts):
+            self._make_buckets()
+            self.counts += other.counts
+            np.minimum(self.shortest, other.shortest, out=self.shortest)
+            np.maximum(self.longest, other.longest, out=self.longest)
         self.count += other.count
         self.total_days += other.total_days
         self.over_target += other.over_target

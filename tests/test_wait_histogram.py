@@ -57,7 +57,14 @@ def test_merged_histograms_are_one_histogram_of_all_the_waits():
     assert merged.over_target == together.over_target
 
 
-def test_no_waits_give_no_figures():
+def test_no_waits_give_no_figures_and_take_no_room():
     empty = WaitHistogram()
+    empty.add(np.empty(0))
     assert np.isnan(empty.quantiles(SHARES)).all() and np.isnan(empty.mean_days())
     assert np.isnan(empty.share_over_target())
+    assert empty.counts.nbytes == 0   # the buckets are made with the first wait (many tallies never get one)
+    some = _kept(np.array([1.0, 2.0, 3.0]))
+    empty.merge(some)
+    assert empty.quantiles(SHARES).tolist() == some.quantiles(SHARES).tolist()
+    some.merge(WaitHistogram())
+    assert some.count == 3
