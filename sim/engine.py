@@ -430,7 +430,7 @@ class Model:
         self.system = self.system_tallies[WARM_UP]
         # per patient: the last first-level discharge still followed up, and the tally it counted in
         self.last_discharge: dict[int, tuple[float, SystemTally]] = {}
-        self.created = self.at_risk = self.gone = 0
+        self.created = 0   # patients so far: the next one's number (who is at risk or gone, the daybook counts)
         # the last day of each measured month (from the warm-up's start), and how many are folded
         self.month_ends = [int(self.measure_from_day) + month.to_day for month in months(run)]
         self.months_folded = 0
@@ -508,7 +508,6 @@ class Model:
         """Back in the community: relapse later (and return to care) or leave for good."""
         rule = self.relapse_rules[group].get(exit_index)
         if rule is not None and next(rule[0]):
-            self.at_risk += 1
             self.note_time(self.env.now)
             self.note_code(self.at_risk_code)
             self.schedule(Timer(self.on_relapse[group], patient), NORMAL, next(rule[1]))
@@ -516,7 +515,6 @@ class Model:
             self.leaves_for_good(patient)
 
     def leaves_for_good(self, patient: int) -> None:
-        self.gone += 1
         self.note_time(self.env.now)
         self.note_code(self.gone_code)
         self.last_discharge.pop(patient, None)
@@ -529,7 +527,6 @@ class Model:
         self.return_to_care(event.value, next(self.returns_from_today[group]), group)
 
     def return_to_care(self, patient: int, level: int, group: int) -> None:
-        self.at_risk -= 1
         self.note_time(self.env.now)
         self.note_code(self.returned_code)
         system = self.system
@@ -685,7 +682,6 @@ class Model:
         """People in the community on day 0 who will return (``relapse.at_risk``): their returns are scheduled."""
         for group, view in enumerate(self.views):
             for days_left in returns_from_today(view, self.random_streams("relapse", group)):
-                self.at_risk += 1
                 self.note_time(self.env.now)
                 self.note_code(self.at_risk_code)
                 self.schedule(Timer(self.on_return_from_today[group], self.new_patient()), NORMAL, days_left)
@@ -755,7 +751,6 @@ def merged(tallies: list[Tally]) -> Tally:
         for field in ("referrals", "arrivals", "admissions", "gave_up", "turned_away", "stays", "stay_days",
                       "departures", "place_days"):
             setattr(total, field, getattr(total, field) + getattr(tally, field))
-        total.waits.extend(tally.waits)
         total.wait_histogram.merge(tally.wait_histogram)
         total.routes = [a + b for a, b in zip(total.routes, tally.routes, strict=True)]
     return total
