@@ -19,6 +19,10 @@ from importlib import import_module
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from .compiled import run_source_if_stale
+
+run_source_if_stale()   # before anything imports the engine: compiled modules only while they match their source
+
 if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ loads these
     from . import monthly, plots, report, theory
     from .analysis import mser5_warmup, paired_difference, replications_needed, t_interval, welch_difference

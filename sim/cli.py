@@ -24,6 +24,7 @@ import pandas as pd
 
 from . import workload
 from .compare import NOT_COMPARED, comparison_table, not_compared, run_all
+from .compiled import engine_build
 from .executors import ExecutorUnavailable
 from .messages import ScenarioError
 from .metrics import HEADLINE_METRICS, SYSTEM_METRICS
@@ -169,7 +170,7 @@ class _Continuum(click.Group):
 
 
 @click.group(cls=_Continuum, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="continuum")
+@click.version_option(package_name="continuum", message=f"%(prog)s, version %(version)s, engine {engine_build()}")
 def main() -> None:
     """Simulate patients moving through a behavioral-health care continuum."""
 

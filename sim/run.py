@@ -12,6 +12,7 @@ import numpy as np
 
 from . import workload
 from .analysis import mser5_warmup, precision_shortfalls
+from .compiled import engine_build
 from .engine import Model
 from .executors import map_ordered, resolve_backend
 from .monthly import replication_months
@@ -146,6 +147,7 @@ def gathered(scenario: Scenario, outputs: list[ReplicationOutput], notes: dict[s
     meta = {
         "package": "continuum",
         "version": package_version(),
+        "engine": engine_build(),
         "scenario": scenario.name,
         "scenario_file": scenario.source,
         "seed": scenario.run.seed,
