@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
+from typing import Final
 
 import numpy as np
 
@@ -35,8 +36,18 @@ CHANGES = {
     "left": (-1, 0, 0, 0, 0, 0),
     "left_held": (-1, 0, -1, 0, 0, 0),
 }
-(ARRIVED_ADMITTED, ARRIVED_LISTED, ARRIVED_TURNED_AWAY, LISTED_ADMITTED, LISTED_GAVE_UP, ADMITTED_TODAY, SEATED,
- SEATED_HELD, HELD_PLACE, LEFT, LEFT_HELD) = range(len(CHANGES))
+# their positions in CHANGES, written out (Final: the compiled engine takes them as numbers; tests check them)
+ARRIVED_ADMITTED: Final = 0
+ARRIVED_LISTED: Final = 1
+ARRIVED_TURNED_AWAY: Final = 2
+LISTED_ADMITTED: Final = 3
+LISTED_GAVE_UP: Final = 4
+ADMITTED_TODAY: Final = 5
+SEATED: Final = 6
+SEATED_HELD: Final = 7
+HELD_PLACE: Final = 8
+LEFT: Final = 9
+LEFT_HELD: Final = 10
 KINDS = len(CHANGES)
 EFFECTS = np.array(list(CHANGES.values()), dtype=np.int64)
 CENSUS, WAITLIST, HELD, ARRIVALS, ADMISSIONS, WAITS = range(EFFECTS.shape[1])
@@ -50,7 +61,11 @@ TALLIED = {
 """The counts of a level's :class:`~sim.records.Tally` that the daybook keeps, by the changes they count."""
 # Changes that belong to no level: where patients are outside the levels (STATE_FIELDS' last three).
 SYSTEM_CHANGES = {"at_risk": (1, 0, 0), "returned": (-1, 0, 0), "gone": (0, 1, 0), "created": (0, 0, 1)}
-AT_RISK, RETURNED, GONE, CREATED = range(len(SYSTEM_CHANGES))
+# their positions in SYSTEM_CHANGES, written out as CHANGES' are
+AT_RISK: Final = 0
+RETURNED: Final = 1
+GONE: Final = 2
+CREATED: Final = 3
 SYSTEM_EFFECTS = np.array(list(SYSTEM_CHANGES.values()), dtype=np.int64)
 
 

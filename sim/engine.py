@@ -23,12 +23,13 @@ import bisect
 from collections import deque
 from collections.abc import Callable, Iterator
 from functools import partial
+from heapq import heappush
 from itertools import accumulate, islice, repeat
-from typing import Any, Protocol, cast
+from typing import Any, Final, Protocol
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, URGENT, EventPriority
+from simpy.events import NORMAL, URGENT
 
 from .arrivals import referral_times
 from .capacity import usable_capacity
@@ -85,7 +86,7 @@ from .today import (
     returns_from_today,
 )
 
-READMIT_WINDOW_DAYS = 30.0
+READMIT_WINDOW_DAYS: Final = 30.0
 FOLD_CHECK_DAYS = 365
 FOLD_AFTER_ENTRIES = 100_000
 """Once a year, the daybook's entries are cut into day rows if they are this many (1.2 MB, some 10 MB while
@@ -114,9 +115,6 @@ class Scheduled(Protocol):
     def _ok(self) -> bool: ...
 
 
-Schedule = Callable[[Scheduled, EventPriority, float], None]
-"""``Environment.schedule`` as the engine uses it: its stubs ask for an ``Event``, but it only
-queues the object for ``step``, so a :class:`Timer` or an :class:`~sim.records.Episode` will do."""
 
 
 class Timer:
@@ -145,7 +143,6 @@ class Level:
 
     def __init__(self, model: Model, index: int, name: str, spec: LevelSpec, place_steps: list[tuple[float, int, int]]):
         self.model, self.env, self.index, self.name, self.spec = model, model.env, index, name, spec
-        self.schedule = model.schedule
         self.log = model.episode_log
         groups = model.group_names
         # per period, a tally per patient group (one, unnamed, without groups)
@@ -220,7 +217,7 @@ class Level:
 
         Patients found waiting on day 0 have ``waited`` days already, and ``patience_left`` drawn given them.
         """
-        now = self.env.now
+        now = self.env._now
         episode = Episode(patient, self, source, now - waited, held_from, group)
         self.opened += 1
         if self.log is not None:
@@ -240,7 +237,7 @@ class Level:
         self.note_code(self.codes[group] + ARRIVED_LISTED)
         patience = self.patience[group]
         if patience is not None and held_from is None:
-            self.schedule(Timer(self.on_patience_over, episode), NORMAL,
+            self.model.at(Timer(self.on_patience_over, episode),
                           next(patience) if patience_left is None else patience_left)
 
     def admit_waiting(self, now: float) -> None:
@@ -260,7 +257,7 @@ class Level:
         episode: Episode = event.value
         if episode.status != WAITING:
             return
-        now = self.env.now
+        now = self.env._now
         self.waiting -= 1
         group = episode.group
         self.note_time(now)
@@ -304,13 +301,13 @@ class Level:
         if stay is None:
             stay = next(self.stays[group][route])
         episode.callbacks = self.on_stay_over
-        self.schedule(episode, NORMAL, stay)
+        self.model.at(episode, stay)
         if episode.held_from is not None:
             episode.held_from.level.leave(episode.held_from, now)
 
     def seat(self, episode: Episode, route: int, in_care_days: float, stay_left: float) -> None:
         """Seat a patient found mid-stay on day 0, admitted ``in_care_days`` before it (no admission of this run)."""
-        now = self.env.now
+        now = self.env._now
         self.census += 1
         self.note_time(now)
         self.note_code(self.codes[episode.group] + SEATED)
@@ -318,11 +315,11 @@ class Level:
         episode.arrived = episode.admitted = now - in_care_days
         episode.route = route
         episode.callbacks = self.on_stay_over
-        self.schedule(episode, NORMAL, stay_left)
+        self.model.at(episode, stay_left)
 
     def seat_held(self, episode: Episode, route: int, held_days: float) -> None:
         """Seat a patient found held on day 0: the stay ended ``held_days`` ago (how long it was is not known)."""
-        now = self.env.now
+        now = self.env._now
         self.census += 1
         self.held += 1
         self.note_time(now)
@@ -333,7 +330,7 @@ class Level:
 
     def stay_over(self, episode: Episode) -> None:
         """The treatment stay has ended: move on, or hold the place until the next level admits."""
-        now = self.env.now
+        now = self.env._now
         episode.stay_ended = now
         route, group = episode.route, episode.group
         tally = self.tally[group]   # its stays are the sum of its routes (Model.tally_from_daybook)
@@ -407,7 +404,9 @@ class Model:
         self.scenario = scenario
         self.replication = replication
         self.env = simpy.Environment()
-        self.schedule = cast(Schedule, self.env.schedule)
+        # SimPy's calendar, which the engine fills as ``Environment.schedule`` does (:meth:`at`)
+        self.queue: list[Any] = self.env._queue   # (time, priority, event id, event)
+        self.event_ids = self.env._eid
         run = scenario.run
         self.measure_from_day = float(run.warmup_days)
         self.horizon_day = self.measure_from_day + run.days
@@ -456,6 +455,12 @@ class Model:
             self.returns_from_today.append(routes(relapse.return_to, self.destinations, stream("at_risk:return_to"))
                                            if relapse and relapse.at_risk else iter(()))
 
+    def at(self, event: Scheduled, delay: float, priority: int = NORMAL) -> None:
+        """Put ``event`` on SimPy's calendar ``delay`` days from now: what ``Environment.schedule`` does, without its
+        call (the engine's most frequent), and for a :class:`Timer` or an :class:`~sim.records.Episode`, which
+        SimPy's ``step`` takes as it takes an ``Event``."""
+        heappush(self.queue, (self.env._now + delay, priority, next(self.event_ids), event))
+
     def random_streams(self, owner: str, group: int = 0) -> Callable[[str], np.random.Generator]:
         """The named random streams of ``owner`` (a level, or ``relapse``) for one patient group.
 
@@ -493,7 +498,7 @@ class Model:
     # -- moving between levels and the community ------------------------------------------
     def new_patient(self) -> int:
         self.created += 1
-        self.note_time(self.env.now)   # the daybook's changes outside the levels, written out: once per patient
+        self.note_time(self.env._now)   # the daybook's changes outside the levels, written out: once per patient
         self.note_code(self.created_code)
         return self.created
 
@@ -508,14 +513,14 @@ class Model:
         """Back in the community: relapse later (and return to care) or leave for good."""
         rule = self.relapse_rules[group].get(exit_index)
         if rule is not None and next(rule[0]):
-            self.note_time(self.env.now)
+            self.note_time(self.env._now)
             self.note_code(self.at_risk_code)
-            self.schedule(Timer(self.on_relapse[group], patient), NORMAL, next(rule[1]))
+            self.at(Timer(self.on_relapse[group], patient), next(rule[1]))
         else:
             self.leaves_for_good(patient)
 
     def leaves_for_good(self, patient: int) -> None:
-        self.note_time(self.env.now)
+        self.note_time(self.env._now)
         self.note_code(self.gone_code)
         self.last_discharge.pop(patient, None)
 
@@ -527,7 +532,7 @@ class Model:
         self.return_to_care(event.value, next(self.returns_from_today[group]), group)
 
     def return_to_care(self, patient: int, level: int, group: int) -> None:
-        self.note_time(self.env.now)
+        self.note_time(self.env._now)
         self.note_code(self.returned_code)
         system = self.system
         system.relapses += 1
@@ -553,7 +558,7 @@ class Model:
         stream = self.random_streams(level.name, group)
         times = referral_times(self.scenario.run, self.views[group].levels[level.name], stream("referrals"),
                                stream("referral_thinning"), self.horizon_day)
-        env, schedule = self.env, self.schedule
+        env = self.env
 
         def referral_due(_: Timer) -> None:
             level.arrive(self.new_patient(), REFERRAL, group)
@@ -566,7 +571,7 @@ class Model:
             when = next(times, None)
             if when is not None:
                 clock.callbacks = on_referral
-                schedule(clock, NORMAL, when - env.now)
+                self.at(clock, when - env._now)
 
         schedule_next()
 
@@ -682,9 +687,9 @@ class Model:
         """People in the community on day 0 who will return (``relapse.at_risk``): their returns are scheduled."""
         for group, view in enumerate(self.views):
             for days_left in returns_from_today(view, self.random_streams("relapse", group)):
-                self.note_time(self.env.now)
+                self.note_time(self.env._now)
                 self.note_code(self.at_risk_code)
-                self.schedule(Timer(self.on_return_from_today[group], self.new_patient()), NORMAL, days_left)
+                self.at(Timer(self.on_return_from_today[group], self.new_patient()), days_left)
 
     def run(self) -> Model:
         """Simulate warm-up and measured period; the records (both periods' tallies) are left on the model."""
@@ -726,7 +731,7 @@ class Model:
         """
         if self.measure_from_day > 0:
             on_switch: list[Callable[[Timer], None]] = [lambda _: self.enter_period(MEASURED)]
-            self.schedule(Timer(on_switch), URGENT, self.measure_from_day)
+            self.at(Timer(on_switch), self.measure_from_day, URGENT)
 
     def check_conservation(self) -> None:
         """Every patient is somewhere: fail loudly if the books do not balance."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable
-from typing import Protocol
+from typing import Final, Protocol
 
 import numpy as np
 
@@ -32,11 +32,22 @@ WARM_UP, MEASURED = PERIODS
 
 # Where an episode's patient came from.
 SOURCES = ("referral", "transfer", "relapse", "gave_up", "initial")
-REFERRAL, TRANSFER, RELAPSE, GAVE_UP, INITIAL = range(len(SOURCES))
+# their positions in SOURCES, written out (Final: the compiled engine takes them as numbers; tests check them)
+REFERRAL: Final = 0
+TRANSFER: Final = 1
+RELAPSE: Final = 2
+GAVE_UP: Final = 3
+INITIAL: Final = 4
 
 # Where an episode stands: the last three are final.
 STATUSES = ("waiting", "in_care", "held", "left", "gave_up", "turned_away")
-WAITING, IN_CARE, HELD, DONE, GAVE_UP_WAITING, TURNED_AWAY = range(len(STATUSES))
+# their positions in STATUSES, written out as the sources' are
+WAITING: Final = 0
+IN_CARE: Final = 1
+HELD: Final = 2
+DONE: Final = 3
+GAVE_UP_WAITING: Final = 4
+TURNED_AWAY: Final = 5
 
 EPISODE_TIMES = ("arrived", "admitted", "stay_ended", "left")
 NOT_REACHED = float("nan")

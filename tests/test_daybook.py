@@ -144,3 +144,18 @@ def test_a_busy_day_counts_every_change():
     assert rows[:, FIELD["arrivals_to_date"]].tolist() == [300, 300]
     assert rows[:, FIELD["waitlist_max"]].tolist() == [300, 300]
     assert rows[0, FIELD["waitlist"]] == pytest.approx(300 * 0.5 - sum(range(300)) / 1000)
+
+
+def test_the_change_numbers_are_their_positions_in_the_tables():
+    """The numbers are written out (the compiled engine takes them as constants): each is its change's position."""
+    from sim import daybook, records
+
+    tables = [
+        (daybook.CHANGES, daybook, {"held": "HELD_PLACE"}),
+        (daybook.SYSTEM_CHANGES, daybook, {}),
+        (records.SOURCES, records, {}),
+        (records.STATUSES, records, {"left": "DONE", "gave_up": "GAVE_UP_WAITING"}),
+    ]
+    for names, module, renamed in tables:
+        numbers = [getattr(module, renamed.get(name, name.upper())) for name in names]
+        assert numbers == list(range(len(names))), names
