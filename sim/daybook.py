@@ -14,7 +14,6 @@ Events at time 0 count in day 0.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Sequence
 from typing import Final
 
@@ -80,8 +79,9 @@ class Daybook:
     def __init__(self, levels: int, groups: int, measure_from_day: float,
                  places: Sequence[Sequence[tuple[float, int, int]]]):
         self.levels, self.groups, self.measure_from_day = levels, groups, measure_from_day
-        self.times = array("d")
-        self.codes = array("i")
+        # lists, not arrays: a list's append takes the float or int as it is, an array's converts it (3x the time)
+        self.times: list[float] = []
+        self.codes: list[int] = []
         self.places = [np.array(steps, dtype=float) for steps in places]
         self.system_base = levels * groups * KINDS
         series = levels * groups
@@ -107,9 +107,9 @@ class Daybook:
         first, days = self.folded_days, until_day - self.folded_days
         if days <= 0:
             return
-        times = np.frombuffer(self.times, dtype=float).copy()   # a copy: the entries are dropped below
+        times = np.array(self.times, dtype=float)
         taken = int(np.searchsorted(times, until_day, side="right"))
-        times, codes = times[:taken], np.frombuffer(self.codes, dtype=np.int32)[:taken].astype(np.int64)
+        times, codes = times[:taken], np.array(self.codes[:taken], dtype=np.int64)
         del self.times[:taken], self.codes[:taken]
         day = np.maximum(np.ceil(times).astype(np.int64) - 1, 0) - first
         at_levels = codes < self.system_base

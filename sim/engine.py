@@ -89,7 +89,7 @@ from .today import (
 READMIT_WINDOW_DAYS: Final = 30.0
 FOLD_CHECK_DAYS = 365
 FOLD_AFTER_ENTRIES = 100_000
-"""Once a year, the daybook's entries are cut into day rows if they are this many (1.2 MB, some 10 MB while
+"""Once a year, the daybook's entries are cut into day rows if they are this many (4 MB, some 12 MB while
 folding): rarely enough that folding costs nothing beside the run, often enough that memory does not grow
 with the run's length."""
 

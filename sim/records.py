@@ -119,7 +119,7 @@ class Tally:
 
     def __init__(self, destinations: int, wait_target_days: float = math.inf):
         self.referrals = self.arrivals = self.admissions = self.gave_up = self.turned_away = 0
-        self.waits = array("d")
+        self.waits: list[float] = []   # a list: its append takes the float as it is (an array's converts it)
         self.wait_histogram = WaitHistogram(wait_target_days)
         self.month_waits: list[tuple[float, float]] = []
         self.stays = self.departures = 0

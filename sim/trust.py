@@ -90,20 +90,31 @@ def daily_trends(daily: pd.DataFrame, column: str, days: int) -> pd.DataFrame:
     """Per level: mean, slope a year, fitted rise over the measured period and one-sided p of a daily series.
 
     The slope is each replication's least-squares slope against day, averaged (the slope of the
-    replication-averaged series); its p-value comes from the spread across replications.
+    replication-averaged series); its p-value comes from the spread across replications. (Sums by
+    ``np.bincount`` over level x replication: a pandas group-by over the string levels took 20 times as long.)
     """
     measured = daily[daily["period"] == "measured"]
-    groups = measured.groupby(["level", "replication"], sort=False)
-    centred = measured["day"] - groups["day"].transform("mean")
-    sums = measured.assign(xy=centred * measured[column], xx=centred**2).groupby(
-        ["level", "replication"], sort=False)[["xy", "xx"]].sum()
-    slopes = (sums["xy"] / sums["xx"].where(sums["xx"] > 0)).groupby(level="level", sort=False)
-    rows = {level: trend_test(values) for level, values in slopes}
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=["slope_per_day", "p_value"])
-    table["mean"] = measured.groupby("level", sort=False)[column].mean()
+    level_of, levels = pd.factorize(measured["level"], sort=False)
+    replication_of, replications = pd.factorize(measured["replication"], sort=False)
+    shape = (len(levels), len(replications))
+    cell = level_of * shape[1] + replication_of
+
+    def sums(values: np.ndarray) -> np.ndarray:
+        return np.bincount(cell, values, minlength=shape[0] * shape[1])
+
+    day, value = measured["day"].to_numpy(dtype=float), measured[column].to_numpy(dtype=float)
+    rows = np.bincount(cell, minlength=shape[0] * shape[1])
+    centred = day - (sums(day) / np.maximum(rows, 1))[cell]
+    xx = sums(centred**2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slopes = np.where(xx > 0, sums(centred * value) / xx, np.nan).reshape(shape)
+    present = (rows > 0).reshape(shape)
+    table = pd.DataFrame([trend_test(slopes[index][present[index]]) for index in range(len(levels))],
+                         index=pd.Index(levels), columns=["slope_per_day", "p_value"])
+    table["mean"] = np.bincount(level_of, value, minlength=len(levels)) / np.bincount(level_of, minlength=len(levels))
     table["slope_per_year"] = table["slope_per_day"] * DAYS_PER_YEAR
     table["rise"] = table["slope_per_day"] * days
-    table["replications"] = slopes.size()
+    table["replications"] = present.sum(axis=1)
     return table
 
 
