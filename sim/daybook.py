@@ -111,14 +111,18 @@ class Daybook:
         taken = int(np.searchsorted(times, until_day, side="right"))
         times, codes = times[:taken], np.array(self.codes[:taken], dtype=np.int64)
         del self.times[:taken], self.codes[:taken]
-        day = np.maximum(np.ceil(times).astype(np.int64) - 1, 0) - first
+        day = np.ceil(times).astype(np.int64)
+        day -= 1
+        np.maximum(day, 0, out=day)
+        day -= first
         at_levels = codes < self.system_base
-        level_times = times[at_levels]
-        changes = _Changes(day[at_levels], first + 1 - level_times + day[at_levels], codes[at_levels] % KINDS,
-                           int(np.searchsorted(level_times, self.measure_from_day)), first, days, self.measure_from_day)
-        series = codes[at_levels] // KINDS
-        self.changes += np.bincount(codes[at_levels] + self.system_base * (level_times >= self.measure_from_day),
-                                    minlength=2 * self.system_base).reshape(2, self.system_base)
+        level_times, level_codes, level_day = times[at_levels], codes[at_levels], day[at_levels]
+        measured = int(np.searchsorted(level_times, self.measure_from_day))   # the first measured change
+        changes = _Changes(level_day, first + 1 - level_times + level_day, level_codes % KINDS, measured, first, days,
+                           self.measure_from_day)
+        series = level_codes // KINDS
+        self.changes[0] += np.bincount(level_codes[:measured], minlength=self.system_base)
+        self.changes[1] += np.bincount(level_codes[measured:], minlength=self.system_base)
         counts, to_date = self.counts, self.to_date   # at the block's start
         group_rows, ends, self.counts, self.to_date = changes.rows(series, counts, to_date)
         places = np.repeat(self._place_areas(first, days), self.groups, axis=1)
@@ -151,8 +155,9 @@ class Daybook:
         """Where every patient is at each day's end, shape (days, STATE_FIELDS); ``ends`` are the levels'
         counts at each day's end, shape (levels, days, 3)."""
         census, waitlist, held = (ends[:, :, quantity].sum(axis=0) for quantity in (CENSUS, WAITLIST, HELD))
-        per_day = np.zeros((days, len(self.outside)), dtype=np.int64)
-        np.add.at(per_day, day, SYSTEM_EFFECTS[changes])
+        effects = SYSTEM_EFFECTS[changes]
+        per_day = np.stack([np.bincount(day, effects[:, field], minlength=days) for field in range(effects.shape[1])],
+                           axis=-1).astype(np.int64)   # whole numbers: the float sums are exact
         outside = self.outside + np.cumsum(per_day, axis=0)
         self.outside = outside[-1].copy() if days else self.outside
         return np.column_stack([waitlist - held, census - held, held, outside])
@@ -205,16 +210,23 @@ class _Changes:
         """Rows (days, series, DAY_FIELDS) without the places, from the counts and counts to date at the block's
         start; the counts at each day's end (series, days, 3); the counts and counts to date at the block's end.
 
-        Series by series, its changes (in time order, so day by day) are summed over each day at once.
+        Every series' changes are summed day by day at once, by (series, day) cell.
         """
         count, days = len(counts), self.days
-        net = np.zeros((count, days, 6), dtype=np.int64)          # what each day's changes add
-        weighted = np.zeros((count, days, 3))                      # sum of change x time left in the day
-        warm_up = np.zeros((count, days, 3), dtype=np.int64)       # what the warm-up's add to the counts to date
-        joined_max = np.full((count, days), -1, dtype=np.int64)    # the waitlist just after someone joined
-        for position in range(count):
-            self._series(np.flatnonzero(series == position), counts[position, WAITLIST], net[position],
-                         weighted[position], warm_up[position], joined_max[position])
+        cell = series * days + self.day   # (series, day) as one index: each series' changes are in day order
+        size, effects, early = count * days, self.effects, slice(0, self.warm_up)
+
+        def per_cell(weights: np.ndarray, changes: slice = slice(None)) -> np.ndarray:
+            """Each (series, day)'s sum of ``weights`` (one a change; all changes or ``changes``), (count, days)."""
+            return np.bincount(cell[changes], weights, minlength=size).reshape(count, days)
+
+        # what each day's changes add (whole numbers: the float sums are exact)
+        net = np.stack([per_cell(effects[:, field]) for field in range(6)], axis=-1).astype(np.int64)
+        # sum of change x time left in the day
+        weighted = np.stack([per_cell(effects[:, field] * self.left_of_day) for field in range(3)], axis=-1)
+        # what the warm-up's changes (the first ones) add to the counts to date
+        warm_up = np.stack([per_cell(effects[early, field], early) for field in range(3, 6)], axis=-1).astype(np.int64)
+        joined_max = self._joined_max(series, cell, counts[:, WAITLIST]).reshape(count, days)
         ends = counts[:, None, :] + np.cumsum(net[:, :, :3], axis=1)
         rows = np.zeros((days, count, len(DAY_FIELDS)))
         rows[:, :, :3] = (ends - net[:, :, :3] + weighted).transpose(1, 0, 2)
@@ -227,22 +239,22 @@ class _Changes:
         rows[measured_from:, :, TO_DATE:TO_DATE + 3] = running[1, :, measured_from:].transpose(1, 0, 2)
         return rows, ends, ends[:, -1, :].copy(), running[:, :, -1, :].copy()
 
-    def _series(self, chosen: np.ndarray, waiting: int, net: np.ndarray, weighted: np.ndarray, warm_up: np.ndarray,
-                joined_max: np.ndarray) -> None:
-        """Sum one series' changes (``chosen``, in time order) day by day into its rows of the dense arrays."""
-        if not len(chosen):
-            return
-        day, effects = self.day[chosen], self.effects[chosen]
-        starts = np.flatnonzero(np.diff(day, prepend=-1))
-        net[day[starts]] = np.add.reduceat(effects, starts, axis=0)
-        weighted[day[starts]] = np.add.reduceat(effects[:, :3] * self.left_of_day[chosen, None], starts, axis=0)
-        early = chosen < self.warm_up
-        if early.any():
-            early_starts = np.flatnonzero(np.diff(day[early], prepend=-1))
-            warm_up[day[early][early_starts]] = np.add.reduceat(effects[early, 3:], early_starts, axis=0)
-        joined = np.flatnonzero(effects[:, WAITLIST] > 0)
-        if len(joined):   # the waitlist just after each join, and each day's largest of those
-            after = waiting + np.cumsum(effects[:, WAITLIST], dtype=np.int64)[joined]
-            joined_day = day[joined]
-            joined_starts = np.flatnonzero(np.diff(joined_day, prepend=-1))
-            joined_max[joined_day[joined_starts]] = np.maximum.reduceat(after, joined_starts)
+    def _joined_max(self, series: np.ndarray, cell: np.ndarray, waiting: np.ndarray) -> np.ndarray:
+        """Each (series, day)'s largest waitlist just after someone joined it (-1 if nobody joined), flat; ``waiting``:
+        each series' waitlist at the block's start."""
+        joined_max = np.full(len(waiting) * self.days, -1, dtype=np.int64)
+        moves = np.flatnonzero(self.effects[:, WAITLIST])   # the waitlist's changes
+        if not len(moves):
+            return joined_max
+        moves = moves[np.argsort(series[moves], kind="stable")]   # series by series, in time order within each
+        step, owner = self.effects[moves, WAITLIST].astype(np.int64), series[moves]
+        firsts = np.flatnonzero(np.diff(owner, prepend=-1))
+        running = np.cumsum(step)
+        before = np.repeat(running[firsts] - step[firsts], np.diff(np.append(firsts, len(moves))))
+        after = waiting[owner] + running - before   # the series' waitlist just after each change
+        joins = step > 0
+        joined_cells, joined_after = cell[moves][joins], after[joins]
+        if len(joined_cells):   # cells in order: each one's joins are together
+            starts = np.flatnonzero(np.diff(joined_cells, prepend=-1))
+            joined_max[joined_cells[starts]] = np.maximum.reduceat(joined_after, starts)
+        return joined_max

@@ -164,7 +164,7 @@ class Level:
         self.transfers_first = spec.waitlist == "transfers_first"
         # every change of census, waitlist or held goes to the daybook: its time, and a code per group and change
         daybook = model.daybook
-        self.note_time, self.note_code = daybook.times.append, daybook.codes.append
+        self.note_times, self.note_codes = daybook.times, daybook.codes   # appended to (folds empty them in place)
         self.codes = [daybook.code(index, group, 0) for group in range(len(groups))]   # add the change's number
         # waitlists in the order they are served: by the groups' priority rank, transfers first within a rank
         ranks = [spec.priority.index(group) if spec.priority and group in spec.priority else len(spec.priority or ())
@@ -233,8 +233,8 @@ class Level:
         transfers, others = self.queue_of[group]
         self.queues[transfers if self.transfers_first and source == TRANSFER else others].append(episode)
         self.waiting += 1
-        self.note_time(now)
-        self.note_code(self.codes[group] + ARRIVED_LISTED)
+        self.note_times.append(now)
+        self.note_codes.append(self.codes[group] + ARRIVED_LISTED)
         patience = self.patience[group]
         if patience is not None and held_from is None:
             self.model.at(Timer(self.on_patience_over, episode),
@@ -260,8 +260,8 @@ class Level:
         now = self.env._now
         self.waiting -= 1
         group = episode.group
-        self.note_time(now)
-        self.note_code(self.codes[group] + LISTED_GAVE_UP)
+        self.note_times.append(now)
+        self.note_codes.append(self.codes[group] + LISTED_GAVE_UP)
         episode.status = GAVE_UP_WAITING
         episode.left = now
         episode.route = next(self.gave_up_routes[group])
@@ -272,8 +272,8 @@ class Level:
     def turn_away_episode(self, episode: Episode, now: float) -> None:
         episode.status = TURNED_AWAY
         episode.left = now
-        self.note_time(now)
-        self.note_code(self.codes[episode.group] + ARRIVED_TURNED_AWAY)
+        self.note_times.append(now)
+        self.note_codes.append(self.codes[episode.group] + ARRIVED_TURNED_AWAY)
         self.close(episode)
         if episode.held_from is not None:
             episode.held_from.level.leave(episode.held_from, now)
@@ -290,8 +290,8 @@ class Level:
         if change == LISTED_ADMITTED:
             self.waiting -= 1
         self.census += 1
-        self.note_time(now)
-        self.note_code(self.codes[group] + change)
+        self.note_times.append(now)
+        self.note_codes.append(self.codes[group] + change)
         episode.status = IN_CARE
         episode.admitted = now
         self.tally[group].waits.append(now - episode.arrived)
@@ -309,8 +309,8 @@ class Level:
         """Seat a patient found mid-stay on day 0, admitted ``in_care_days`` before it (no admission of this run)."""
         now = self.env._now
         self.census += 1
-        self.note_time(now)
-        self.note_code(self.codes[episode.group] + SEATED)
+        self.note_times.append(now)
+        self.note_codes.append(self.codes[episode.group] + SEATED)
         episode.status = IN_CARE
         episode.arrived = episode.admitted = now - in_care_days
         episode.route = route
@@ -322,8 +322,8 @@ class Level:
         now = self.env._now
         self.census += 1
         self.held += 1
-        self.note_time(now)
-        self.note_code(self.codes[episode.group] + SEATED_HELD)
+        self.note_times.append(now)
+        self.note_codes.append(self.codes[episode.group] + SEATED_HELD)
         episode.status = HELD
         episode.arrived = episode.admitted = episode.stay_ended = now - held_days
         episode.route = route
@@ -342,8 +342,8 @@ class Level:
             self.model.to_community(episode.patient, route, group)
         elif self.hold:
             self.held += 1
-            self.note_time(now)
-            self.note_code(self.codes[group] + HELD_PLACE)
+            self.note_times.append(now)
+            self.note_codes.append(self.codes[group] + HELD_PLACE)
             episode.status = HELD
             next_level.arrive(episode.patient, TRANSFER, group, held_from=episode)
         else:
@@ -353,12 +353,12 @@ class Level:
     def leave(self, episode: Episode, now: float) -> None:
         """The patient gives up the place (at the end of the stay or of being held)."""
         self.census -= 1
-        self.note_time(now)
+        self.note_times.append(now)
         if episode.status == HELD:
             self.held -= 1
-            self.note_code(self.codes[episode.group] + LEFT_HELD)
+            self.note_codes.append(self.codes[episode.group] + LEFT_HELD)
         else:
-            self.note_code(self.codes[episode.group] + LEFT)
+            self.note_codes.append(self.codes[episode.group] + LEFT)
         episode.status = DONE
         episode.left = now
         self.tally[episode.group].place_days += now - episode.admitted
@@ -422,7 +422,7 @@ class Model:
         self.daybook = Daybook(len(scenario.levels), len(views), self.measure_from_day, [
             [(0.0, staffed, built) if step == 0 else (self.measure_from_day + from_day, staffed, built)
              for step, (from_day, staffed, built) in enumerate(steps)] for steps in place_steps])
-        self.note_time, self.note_code = self.daybook.times.append, self.daybook.codes.append
+        self.note_times, self.note_codes = self.daybook.times, self.daybook.codes
         self.created_code, self.gone_code, self.at_risk_code, self.returned_code = (
             self.daybook.system_code(change) for change in (CREATED, GONE, AT_RISK, RETURNED))
         self.system_tallies = {period: SystemTally(len(scenario.levels), len(views)) for period in PERIODS}
@@ -498,8 +498,8 @@ class Model:
     # -- moving between levels and the community ------------------------------------------
     def new_patient(self) -> int:
         self.created += 1
-        self.note_time(self.env._now)   # the daybook's changes outside the levels, written out: once per patient
-        self.note_code(self.created_code)
+        self.note_times.append(self.env._now)   # once per patient
+        self.note_codes.append(self.created_code)
         return self.created
 
     def move_on(self, patient: int, destination: int, group: int) -> None:
@@ -513,15 +513,15 @@ class Model:
         """Back in the community: relapse later (and return to care) or leave for good."""
         rule = self.relapse_rules[group].get(exit_index)
         if rule is not None and next(rule[0]):
-            self.note_time(self.env._now)
-            self.note_code(self.at_risk_code)
+            self.note_times.append(self.env._now)
+            self.note_codes.append(self.at_risk_code)
             self.at(Timer(self.on_relapse[group], patient), next(rule[1]))
         else:
             self.leaves_for_good(patient)
 
     def leaves_for_good(self, patient: int) -> None:
-        self.note_time(self.env._now)
-        self.note_code(self.gone_code)
+        self.note_times.append(self.env._now)
+        self.note_codes.append(self.gone_code)
         self.last_discharge.pop(patient, None)
 
     def relapsed(self, group: int, event: Timer) -> None:
@@ -532,8 +532,8 @@ class Model:
         self.return_to_care(event.value, next(self.returns_from_today[group]), group)
 
     def return_to_care(self, patient: int, level: int, group: int) -> None:
-        self.note_time(self.env._now)
-        self.note_code(self.returned_code)
+        self.note_times.append(self.env._now)
+        self.note_codes.append(self.returned_code)
         system = self.system
         system.relapses += 1
         system.relapses_to[level] += 1
@@ -687,8 +687,8 @@ class Model:
         """People in the community on day 0 who will return (``relapse.at_risk``): their returns are scheduled."""
         for group, view in enumerate(self.views):
             for days_left in returns_from_today(view, self.random_streams("relapse", group)):
-                self.note_time(self.env._now)
-                self.note_code(self.at_risk_code)
+                self.note_times.append(self.env._now)
+                self.note_codes.append(self.at_risk_code)
                 self.at(Timer(self.on_return_from_today[group], self.new_patient()), days_left)
 
     def run(self) -> Model:
