@@ -87,6 +87,10 @@ from .today import (
 )
 
 READMIT_WINDOW_DAYS: Final = 30.0
+# Final: the compiled engine holds them in C variables (a name looked up in the builtins or the module's dictionary
+# costs a lookup at every use, and mypyc calls ``next`` itself through the builtins module)
+PUSH: Final = heappush
+NEXT: Final = next
 FOLD_CHECK_DAYS = 365
 FOLD_AFTER_ENTRIES = 100_000
 """Once a year, the daybook's entries are cut into day rows if they are this many (4 MB, some 12 MB while
@@ -217,7 +221,7 @@ class Level:
 
         Patients found waiting on day 0 have ``waited`` days already, and ``patience_left`` drawn given them.
         """
-        now = self.env._now
+        now: float = self.env._now
         episode = Episode(patient, self, source, now - waited, held_from, group)
         self.opened += 1
         if self.log is not None:
@@ -238,7 +242,7 @@ class Level:
         patience = self.patience[group]
         if patience is not None and held_from is None:
             self.model.at(Timer(self.on_patience_over, episode),
-                          next(patience) if patience_left is None else patience_left)
+                          NEXT(patience) if patience_left is None else patience_left)
 
     def admit_waiting(self, now: float) -> None:
         """Fill free places from the waitlist (by priority rank; transfers first within one when so configured)."""
@@ -257,14 +261,14 @@ class Level:
         episode: Episode = event.value
         if episode.status != WAITING:
             return
-        now = self.env._now
+        now: float = self.env._now
         self.waiting -= 1
         group = episode.group
         self.note_times.append(now)
         self.note_codes.append(self.codes[group] + LISTED_GAVE_UP)
         episode.status = GAVE_UP_WAITING
         episode.left = now
-        episode.route = next(self.gave_up_routes[group])
+        episode.route = NEXT(self.gave_up_routes[group])
         self.tally[group].waits.append(now - episode.arrived)   # at least this long: a censored wait
         self.close(episode)
         self.model.move_on(episode.patient, episode.route, group)
@@ -297,9 +301,9 @@ class Level:
         self.tally[group].waits.append(now - episode.arrived)
         if self.counts_readmissions:
             self.model.first_level_admission(episode.patient, now)
-        episode.route = route = next(self.routes[group])
+        episode.route = route = NEXT(self.routes[group])
         if stay is None:
-            stay = next(self.stays[group][route])
+            stay = NEXT(self.stays[group][route])
         episode.callbacks = self.on_stay_over
         self.model.at(episode, stay)
         if episode.held_from is not None:
@@ -307,7 +311,7 @@ class Level:
 
     def seat(self, episode: Episode, route: int, in_care_days: float, stay_left: float) -> None:
         """Seat a patient found mid-stay on day 0, admitted ``in_care_days`` before it (no admission of this run)."""
-        now = self.env._now
+        now: float = self.env._now
         self.census += 1
         self.note_times.append(now)
         self.note_codes.append(self.codes[episode.group] + SEATED)
@@ -319,7 +323,7 @@ class Level:
 
     def seat_held(self, episode: Episode, route: int, held_days: float) -> None:
         """Seat a patient found held on day 0: the stay ended ``held_days`` ago (how long it was is not known)."""
-        now = self.env._now
+        now: float = self.env._now
         self.census += 1
         self.held += 1
         self.note_times.append(now)
@@ -330,7 +334,7 @@ class Level:
 
     def stay_over(self, episode: Episode) -> None:
         """The treatment stay has ended: move on, or hold the place until the next level admits."""
-        now = self.env._now
+        now: float = self.env._now
         episode.stay_ended = now
         route, group = episode.route, episode.group
         tally = self.tally[group]   # its stays are the sum of its routes (Model.tally_from_daybook)
@@ -406,7 +410,7 @@ class Model:
         self.env = simpy.Environment()
         # SimPy's calendar, which the engine fills as ``Environment.schedule`` does (:meth:`at`)
         self.queue: list[Any] = self.env._queue   # (time, priority, event id, event)
-        self.event_ids = self.env._eid
+        self.event_ids: Iterator[int] = self.env._eid
         run = scenario.run
         self.measure_from_day = float(run.warmup_days)
         self.horizon_day = self.measure_from_day + run.days
@@ -459,7 +463,8 @@ class Model:
         """Put ``event`` on SimPy's calendar ``delay`` days from now: what ``Environment.schedule`` does, without its
         call (the engine's most frequent), and for a :class:`Timer` or an :class:`~sim.records.Episode`, which
         SimPy's ``step`` takes as it takes an ``Event``."""
-        heappush(self.queue, (self.env._now + delay, priority, next(self.event_ids), event))
+        now: float = self.env._now
+        PUSH(self.queue, (now + delay, priority, NEXT(self.event_ids), event))
 
     def random_streams(self, owner: str, group: int = 0) -> Callable[[str], np.random.Generator]:
         """The named random streams of ``owner`` (a level, or ``relapse``) for one patient group.
@@ -512,10 +517,10 @@ class Model:
     def to_community(self, patient: int, exit_index: int, group: int) -> None:
         """Back in the community: relapse later (and return to care) or leave for good."""
         rule = self.relapse_rules[group].get(exit_index)
-        if rule is not None and next(rule[0]):
+        if rule is not None and NEXT(rule[0]):
             self.note_times.append(self.env._now)
             self.note_codes.append(self.at_risk_code)
-            self.at(Timer(self.on_relapse[group], patient), next(rule[1]))
+            self.at(Timer(self.on_relapse[group], patient), NEXT(rule[1]))
         else:
             self.leaves_for_good(patient)
 
@@ -525,11 +530,11 @@ class Model:
         self.last_discharge.pop(patient, None)
 
     def relapsed(self, group: int, event: Timer) -> None:
-        self.return_to_care(event.value, next(self.return_routes[group]), group)
+        self.return_to_care(event.value, NEXT(self.return_routes[group]), group)
 
     def returned_from_today(self, group: int, event: Timer) -> None:
         """Someone at risk on day 0 returns: to a level drawn from a stream of their own."""
-        self.return_to_care(event.value, next(self.returns_from_today[group]), group)
+        self.return_to_care(event.value, NEXT(self.returns_from_today[group]), group)
 
     def return_to_care(self, patient: int, level: int, group: int) -> None:
         self.note_times.append(self.env._now)
@@ -568,7 +573,7 @@ class Model:
         clock = Timer(on_referral)
 
         def schedule_next() -> None:
-            when = next(times, None)
+            when = NEXT(times, None)
             if when is not None:
                 clock.callbacks = on_referral
                 self.at(clock, when - env._now)
