@@ -1,7 +1,7 @@
 """The build: everything is in pyproject.toml but the compiled engine modules, which need code to list.
 
 Where mypyc and a C compiler are at hand, the modules of ``sim.compiled.COMPILED`` are compiled
-beside their source (1.3-1.4 times as fast, the same numbers); where not, or with
+beside their source (1.4-1.5 times as fast, the same numbers); where not, or with
 ``CONTINUUM_PURE_PYTHON=1``, the package installs as pure Python and runs just the same. The
 sources' hashes go to ``sim/compiled.json``, so that ``sim`` runs the source of any module edited
 since (see ``sim/compiled.py``).

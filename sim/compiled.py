@@ -2,7 +2,7 @@
 
 On install, ``setup.py`` compiles the modules the engine spends its time in (:data:`COMPILED`) with
 mypyc, where a C compiler is at hand, into extension modules beside their source; Python then
-imports those instead of the ``.py`` files. They run the same code, 1.3-1.4 times as fast, and give
+imports those instead of the ``.py`` files. They run the same code, 1.4-1.5 times as fast, and give
 the same numbers. The build writes each source's hash to :data:`BUILD_RECORD`.
 
 After an edit (or a ``git pull``) a compiled module no longer matches its source, and the compiled
@@ -87,7 +87,7 @@ def run_source_if_stale(package: Path = PACKAGE) -> str | None:
         if not changed:
             return None
         reason = f"sim.{', sim.'.join(changed)} changed since compiled"
-        warnings.warn(f"{reason}: running the engine as Python source, 1.3-1.4 times slower "
+        warnings.warn(f"{reason}: running the engine as Python source, 1.4-1.5 times slower "
                       "(`pip install -e .` compiles it again)", stacklevel=2)
     # all of them, not only the stale: compiled modules call each other's classes directly
     if not any(isinstance(finder, _SourceFirst) for finder in sys.meta_path):
