@@ -47,8 +47,14 @@ def summarise(replications: pd.DataFrame, confidence: float = 0.95, by: tuple[st
     interval's lower end is clipped there.
     """
     keys = [*by, "metric"]
-    rows = [(*key, *t_interval(group["value"], confidence))
-            for key, group in replications.groupby(keys, sort=False)]
+    # each group's values in their rows' order, as numpy arrays: a pandas Series per group cost 0.2 ms each
+    group_of = replications.groupby(keys, sort=False).ngroup().to_numpy()
+    order = np.argsort(group_of, kind="stable")
+    order = order[group_of[order] >= 0]   # rows without a key belong to no group, as in a group-by
+    starts = np.flatnonzero(np.diff(group_of[order], prepend=-1))
+    values = np.split(replications["value"].to_numpy(dtype=float)[order], starts[1:])
+    names = replications[keys].iloc[order[starts]].itertuples(index=False, name=None)
+    rows = [(*key, *t_interval(group, confidence)) for key, group in zip(names, values, strict=True)]
     summary = pd.DataFrame(rows, columns=[*by, *SUMMARY_COLUMNS[1:]])
     bounds = [METRICS[metric].lower_bound for metric in summary["metric"]]
     summary["ci_low"] = summary["ci_low"].clip(lower=pd.Series(bounds, index=summary.index, dtype=float))

@@ -18,7 +18,7 @@ import pandas as pd
 from . import records
 from .analysis import summarise
 from .metrics import ALL_METRICS, DAYS_PER_YEAR, HEADLINE_METRICS, LEVEL_METRICS, SUMMED_METRICS, SYSTEM_METRICS
-from .monthly import monthly_table
+from .monthly import monthly_table, named
 from .records import DAILY_FIELDS, DAY_FIELDS, STATE_FIELDS, SystemTally, Tally
 from .scenario import EXITS, Scenario
 from .settings import SettingsError
@@ -225,11 +225,6 @@ def daily_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.Data
     table["waitlist_max"] = table["waitlist_max"].astype(np.int64)
     table["closed_places"] = table["places"] - table["capacity"]
     return table
-
-
-def named(names: list[str], positions: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """The names at ``positions``: a column of strings made from a few (20 times faster than from each)."""
-    return pd.array(names, dtype="str").take(positions)
 
 
 def wait_quantile_table(outputs: list[ReplicationOutput], scenario: Scenario) -> pd.DataFrame:

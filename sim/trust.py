@@ -93,16 +93,18 @@ def daily_trends(daily: pd.DataFrame, column: str, days: int) -> pd.DataFrame:
     replication-averaged series); its p-value comes from the spread across replications. (Sums by
     ``np.bincount`` over level x replication: a pandas group-by over the string levels took 20 times as long.)
     """
-    measured = daily[daily["period"] == "measured"]
-    level_of, levels = pd.factorize(measured["level"], sort=False)
-    replication_of, replications = pd.factorize(measured["replication"], sort=False)
+    # the columns it needs, not a copy of the table; the measured period's days are those from 0 (``period``)
+    measured = daily["day"].to_numpy() >= 0
+    level_of, levels = pd.factorize(daily["level"], sort=False)
+    level_of = level_of[measured]
+    replication_of, replications = pd.factorize(daily["replication"].to_numpy()[measured], sort=False)
     shape = (len(levels), len(replications))
     cell = level_of * shape[1] + replication_of
 
     def sums(values: np.ndarray) -> np.ndarray:
         return np.bincount(cell, values, minlength=shape[0] * shape[1])
 
-    day, value = measured["day"].to_numpy(dtype=float), measured[column].to_numpy(dtype=float)
+    day, value = daily["day"].to_numpy(dtype=float)[measured], daily[column].to_numpy(dtype=float)[measured]
     rows = np.bincount(cell, minlength=shape[0] * shape[1])
     centred = day - (sums(day) / np.maximum(rows, 1))[cell]
     xx = sums(centred**2)
@@ -111,7 +113,9 @@ def daily_trends(daily: pd.DataFrame, column: str, days: int) -> pd.DataFrame:
     present = (rows > 0).reshape(shape)
     table = pd.DataFrame([trend_test(slopes[index][present[index]]) for index in range(len(levels))],
                          index=pd.Index(levels), columns=["slope_per_day", "p_value"])
-    table["mean"] = np.bincount(level_of, value, minlength=len(levels)) / np.bincount(level_of, minlength=len(levels))
+    with np.errstate(divide="ignore", invalid="ignore"):   # a level without measured days: NaN
+        table["mean"] = np.bincount(level_of, value, minlength=len(levels)) / np.bincount(level_of,
+                                                                                           minlength=len(levels))
     table["slope_per_year"] = table["slope_per_day"] * DAYS_PER_YEAR
     table["rise"] = table["slope_per_day"] * days
     table["replications"] = present.sum(axis=1)
