@@ -9,6 +9,12 @@ per-event cost decides the speed of everything built on this: nothing runs per s
 Each change of a level's census, waitlist or held count is noted in the
 :class:`~sim.daybook.Daybook` (two appends), from which the day rows are cut in blocks.
 
+This module and :mod:`sim.records` are compiled with mypyc on install where a C compiler is at hand
+(:mod:`sim.compiled`; the source runs where not, and the same numbers come out). They are written for
+it: locals typed (``now: float``), constants ``Final``, builtins called often held in ``Final`` names,
+and events put on SimPy's queue directly (:meth:`Model.at`). A class here cannot be patched at run
+time where it is compiled: tests patch the daybook (pure Python) instead.
+
 Time is in days. Simulation time 0 is the start of the warm-up; the measured period starts
 at ``warmup_days``, which is day 0 of capacity schedules and referral growth. Every count goes
 to the tallies of the period now running: one event at the start of the measured period
@@ -117,8 +123,6 @@ class Scheduled(Protocol):
 
     @property
     def _ok(self) -> bool: ...
-
-
 
 
 class Timer:
