@@ -226,8 +226,9 @@ def census_over_time(daily: pd.DataFrame, levels: Sequence[str], warmup_days: in
             for each in row:
                 each.set_title(level, loc="left", color=colors[level], fontweight="bold")
                 _shade_warmup(each, table, warmup_days)
-        for each in axes[-1]:
-            each.set_xlabel("Day (0 = end of warm-up; measured from there on)")
+        for each in axes[-1]:   # without a warm-up, day 0 is the run's first: today, where it starts from today
+            each.set_xlabel("Day (0 = end of warm-up; measured from there on)" if warmup_days > 0
+                            else "Day of the run (0 = its first day)")
         _bottom_legend(figure, panels, own, _census_legend(daily, replications, warmup_days), ncols=5)
         if own:
             figure.suptitle("Patients in care and waiting, day by day")

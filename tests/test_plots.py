@@ -147,6 +147,14 @@ def test_census_over_time_has_two_panels_per_level_and_shades_warmup():
     assert "No one waited" in texts(figure)
 
 
+def test_census_over_time_says_what_day_0_is():
+    """Day 0 is the end of the warm-up where there is one, else the run's first day (today, for a run from today)."""
+    labels = {warmup: {axes.get_xlabel() for axes in plots.census_over_time(daily_table(), LEVELS, warmup).axes}
+              for warmup in (5, 0)}
+    assert "Day (0 = end of warm-up; measured from there on)" in labels[5]
+    assert "Day of the run (0 = its first day)" in labels[0] and not any("warm-up" in label for label in labels[0])
+
+
 def test_census_over_time_draws_places_when_some_are_closed():
     figure = plots.census_over_time(daily_table(places_closed=True), LEVELS, warmup_days=5)
     assert any("Places" in text.get_text() for text in figure.legends[0].get_texts())
