@@ -223,18 +223,35 @@ def _exit_when_ended(parent: Any) -> None:
     os._exit(1)
 
 
+TASKS_PER_THREAD = 32
+"""Items go to Dask in batches, about this many batches for each worker thread: enough to share the work out
+evenly, few enough that Dask's cost per task (about 3 ms of scheduler and messages, against 0.2 ms for a
+process pool) stays small beside the work. One task per item took a sweep of 32 x 20 short replications
+1.24 times the process pool's wall time, batches of 10 (here: 640 items, 2 workers) 1.08 times."""
+
+
 def _dask_finished(distributed: Any, client: Any, function: Callable[[Item], Output],
                    items: list[Item]) -> Iterator[tuple[int, Output]]:
-    """``(index, output)`` pairs as the items' tasks finish on the cluster, in any order."""
-    # pure=False: every item is its own task even when two items are equal
-    futures = client.map(function, items, pure=False)
-    index = {future.key: position for position, future in enumerate(futures)}
+    """``(index, output)`` pairs as the items' batches finish on the cluster, in any order."""
+    threads = max(1, sum(client.nthreads().values()))
+    size = max(1, len(items) // (threads * TASKS_PER_THREAD))
+    starts = range(0, len(items), size)
+    # pure=False: every batch is its own task even when two are equal
+    futures = client.map(_batch, [function] * len(starts), [items[start:start + size] for start in starts],
+                         pure=False)
+    first = {future.key: start for start, future in zip(starts, futures, strict=True)}
     # with_results fetches finished outputs in batches, a round trip per batch rather than per task; the
     # futures are left to as_completed alone, so each output is let go on the workers once it is here
     finished = distributed.as_completed(futures, with_results=True)
     del futures
-    for future, output in finished:
-        yield index[future.key], output
+    for future, outputs in finished:
+        for offset, output in enumerate(outputs):
+            yield first[future.key] + offset, output
+
+
+def _batch(function: Callable[[Item], Output], items: list[Item]) -> list[Output]:
+    """One Dask task: ``function`` of each of ``items``, in order."""
+    return [function(item) for item in items]
 
 
 @contextmanager

@@ -88,6 +88,21 @@ def test_equal_items_are_each_computed(address):
 
 
 # ---------------------------------------------------------------------------- choosing a backend
+def test_many_items_go_to_dask_in_batches_and_come_back_each_in_its_place(address):
+    """Dask gets the items in batches (its cost per task is many times a process pool's), about 32 per worker
+    thread; the outputs are the items' own, in order, whatever batch each was in."""
+    from distributed import Client
+
+    items = list(range(-700, 0))
+    with Client(address) as client:
+        client.get_task_stream(start=time.time())   # the scheduler records tasks from now on
+        started = time.time()
+        outputs = map_ordered(abs, items, executor="dask", address=address, progress=False)
+        tasks = [task["key"] for task in client.get_task_stream(start=started)]
+    assert outputs == [-item for item in items]
+    assert len([key for key in tasks if "_batch" in str(key)]) == 70   # 2 workers x 32: batches of 700 // 64 = 10
+
+
 def test_backend_is_what_actually_runs():
     assert resolve_backend(8, jobs=1) == {"executor": "serial", "jobs": 1, "address": None}
     assert resolve_backend(2, jobs=16) == {"executor": "processes", "jobs": 2, "address": None}
