@@ -8,7 +8,6 @@ since (see ``sim/compiled.py``).
 """
 
 import json
-import os
 import runpy
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ def compiled_modules() -> list:
         return []
     for old in compiled["compiled_files"](PACKAGE).values():   # a failed build must not leave old code to run
         old.unlink()
-    if os.environ.get(compiled["PURE_PYTHON"]):
+    if compiled["pure_python_asked"]():
         return []
     try:
         from mypyc.build import mypycify

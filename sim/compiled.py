@@ -32,6 +32,13 @@ COMPILED = ("engine", "records")
 BUILD_RECORD = "compiled.json"
 """Written by the build beside the modules: ``{module: sha256 of the source compiled}``."""
 PURE_PYTHON = "CONTINUUM_PURE_PYTHON"
+NOT_ASKED = ("", "0", "false", "no", "off")
+"""Values of :data:`PURE_PYTHON` that do not ask for the source (any other does, ``1`` say), in any case."""
+
+
+def pure_python_asked() -> bool:
+    """Whether ``CONTINUUM_PURE_PYTHON`` asks for the engine's source (set, and not to ``0``, ``false``, ...)."""
+    return os.environ.get(PURE_PYTHON, "").strip().lower() not in NOT_ASKED
 
 
 def source_hash(path: Path) -> str:
@@ -80,7 +87,7 @@ class _SourceFirst(importlib.abc.MetaPathFinder):
 def run_source_if_stale(package: Path = PACKAGE) -> str | None:
     """Have the compiled modules imported from source if any is stale or ``CONTINUUM_PURE_PYTHON`` is set; the
     reason, or None when the compiled modules (if any) are used."""
-    if os.environ.get(PURE_PYTHON):
+    if pure_python_asked():
         reason = f"{PURE_PYTHON} is set"
     else:
         changed = stale(package)
@@ -97,6 +104,6 @@ def run_source_if_stale(package: Path = PACKAGE) -> str | None:
 
 def engine_build(package: Path = PACKAGE) -> str:
     """How the engine runs in this process, for ``run.json`` and ``continuum --version``."""
-    if os.environ.get(PURE_PYTHON) or not compiled_files(package) or stale(package):
+    if pure_python_asked() or not compiled_files(package) or stale(package):
         return "Python source"
     return "compiled (mypyc)"

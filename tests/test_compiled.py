@@ -73,6 +73,16 @@ def test_current_compiled_modules_are_used_without_a_word(tmp_path, monkeypatch)
     assert sys.meta_path == meta_path
 
 
+@pytest.mark.parametrize(("value", "asked"), [("1", True), ("yes", True), ("0", False), ("false", False),
+                                              ("No", False), ("", False), (None, False)])
+def test_only_a_value_that_means_yes_asks_for_the_source(monkeypatch, value, asked):
+    if value is None:
+        monkeypatch.delenv(compiled.PURE_PYTHON, raising=False)
+    else:
+        monkeypatch.setenv(compiled.PURE_PYTHON, value)
+    assert compiled.pure_python_asked() is asked
+
+
 RUN = """
 import json, sys
 import sim
