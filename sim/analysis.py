@@ -52,7 +52,7 @@ def summarise(replications: pd.DataFrame, confidence: float = 0.95, by: tuple[st
     order = np.argsort(group_of, kind="stable")
     order = order[group_of[order] >= 0]   # rows without a key belong to no group, as in a group-by
     starts = np.flatnonzero(np.diff(group_of[order], prepend=-1))
-    values = np.split(replications["value"].to_numpy(dtype=float)[order], starts[1:])
+    values = np.split(replications["value"].to_numpy(dtype=float)[order], starts[1:]) if len(order) else []
     names = replications[keys].iloc[order[starts]].itertuples(index=False, name=None)
     rows = [(*key, *t_interval(group, confidence)) for key, group in zip(names, values, strict=True)]
     summary = pd.DataFrame(rows, columns=[*by, *SUMMARY_COLUMNS[1:]])

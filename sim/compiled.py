@@ -65,6 +65,8 @@ def stale(package: Path = PACKAGE) -> list[str]:
         built_from = json.loads((package / BUILD_RECORD).read_text())
     except (OSError, ValueError):
         return sorted(present)
+    if not isinstance(built_from, dict):   # not the build's record: nothing in it can vouch for a module
+        return sorted(present)
     return [name for name in present if built_from.get(name) != source_hash(package / f"{name}.py")]
 
 
@@ -79,7 +81,7 @@ class _SourceFirst(importlib.abc.MetaPathFinder):
     def __init__(self, names: Sequence[str], package: Path):
         self.sources = {f"{__package__}.{name}": package / f"{name}.py" for name in names}
 
-    def find_spec(self, fullname, path, target=None):   # noqa: ANN001 (importlib's signature)
+    def find_spec(self, fullname, path, target=None):
         source = self.sources.get(fullname)
         return importlib.util.spec_from_file_location(fullname, source) if source else None
 

@@ -42,3 +42,8 @@ def test_summary_clips_at_zero_and_keeps_order():
     assert summary["level"].tolist() == ["b", "a"]
     assert summary["ci_low"].tolist()[0] == 0
     assert summary["ci_low"].tolist()[1] == 5 and summary["std"].tolist()[1] == 0
+
+
+def test_an_empty_table_summarises_to_no_rows():
+    summary = summarise(pd.DataFrame({"level": [], "metric": [], "value": []}))
+    assert summary.empty and list(summary.columns)[:2] == ["level", "metric"]

@@ -43,6 +43,13 @@ def test_without_the_builds_record_every_compiled_module_counts_as_stale(tmp_pat
     assert compiled.stale(_package(tmp_path, None)) == ["engine"]
 
 
+@pytest.mark.parametrize("record", ["not json at all", "[1, 2]", "null"])
+def test_a_record_that_is_not_the_builds_vouches_for_nothing(tmp_path, record):
+    package = _package(tmp_path, None)
+    (package / compiled.BUILD_RECORD).write_text(record)
+    assert compiled.stale(package) == ["engine"]
+
+
 def test_nothing_compiled_is_nothing_stale(tmp_path):
     package = _package(tmp_path, None)
     (package / f"engine{EXTENSION_SUFFIXES[0]}").unlink()
