@@ -49,6 +49,7 @@ LEFT: Final = 9
 LEFT_HELD: Final = 10
 KINDS = len(CHANGES)
 EFFECTS = np.array(list(CHANGES.values()), dtype=np.int64)
+EFFECTS_FLOAT = EFFECTS.astype(float)   # for matrix products of counts (whole numbers: exact in floats)
 CENSUS, WAITLIST, HELD, ARRIVALS, ADMISSIONS, WAITS = range(EFFECTS.shape[1])
 TALLIED = {
     "arrivals": (ARRIVED_ADMITTED, ARRIVED_LISTED, ARRIVED_TURNED_AWAY),
@@ -202,7 +203,7 @@ class _Changes:
 
     def __init__(self, day: np.ndarray, left_of_day: np.ndarray, kinds: np.ndarray, warm_up: int, first: int,
                  days: int, measure_from_day: float):
-        self.day, self.left_of_day, self.effects, self.warm_up = day, left_of_day, EFFECTS[kinds], warm_up
+        self.day, self.left_of_day, self.kinds, self.warm_up = day, left_of_day, kinds, warm_up
         self.first, self.days, self.measure_from_day = first, days, measure_from_day
 
     def rows(self, series: np.ndarray, counts: np.ndarray,
@@ -210,29 +211,36 @@ class _Changes:
         """Rows (days, series, DAY_FIELDS) without the places, from the counts and counts to date at the block's
         start; the counts at each day's end (series, days, 3); the counts and counts to date at the block's end.
 
-        Every series' changes are summed day by day at once, by (series, day) cell.
+        Each (series, day, kind of change) is counted at once, and the counts turned into what they add by
+        :data:`EFFECTS` (a matrix product: one pass over the changes, where summing each field was six).
         """
         count, days = len(counts), self.days
         cell = series * days + self.day   # (series, day) as one index: each series' changes are in day order
-        size, effects, early = count * days, self.effects, slice(0, self.warm_up)
+        slot = cell * KINDS + self.kinds
 
-        def per_cell(weights: np.ndarray, changes: slice = slice(None)) -> np.ndarray:
-            """Each (series, day)'s sum of ``weights`` (one a change; all changes or ``changes``), (count, days)."""
-            return np.bincount(cell[changes], weights, minlength=size).reshape(count, days)
+        def effect(weights: np.ndarray | None, fields: slice, changes: slice = slice(None)) -> np.ndarray:
+            """What the changes (all, or ``changes``) add to ``fields`` in each (series, day), (count, days, fields):
+            their number, or their sum of ``weights``, per (series, day, kind), times each kind's effect."""
+            per_kind = np.bincount(slot[changes], weights, minlength=count * days * KINDS).reshape(-1, KINDS)
+            return (per_kind @ EFFECTS_FLOAT[:, fields]).reshape(count, days, -1)
 
         # what each day's changes add (whole numbers: the float sums are exact)
-        net = np.stack([per_cell(effects[:, field]) for field in range(6)], axis=-1).astype(np.int64)
-        # sum of change x time left in the day
-        weighted = np.stack([per_cell(effects[:, field] * self.left_of_day) for field in range(3)], axis=-1)
-        # what the warm-up's changes (the first ones) add to the counts to date
-        warm_up = np.stack([per_cell(effects[early, field], early) for field in range(3, 6)], axis=-1).astype(np.int64)
-        joined_max = self._joined_max(series, cell, counts[:, WAITLIST]).reshape(count, days)
+        net = effect(None, slice(0, 6)).astype(np.int64)
+        # sum of change x time left in the day (summed change by change: a sum per kind first would round otherwise)
+        steps = EFFECTS[self.kinds, :3]
+        weighted = np.stack([np.bincount(cell, steps[:, field] * self.left_of_day, minlength=count * days)
+                             for field in range(3)], axis=-1).reshape(count, days, 3)
         ends = counts[:, None, :] + np.cumsum(net[:, :, :3], axis=1)
         rows = np.zeros((days, count, len(DAY_FIELDS)))
         rows[:, :, :3] = (ends - net[:, :, :3] + weighted).transpose(1, 0, 2)
+        joined_max = self._joined_max(series, cell, counts[:, WAITLIST]).reshape(count, days)
         starts = np.concatenate([counts[:, None, WAITLIST], ends[:, :-1, WAITLIST]], axis=1)
         rows[:, :, WAITLIST_MAX] = np.maximum(starts, joined_max).T
-        running = to_date[:, :, None, :] + np.cumsum(np.stack([warm_up, net[:, :, 3:] - warm_up]), axis=2)
+        # counts to date: the warm-up's changes (the first ones) add to its tally, the others to the measured one's
+        added = net[:, :, 3:]
+        early = (effect(None, slice(3, 6), slice(0, self.warm_up)).astype(np.int64) if 0 < self.warm_up < len(slot)
+                 else added if self.warm_up else np.zeros_like(added))
+        running = to_date[:, :, None, :] + np.cumsum(np.stack([early, added - early]), axis=2)
         # the last warm-up day ends when the measured period starts: from it on, counts are the measured period's
         measured_from = min(max(int(self.measure_from_day) - 1 - self.first, 0), days)
         rows[:measured_from, :, TO_DATE:TO_DATE + 3] = running[0, :, :measured_from].transpose(1, 0, 2)
@@ -243,11 +251,12 @@ class _Changes:
         """Each (series, day)'s largest waitlist just after someone joined it (-1 if nobody joined), flat; ``waiting``:
         each series' waitlist at the block's start."""
         joined_max = np.full(len(waiting) * self.days, -1, dtype=np.int64)
-        moves = np.flatnonzero(self.effects[:, WAITLIST])   # the waitlist's changes
+        steps = EFFECTS[self.kinds, WAITLIST]
+        moves = np.flatnonzero(steps)   # the waitlist's changes
         if not len(moves):
             return joined_max
         moves = moves[np.argsort(series[moves], kind="stable")]   # series by series, in time order within each
-        step, owner = self.effects[moves, WAITLIST].astype(np.int64), series[moves]
+        step, owner = steps[moves], series[moves]
         firsts = np.flatnonzero(np.diff(owner, prepend=-1))
         running = np.cumsum(step)
         before = np.repeat(running[firsts] - step[firsts], np.diff(np.append(firsts, len(moves))))

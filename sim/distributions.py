@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -333,6 +334,7 @@ class ScipySampler(Sampler):
 
     def __init__(self, frozen, max_value: float | None):
         self.frozen = frozen
+        self.quantile = _quantile_function(frozen)
         self.max = math.inf if max_value is None else float(max_value)
         self.top = float(frozen.cdf(self.max))
         if self.top <= 0:
@@ -347,8 +349,9 @@ class ScipySampler(Sampler):
             self.mean, self.variance = float(first), float(second - first**2)
 
     def from_uniforms(self, uniforms: np.ndarray) -> np.ndarray:
+        values = self.quantile(uniforms if self.top == 1.0 else uniforms * self.top)
         # ppf(cdf(max)) can round a hair above max
-        return np.minimum(self.frozen.ppf(uniforms * self.top), self.max)
+        return values if self.max == math.inf else np.minimum(values, self.max)
 
     @property
     def longest(self) -> float:
@@ -366,6 +369,28 @@ class ScipySampler(Sampler):
         above_elapsed = np.maximum(self.frozen.sf(elapsed) - beyond_max, 0.0)
         values = self.frozen.isf(beyond_max + (1 - uniforms) * above_elapsed)
         return np.maximum(np.minimum(values, self.max) - elapsed, 0.0)
+
+
+PROBE = np.array([0.0, 1e-300, 1e-12, 0.001, 0.1, 0.25, 0.5, 0.75, 0.9, 0.999, 1 - 2**-53])
+"""Uniforms on which :func:`_quantile_function` checks its shortcut against ``ppf``."""
+
+
+def _quantile_function(frozen) -> Callable[[np.ndarray], np.ndarray]:
+    """``frozen.ppf`` for uniforms in [0, 1), without its checks of every argument on every call (on a batch of a
+    thousand, 110 us of its 120-140): the distribution's own inverse CDF, scaled and shifted as ``ppf`` does
+    (``rv_continuous.ppf`` computes ``_ppf(q) * scale + loc``), so every value is the same to the last bit.
+    The shortcut is used only if it gives ``ppf``'s values on :data:`PROBE`; otherwise ``ppf`` itself."""
+    try:
+        shapes, loc, scale = frozen.dist._parse_args(*frozen.args, **frozen.kwds)
+        inverse = frozen.dist._ppf
+
+        def quantile(uniforms: np.ndarray) -> np.ndarray:
+            return inverse(uniforms, *shapes) * scale + loc
+
+        same = np.array_equal(quantile(PROBE), frozen.ppf(PROBE))
+    except (AttributeError, TypeError, ValueError):   # a scipy whose private parts differ: the public way
+        same = False
+    return quantile if same else frozen.ppf
 
 
 class MemorylessSampler(ScipySampler):

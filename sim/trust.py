@@ -19,6 +19,7 @@ the mean waitlist over the measured period. A busy but stable level's slope is n
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -67,12 +68,11 @@ def offered_loads(scenario: Scenario, capacity: pd.Series) -> pd.DataFrame:
         with np.errstate(divide="ignore", invalid="ignore"):
             stays = np.sum([rates * days for rates, days in per_group], axis=0) / arrivals
         stays = np.where(arrivals > 0, stays, per_group[0][1])
-    table = pd.DataFrame({"arrivals_per_day": arrivals, "stay_days": stays}, index=scenario.level_names)
-    table["offered_load"] = table["arrivals_per_day"] * table["stay_days"]
-    table["capacity"] = capacity.reindex(table.index)
+    offered, places = arrivals * stays, capacity.reindex(scenario.level_names).to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        table["utilisation"] = table["offered_load"] / table["capacity"]
-    return table
+        utilisation = offered / places
+    return pd.DataFrame({"arrivals_per_day": arrivals, "stay_days": stays, "offered_load": offered,
+                         "capacity": places, "utilisation": utilisation}, index=scenario.level_names)
 
 
 def _arrivals_and_stays(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
@@ -86,15 +86,18 @@ def _arrivals_and_stays(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
     return arrivals, np.array([level.mean_stay_days for level in scenario.levels.values()])
 
 
-def daily_trends(daily: pd.DataFrame, column: str, days: int) -> pd.DataFrame:
-    """Per level: mean, slope a year, fitted rise over the measured period and one-sided p of a daily series.
+def daily_trends(daily: pd.DataFrame, columns: Sequence[str], days: int) -> dict[str, pd.DataFrame]:
+    """Per column of ``columns``, per level: mean, slope a year, fitted rise over the measured period and one-sided p
+    of a daily series.
 
     The slope is each replication's least-squares slope against day, averaged (the slope of the
     replication-averaged series); its p-value comes from the spread across replications. (Sums by
-    ``np.bincount`` over level x replication: a pandas group-by over the string levels took 20 times as long.)
+    ``np.bincount`` over level x replication, found once for every column: a pandas group-by over the string
+    levels took 20 times as long.)
     """
     # the columns it needs, not a copy of the table; the measured period's days are those from 0 (``period``)
-    measured = daily["day"].to_numpy() >= 0
+    day = daily["day"].to_numpy(dtype=float)
+    measured = day >= 0
     level_of, levels = pd.factorize(daily["level"], sort=False)
     level_of = level_of[measured]
     replication_of, replications = pd.factorize(daily["replication"].to_numpy()[measured], sort=False)
@@ -104,22 +107,24 @@ def daily_trends(daily: pd.DataFrame, column: str, days: int) -> pd.DataFrame:
     def sums(values: np.ndarray) -> np.ndarray:
         return np.bincount(cell, values, minlength=shape[0] * shape[1])
 
-    day, value = daily["day"].to_numpy(dtype=float)[measured], daily[column].to_numpy(dtype=float)[measured]
+    day = day[measured]
     rows = np.bincount(cell, minlength=shape[0] * shape[1])
     centred = day - (sums(day) / np.maximum(rows, 1))[cell]
     xx = sums(centred**2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slopes = np.where(xx > 0, sums(centred * value) / xx, np.nan).reshape(shape)
     present = (rows > 0).reshape(shape)
-    table = pd.DataFrame([trend_test(slopes[index][present[index]]) for index in range(len(levels))],
-                         index=pd.Index(levels), columns=["slope_per_day", "p_value"])
-    with np.errstate(divide="ignore", invalid="ignore"):   # a level without measured days: NaN
-        table["mean"] = np.bincount(level_of, value, minlength=len(levels)) / np.bincount(level_of,
-                                                                                           minlength=len(levels))
-    table["slope_per_year"] = table["slope_per_day"] * DAYS_PER_YEAR
-    table["rise"] = table["slope_per_day"] * days
-    table["replications"] = present.sum(axis=1)
-    return table
+    per_level = np.bincount(level_of, minlength=len(levels))
+    trends = {}
+    for column in columns:
+        value = daily[column].to_numpy(dtype=float)[measured]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slopes = np.where(xx > 0, sums(centred * value) / xx, np.nan).reshape(shape)
+            mean = np.bincount(level_of, value, minlength=len(levels)) / per_level   # no measured days: NaN
+        slope, p_value = np.array([trend_test(slopes[index][present[index]]) for index in range(len(levels))],
+                                  dtype=float).reshape(len(levels), 2).T
+        trends[column] = pd.DataFrame({"slope_per_day": slope, "p_value": p_value, "mean": mean,
+                                       "slope_per_year": slope * DAYS_PER_YEAR, "rise": slope * days,
+                                       "replications": present.sum(axis=1)}, index=pd.Index(levels))
+    return trends
 
 
 def _matters(trend: pd.Series) -> bool:
@@ -167,7 +172,8 @@ def growth_warnings(results: Results) -> list[dict[str, Any]]:
     """``overloaded`` and ``growing_waitlist`` warnings, one per level at most."""
     scenario, days = results.scenario, results.scenario.run.days
     loads = offered_loads(scenario, _means(results, "capacity_mean"))
-    waitlists, held = daily_trends(results.daily, "waitlist", days), daily_trends(results.daily, "held", days)
+    trends = daily_trends(results.daily, ("waitlist", "held"), days)
+    waitlists, held = trends["waitlist"], trends["held"]
     free_places = (loads["capacity"] - held["mean"]).clip(lower=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         free_utilisation = loads["offered_load"] / free_places
@@ -220,18 +226,20 @@ def wide_interval_warnings(results: Results) -> list[dict[str, Any]]:
     """Per level, the headline metrics whose 95% half-width exceeds their mean (a unit at least, as for
     ``--precision``): the interval says little more than that the number is positive."""
     summary = results.summary
-    shown = (summary["level"].isin(results.scenario.level_names) & summary["metric"].isin(HEADLINE_METRICS)) | (
-        (summary["level"] == "all") & summary["metric"].isin(SYSTEM_METRICS))
+    level, metric = summary["level"].to_numpy(dtype=object), summary["metric"].to_numpy(dtype=object)
+    mean, high = summary["mean"].to_numpy(dtype=float), summary["ci_high"].to_numpy(dtype=float)
+    shown = ((pd.Series(level).isin(results.scenario.level_names) & pd.Series(metric).isin(HEADLINE_METRICS))
+             | ((level == "all") & pd.Series(metric).isin(SYSTEM_METRICS))).to_numpy()
     found = []
-    for level, rows in summary[shown].groupby("level", sort=False):
-        half = rows["ci_high"] - rows["mean"]
-        scale = [precision_scale(metric, mean) for metric, mean in zip(rows["metric"], rows["mean"], strict=True)]
-        wide = rows[(half > scale) & np.isfinite(rows["mean"])]
-        if not wide.empty:
-            metrics = [{"metric": row.metric, "mean": _number(row.mean), "half_width": _number(row.ci_high - row.mean)}
-                       for row in wide.itertuples()]
-            text = wide_text(level, metrics, results.scenario.run.replications)
-            found.append(_warning(level, "wide_intervals", text, {"metrics": metrics}))
+    for name in dict.fromkeys(level[shown]):   # the levels in the summary's order
+        rows = np.flatnonzero(shown & (level == name))
+        wide = [row for row in rows if np.isfinite(mean[row])
+                and high[row] - mean[row] > precision_scale(metric[row], mean[row])]
+        if wide:
+            metrics = [{"metric": metric[row], "mean": _number(mean[row]), "half_width": _number(high[row] - mean[row])}
+                       for row in wide]
+            text = wide_text(name, metrics, results.scenario.run.replications)
+            found.append(_warning(name, "wide_intervals", text, {"metrics": metrics}))
     return found
 
 
