@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -33,10 +34,16 @@ class Month:
 
 def months(run: RunSettings) -> list[Month]:
     """The months of the measured period, in order, the last cut at ``run.days``."""
-    starts = _calendar_starts(run.start_date, run.days) if run.start_date else _block_starts(run.days)
-    ends = [*starts[1:], run.days]
-    return [Month(index, start, end - 1, run.start_date + timedelta(days=start) if run.start_date else None)
-            for index, (start, end) in enumerate(zip(starts, ends, strict=True))]
+    return list(_months(run.start_date, run.days))
+
+
+@functools.lru_cache(maxsize=64)
+def _months(start_date: date | None, days: int) -> tuple[Month, ...]:
+    """:func:`months`, made once per start and length (a run asks for them in each replication and table)."""
+    starts = _calendar_starts(start_date, days) if start_date else _block_starts(days)
+    ends = [*starts[1:], days]
+    return tuple(Month(index, start, end - 1, start_date + timedelta(days=start) if start_date else None)
+                 for index, (start, end) in enumerate(zip(starts, ends, strict=True)))
 
 
 def _block_starts(days: int) -> list[int]:

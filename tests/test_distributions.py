@@ -510,3 +510,30 @@ def test_nobody_returns_from_past_the_longest_relapse_time():
     dist = sampler(dist="fixed", value=10)
     assert return_chance(1.0, dist, np.array([4.0, 10.0, 11.0])).tolist() == [1.0, 1.0, 0.0]
     assert return_chance(0.4, dist, np.array([11.0])).tolist() == [0.0]
+
+
+# ---------------------------------------------------------------------------- the quantile shortcut
+SCIPY_SPECS = [{"dist": "exponential", "mean": 4.0}, {"dist": "lognormal", "median": 7, "p90": 19},
+               {"dist": "gamma", "mean": 9.0, "sd": 6.0}, {"dist": "weibull", "shape": 1.4, "scale": 5.0},
+               {"dist": "triangular", "low": 1, "mode": 3, "high": 12}, {"dist": "uniform", "low": 2, "high": 5},
+               {"dist": "lognormal", "median": 7, "p90": 19, "max": 30}]
+
+
+@pytest.mark.parametrize("raw", SCIPY_SPECS, ids=lambda raw: raw["dist"] + (" max" if "max" in raw else ""))
+def test_scipy_samplers_draw_ppf_values_to_the_last_bit_without_calling_ppf(raw, monkeypatch):
+    sampler = TypeAdapter(Distribution).validate_python(raw).make_sampler()
+    uniforms = np.random.default_rng(7).random(5000)
+    uniforms[:3] = [0.0, 1e-300, 1 - 2**-53]
+    expected = np.minimum(sampler.frozen.ppf(uniforms * sampler.top), sampler.max)
+    monkeypatch.setattr(type(sampler.frozen), "ppf", lambda *args: pytest.fail("ppf called"))
+    np.testing.assert_array_equal(sampler.from_uniforms(uniforms), expected)
+
+
+def test_the_quantile_shortcut_gives_way_to_ppf_where_scipy_computes_otherwise(monkeypatch):
+    from sim.distributions import _quantile_function
+    frozen = stats.expon(scale=2.0)
+    with monkeypatch.context() as patched:   # a scipy whose ppf no longer computes ``_ppf(q) * scale + loc``
+        patched.setattr(type(frozen), "ppf", lambda self, q: np.asarray(q) + 1.0)
+        assert _quantile_function(frozen) == frozen.ppf
+    monkeypatch.delattr(frozen.dist, "_parse_args")   # one without the private parts it reads
+    assert _quantile_function(frozen) == frozen.ppf

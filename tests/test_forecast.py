@@ -264,11 +264,13 @@ def test_continuum_run_writes_monthly_csv_with_calendar_months(tmp_path):
     assert "monthly.csv" in json.loads((out / "manifest.json").read_text())["files"]
 
 
-def test_the_monthly_mean_and_percentile_are_numpys():
-    """Every month at once (a long run has thousands): the 90th percentile to the last bit, the mean to rounding."""
+@pytest.mark.parametrize("busiest", [40, 4000], ids=["months alike", "one month far busier"])
+def test_the_monthly_mean_and_percentile_are_numpys(busiest):
+    """Every month at once (a long run has thousands): the 90th percentile to the last bit, the mean to rounding;
+    months alike are sorted as rows of a matrix, a month far busier than the rest makes that too big."""
     rng = np.random.default_rng(3)
     per_month = rng.integers(0, 40, 300)
-    per_month[:5] = [0, 1, 2, 0, 3]
+    per_month[:6] = [0, 1, 2, 0, 3, busiest]
     waits = rng.exponential(5, per_month.sum()) * (rng.random(per_month.sum()) < 0.7)
     figures = month_wait_figures(waits, per_month)
     starts = np.concatenate([[0], np.cumsum(per_month)])
