@@ -97,6 +97,8 @@ READMIT_WINDOW_DAYS: Final = 30.0
 # costs a lookup at every use, and mypyc calls ``next`` itself through the builtins module)
 PUSH: Final = heappush
 NEXT: Final = next
+KEEP_EVERY: Final = 2048
+"""The daybook's entries are turned into arrays every this many (:meth:`~sim.daybook.Daybook.keep`)."""
 FOLD_CHECK_DAYS = 365
 FOLD_AFTER_ENTRIES = 100_000
 """Once a year, the daybook's entries are cut into day rows if they are this many (4 MB, some 12 MB while
@@ -373,6 +375,8 @@ class Level:
         if self.counts_readmissions:
             self.model.first_level_discharge(episode.patient, now)
         self.closed += 1   # Level.close, written out: the hottest path
+        if len(self.note_times) >= KEEP_EVERY:   # once a visit: the daybook's lists stay short
+            self.model.daybook.keep()
         if self.log is not None:
             self.log.closed(episode)
         if self.waiting and self.admits_any_day:
@@ -610,7 +614,7 @@ class Model:
         """Fold the daybook's entries into day rows once they are many (:data:`FOLD_AFTER_ENTRIES`)."""
         while True:
             yield self.env.timeout(FOLD_CHECK_DAYS)
-            if len(self.daybook.times) >= FOLD_AFTER_ENTRIES:
+            if self.daybook.entries >= FOLD_AFTER_ENTRIES:
                 # the days before yesterday: today's changes at this very instant may still be to come
                 self.fold(int(self.env.now) - 1)
 

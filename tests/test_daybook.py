@@ -125,7 +125,7 @@ def test_a_runs_memory_does_not_grow_with_its_length(monkeypatch):
     model = Model(scenario, 0)
 
     def watched(daybook: Daybook, until_day: int) -> None:   # the model folds its daybook first
-        held.append(len(daybook.times) + sum(len(tally.waits) for level in model.levels
+        held.append(daybook.entries + sum(len(tally.waits) for level in model.levels
                                              for tallies in level.tallies.values() for tally in tallies))
         fold(daybook, until_day)
 
@@ -159,3 +159,29 @@ def test_the_change_numbers_are_their_positions_in_the_tables():
     for names, module, renamed in tables:
         numbers = [getattr(module, renamed.get(name, name.upper())) for name in names]
         assert numbers == list(range(len(names))), names
+
+
+def test_entries_turned_into_arrays_early_fold_into_the_same_rows():
+    """The engine hands the daybook's lists to :meth:`Daybook.keep` every few thousand entries; folds in between
+    take entries from the arrays and the lists alike, and cut the same rows as from the lists alone."""
+    rng = np.random.default_rng(11)
+    times = np.sort(rng.uniform(0, 60, 5000))
+    kinds = rng.choice([ARRIVED_ADMITTED, ARRIVED_LISTED, LISTED_ADMITTED, LEFT, HELD_PLACE, LEFT_HELD], 5000)
+    levels, groups = rng.integers(0, 2, 5000), rng.integers(0, 2, 5000)
+    books = [Daybook(2, 2, 10.0, [[(0.0, 4, 5)]] * 2) for _ in range(2)]
+    folds, keeps = {1000: 9, 2600: 25, 4100: 41}, set(rng.choice(5000, 40, replace=False).tolist())
+    for entry, (time, level, group, kind) in enumerate(zip(times, levels, groups, kinds, strict=True)):
+        for book in books:
+            book.times.append(float(time))
+            book.codes.append(book.code(int(level), int(group), int(kind)))
+        if entry in keeps:
+            books[1].keep()
+        if entry in folds:
+            for book in books:
+                book.fold(folds[entry])
+    for book in books:
+        book.fold(61)
+    assert books[1].entries == books[0].entries == 0 and len(books[1].level_rows) == 4
+    np.testing.assert_array_equal(books[1].group_day_table(), books[0].group_day_table())
+    np.testing.assert_array_equal(books[1].day_table(), books[0].day_table())
+    np.testing.assert_array_equal(books[1].state_table(), books[0].state_table())
