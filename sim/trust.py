@@ -228,8 +228,8 @@ def wide_interval_warnings(results: Results) -> list[dict[str, Any]]:
     summary = results.summary
     level, metric = summary["level"].to_numpy(dtype=object), summary["metric"].to_numpy(dtype=object)
     mean, high = summary["mean"].to_numpy(dtype=float), summary["ci_high"].to_numpy(dtype=float)
-    shown = ((pd.Series(level).isin(results.scenario.level_names) & pd.Series(metric).isin(HEADLINE_METRICS))
-             | ((level == "all") & pd.Series(metric).isin(SYSTEM_METRICS))).to_numpy()
+    shown = ((np.isin(level, results.scenario.level_names) & np.isin(metric, HEADLINE_METRICS))
+             | ((level == "all") & np.isin(metric, SYSTEM_METRICS)))
     found = []
     for name in dict.fromkeys(level[shown]):   # the levels in the summary's order
         rows = np.flatnonzero(shown & (level == name))
