@@ -296,7 +296,8 @@ def compare(base: str, alternatives: tuple[str, ...], out_dir: str | None, repli
     try:
         scenarios = [_load(path, replications=replications, seed=seed) for path in (base, *alternatives)]
         check_folder(folder, [base, *alternatives], overwrite)
-        results = run_all(*scenarios, progress=not quiet, limits=_limits(limit_texts), **_backend(jobs, dask_address))
+        backend = _backend(jobs, dask_address)
+        results = run_all(*scenarios, progress=not quiet, limits=_limits(limit_texts), **backend)
     except (ScenarioError, ExecutorUnavailable, OutputFolderError) as error:
         _fail(error)
     base_label, *others = results
@@ -307,7 +308,8 @@ def compare(base: str, alternatives: tuple[str, ...], out_dir: str | None, repli
     for label, outcome in results.items():
         _print_warnings(outcome, f"{label}: ")
     try:
-        write_comparison(folder, table, results, [base, *alternatives], overwrite=overwrite, groups=by_group)
+        write_comparison(folder, table, results, [base, *alternatives], overwrite=overwrite, groups=by_group,
+                         jobs=backend["jobs"])
     except OutputFolderError as error:
         _fail(error)
     if not quiet:
@@ -394,7 +396,7 @@ def plan(scenario: str, target_texts: tuple[str, ...], levels: str | None, out_d
     except (ScenarioError, OutputFolderError) as error:
         _fail(error)
     try:
-        write_plan(found, folder, overwrite=overwrite)
+        write_plan(found, folder, overwrite=overwrite, jobs=jobs)
     except OutputFolderError as error:
         _fail(error)
     if not quiet:

@@ -327,11 +327,13 @@ COMPARISON_FILES = ("comparison.csv", "comparison_groups.csv", "report.html", "f
 
 
 def write_comparison(folder: str | Path, table: pd.DataFrame, results: dict[str, Results],
-                     sources: list[str | Path], overwrite: bool = False, groups: pd.DataFrame | None = None) -> Path:
+                     sources: list[str | Path], overwrite: bool = False, groups: pd.DataFrame | None = None,
+                     jobs: int | None = 1) -> Path:
     """Write ``comparison.csv``, ``report.html`` and each scenario's results folder, whole or not at all.
 
     ``overwrite``: replace a folder continuum did not write; see :func:`write_results`. ``groups``: the
     comparison per patient group (``sim.compare(..., groups=True)``), written as ``comparison_groups.csv``.
+    ``jobs``: processes to draw the figures in, as for :func:`write_results`.
     """
     inputs = [*sources, *(outcome.scenario.source for outcome in results.values())]
     with staged_folder(folder, "compare", inputs, overwrite) as staging:
@@ -339,9 +341,9 @@ def write_comparison(folder: str | Path, table: pd.DataFrame, results: dict[str,
         if groups is not None:
             groups.to_csv(staging / "comparison_groups.csv", index=False)
         for name, outcome in zip(_folder_names(sources, list(results.values())), results.values(), strict=True):
-            write_results(outcome, staging / name, report=True)
+            write_results(outcome, staging / name, report=True, jobs=jobs)
         compared, drawn = comparison_section(table)
-        write_report(next(iter(results.values())), staging, [compared], drawn)
+        write_report(next(iter(results.values())), staging, [compared], drawn, jobs=jobs)
     return Path(folder)
 
 
@@ -367,18 +369,19 @@ def _folder_name(source: str | Path, outcome: Results) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in outcome.scenario.name)[:60]
 
 
-def write_plan(found: Plan, folder: str | Path, overwrite: bool = False) -> Path:
+def write_plan(found: Plan, folder: str | Path, overwrite: bool = False, jobs: int | None = 1) -> Path:
     """``plan.csv``, ``plan_curve.csv``, ``report.html`` and the planned run's folder (``planned/``),
     whole or not at all.
 
-    ``overwrite``: replace a folder continuum did not write; see :func:`write_results`.
+    ``overwrite``: replace a folder continuum did not write; see :func:`write_results`. ``jobs``: processes to
+    draw the figures in, as for :func:`write_results`.
     """
     with staged_folder(folder, "plan", [found.scenario.source], overwrite) as staging:
         found.capacities.to_csv(staging / "plan.csv", index=False)
         found.curve.to_csv(staging / "plan_curve.csv", index=False)
-        write_results(found.results, staging / "planned", report=True)
+        write_results(found.results, staging / "planned", report=True, jobs=jobs)
         planned, drawn = plan_section(found.capacities, found.curve)
-        write_report(found.results, staging, [planned], drawn)
+        write_report(found.results, staging, [planned], drawn, jobs=jobs)
     return Path(folder)
 
 

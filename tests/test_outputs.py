@@ -239,3 +239,19 @@ def test_compare_gives_scenarios_named_like_its_files_folders_of_their_own(scena
         ["w", "1_report.html", "2_figures", "3_comparison.csv", "4_manifest.json", *names])
     assert manifest(out)["kind"] == "compare"
     assert all(manifest(out / f"{index}_{name}")["kind"] == "run" for index, name in enumerate(names, 1))
+
+
+def test_a_plan_written_with_figures_drawn_in_several_processes_is_the_same_file_for_file(tmp_path):
+    """The report's figures come out the same, byte for byte, whichever process draws them: drawn from a
+    plan's results (functions to call) and the plan's own curves (figures already drawn, sent over)."""
+    small = sim.load_scenario(SCENARIOS / "teaching_step_down.yaml").with_changes(
+        {"run.replications": 3, "run.days": 200, "run.warmup_days": 50})
+    found = sim.plan(small, ["wait_p90_days<=14"], jobs=1)
+    serial, parallel = (sim.write_plan(found, tmp_path / name, jobs=jobs) for name, jobs in (("one", 1), ("two", 2)))
+    files = sorted(path.relative_to(serial) for path in serial.rglob("*") if path.is_file())
+    assert files == sorted(path.relative_to(parallel) for path in parallel.rglob("*") if path.is_file())
+    assert any(path.suffix == ".svg" for path in files) and any(path.name.startswith("plan_") for path in files)
+    generated = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d UTC")   # the report's time of writing
+    for path in files:
+        one, two = (generated.sub(b"", (folder / path).read_bytes()) for folder in (serial, parallel))
+        assert one == two, path
