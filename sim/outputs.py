@@ -340,10 +340,12 @@ def write_comparison(folder: str | Path, table: pd.DataFrame, results: dict[str,
         table.to_csv(staging / "comparison.csv", index=False)
         if groups is not None:
             groups.to_csv(staging / "comparison_groups.csv", index=False)
-        for name, outcome in zip(_folder_names(sources, list(results.values())), results.values(), strict=True):
+        names = _folder_names(sources, list(results.values()))
+        for name, outcome in zip(names, results.values(), strict=True):
             write_results(outcome, staging / name, report=True, jobs=jobs)
         compared, drawn = comparison_section(table)
-        write_report(next(iter(results.values())), staging, [compared], drawn, jobs=jobs)
+        write_report(next(iter(results.values())), staging, [compared], drawn, jobs=jobs,
+                     figures_from=staging / names[0] / "figures")
     return Path(folder)
 
 
@@ -381,7 +383,7 @@ def write_plan(found: Plan, folder: str | Path, overwrite: bool = False, jobs: i
         found.curve.to_csv(staging / "plan_curve.csv", index=False)
         write_results(found.results, staging / "planned", report=True, jobs=jobs)
         planned, drawn = plan_section(found.capacities, found.curve)
-        write_report(found.results, staging, [planned], drawn, jobs=jobs)
+        write_report(found.results, staging, [planned], drawn, jobs=jobs, figures_from=staging / "planned" / "figures")
     return Path(folder)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+import shutil
 import textwrap
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -126,6 +127,15 @@ def save_all(figures: Sequence[tuple[Figure | Callable[[], Figure], str]], folde
         if isinstance(figure, Figure):
             _PNGS[figure] = png
     return pngs
+
+
+def copied(source: str | Path, folder: str | Path, name: str) -> bytes:
+    """A figure :func:`save` wrote to ``source`` (``name.png`` and ``name.svg``), copied to ``folder``; its PNG."""
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    for suffix in (".png", ".svg"):
+        shutil.copyfile(Path(source) / f"{name}{suffix}", target / f"{name}{suffix}")
+    return (target / f"{name}.png").read_bytes()
 
 
 def _saved(job: tuple[Figure | Callable[[], Figure], str | Path, str]) -> bytes:

@@ -227,16 +227,21 @@ def render(results: Results, drawn: Drawn, sections: list[dict] | None = None,
 
 
 def write_report(results: Results, folder: str | Path, sections: list[dict] | None = None,
-                 extra_figures: Sequence[tuple[str, str, Figure]] = (), jobs: int | None = 1) -> Path:
+                 extra_figures: Sequence[tuple[str, str, Figure]] = (), jobs: int | None = 1,
+                 figures_from: str | Path | None = None) -> Path:
     """Write ``report.html`` and ``figures/*.png|svg`` into ``folder`` (an existing folder); a forecast
     (:func:`is_forecast`) gets its section first, with a fan chart per level. ``jobs``: processes to draw
-    the figures in (:func:`sim.plots.save_all`; None: every core)."""
+    the figures in (:func:`sim.plots.save_all`; None: every core). ``figures_from``: a folder where the figures
+    of these same ``results`` were written already (a plan's ``planned/figures``): copied, not drawn again."""
     folder = Path(folder)
     planned, fans = _figure_plans(results), _fan_plans(results) if is_forecast(results) else []
     by_group = _group_plans(results) if len(results.scenario.group_names) > 1 else []
+    own = [(draw, name) for name, _, draw in [*planned, *fans, *by_group]]
+    extra = [(figure, name) for name, _, figure in extra_figures]
     # every figure at once, in several processes where it may; the extra figures keep their PNGs for their sections
-    pngs = iter(plots.save_all([(draw, name) for name, _, draw in [*planned, *fans, *by_group]]
-                               + [(figure, name) for name, _, figure in extra_figures], folder / "figures", jobs))
+    pngs = iter(plots.save_all([*own, *extra], folder / "figures", jobs) if figures_from is None else
+                [plots.copied(figures_from, folder / "figures", name) for _, name in own]
+                + plots.save_all(extra, folder / "figures", jobs))
     drawn, fan_charts, group_charts = [[(name, caption, next(pngs)) for name, caption, _ in plans]
                                        for plans in (planned, fans, by_group)]
     forecast = [_forecast_part(results, fan_charts)] if fans else []

@@ -219,7 +219,7 @@ def test_folders_follow_the_umask_like_mkdir(results, tmp_path):
 
 
 # ---------------------------------------------------------------------------- 5. compare's folder names
-def quick_report(results, folder, sections=None, extra_figures=(), jobs=1):
+def quick_report(results, folder, sections=None, extra_figures=(), jobs=1, figures_from=None):
     """What the report writes, without drawing (the figures take seconds; the names are the point here)."""
     (folder / "figures").mkdir(exist_ok=True)
     (folder / "figures" / "census_over_time.png").write_bytes(b"")
