@@ -130,8 +130,34 @@ class Terminated(BaseException):
     """SIGTERM, raised in the main thread so that staging folders and workers are cleaned up on the way out."""
 
 
-def _raise_terminated(signum: int, frame: Any) -> NoReturn:
-    raise Terminated
+class _Stops:
+    """The command line's own Ctrl-C and SIGTERM handlers, which remember the stop they raise.
+
+    A library calling back into Python may turn what the callback raised into its own error. pydantic's
+    serializer does: a SIGTERM landing while scenario.yaml is written surfaces as a
+    ``PydanticSerializationError``, with the stop as its cause or (in JSON mode) nowhere at all.
+    An error escaping the command after a stop arrived is therefore taken for that stop.
+    """
+
+    def __init__(self) -> None:
+        self.received: BaseException | None = None
+
+    def __call__(self, signum: int, frame: Any) -> NoReturn:
+        self.received = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        raise self.received
+
+    def behind(self, error: Exception) -> BaseException:
+        """The stop ``error`` was raised from or after, else ``error`` itself, raised again."""
+        seen: set[int] = set()
+        cause: BaseException | None = error
+        while cause is not None and id(cause) not in seen:
+            if isinstance(cause, (KeyboardInterrupt, Terminated)):
+                return cause
+            seen.add(id(cause))
+            cause = cause.__cause__ or cause.__context__
+        if self.received is None:
+            raise error
+        return self.received
 
 
 def _stopped(command: str | None, stop: BaseException) -> NoReturn:
@@ -147,26 +173,35 @@ class _Continuum(click.Group):
     Only the command line does so: in Python (a notebook, say) Ctrl-C raises KeyboardInterrupt as usual.
     """
 
+    stops = _Stops()
+
     def main(self, *args: Any, **options: Any) -> Any:
         if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
             return super().main(*args, **options)
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        self.stops = _Stops()
+        numbers = (signal.SIGINT, signal.SIGTERM)
+        previous = {number: signal.signal(number, self.stops) for number in numbers}
         try:
             return super().main(*args, **options)
         finally:
-            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+            for number, handler in previous.items():
+                signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 
     def make_context(self, *args: Any, **options: Any) -> click.Context:
         try:
             return super().make_context(*args, **options)
         except (KeyboardInterrupt, Terminated) as stop:  # click would say "Aborted!" and exit 1
             _stopped(None, stop)
+        except Exception as error:
+            _stopped(None, self.stops.behind(error))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (KeyboardInterrupt, Terminated) as stop:
             _stopped(ctx.invoked_subcommand, stop)
+        except Exception as error:
+            _stopped(ctx.invoked_subcommand, self.stops.behind(error))
 
 
 @click.group(cls=_Continuum, context_settings={"help_option_names": ["-h", "--help"]})
