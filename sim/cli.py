@@ -16,7 +16,10 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -137,14 +140,47 @@ class _Stops:
     serializer does: a SIGTERM landing while scenario.yaml is written surfaces as a
     ``PydanticSerializationError``, with the stop as its cause or (in JSON mode) nowhere at all.
     An error escaping the command after a stop arrived is therefore taken for that stop.
+
+    A stop landing in a finalizer (an object's ``__del__``, run whenever the object goes) cannot leave it:
+    Python prints it as a traceback and carries on. ``swallowed`` (the ``sys.unraisablehook`` while a
+    command runs) has a thread send such a stop again, to land in the command's own code (a stop landing
+    in the hook itself is sent again too); ``settle`` waits for those sent before the command ends.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, unraisable_hook: Callable[[Any], Any] = sys.unraisablehook) -> None:
         self.received: BaseException | None = None
+        self.unraisable_hook = unraisable_hook
+        self.sending: list[threading.Thread] = []
 
-    def __call__(self, signum: int, frame: Any) -> NoReturn:
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if _inside(frame, self.swallowed.__code__):
+            self._send_again(signum)
+            return
         self.received = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
         raise self.received
+
+    def swallowed(self, unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, (KeyboardInterrupt, Terminated)):
+            self._send_again(signal.SIGTERM if isinstance(unraisable.exc_value, Terminated) else signal.SIGINT)
+        else:
+            self.unraisable_hook(unraisable)
+
+    def _send_again(self, number: int) -> None:
+        sender = threading.Thread(target=_send_soon, args=(number,), name="continuum-stop", daemon=True)
+        self.sending.append(sender)
+        sender.start()
+
+    def settle(self) -> None:
+        """Wait for every stop sent again: the first that arrives meanwhile is raised once all are sent."""
+        arrived: BaseException | None = None
+        while self.sending:
+            try:
+                self.sending[-1].join()
+                self.sending.pop()
+            except (KeyboardInterrupt, Terminated) as stop:
+                arrived = arrived or stop
+        if arrived is not None:
+            raise arrived
 
     def behind(self, error: Exception) -> BaseException:
         """The stop ``error`` was raised from or after, else ``error`` itself, raised again."""
@@ -158,6 +194,20 @@ class _Stops:
         if self.received is None:
             raise error
         return self.received
+
+
+def _inside(frame: FrameType | None, code: CodeType) -> bool:
+    """Whether ``frame`` or a frame that called it runs ``code``."""
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _send_soon(number: int) -> None:
+    time.sleep(0.001)   # a moment for the hook that started this thread to return
+    os.kill(os.getpid(), number)
 
 
 def _stopped(command: str | None, stop: BaseException) -> NoReturn:
@@ -178,12 +228,14 @@ class _Continuum(click.Group):
     def main(self, *args: Any, **options: Any) -> Any:
         if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
             return super().main(*args, **options)
-        self.stops = _Stops()
+        self.stops = _Stops(sys.unraisablehook)
         numbers = (signal.SIGINT, signal.SIGTERM)
         previous = {number: signal.signal(number, self.stops) for number in numbers}
+        sys.unraisablehook = self.stops.swallowed
         try:
             return super().main(*args, **options)
         finally:
+            sys.unraisablehook = self.stops.unraisable_hook
             for number, handler in previous.items():
                 signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 
@@ -197,7 +249,10 @@ class _Continuum(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                self.stops.settle()
         except (KeyboardInterrupt, Terminated) as stop:
             _stopped(ctx.invoked_subcommand, stop)
         except Exception as error:

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pydantic
@@ -22,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import ROOT, SCENARIOS, running
 
+import sim.cli
 from sim.cli import main
 from sim.scenario import Scenario
 
@@ -237,6 +239,34 @@ def test_a_stop_a_library_wraps_in_its_own_error_still_ends_in_one_line(monkeypa
         return model.model_dump_json() if mode == "json" else str(model.model_dump(mode="json"))
 
     monkeypatch.setattr(Scenario, "to_yaml", dump)
+    result = CliRunner().invoke(main, ["run", *SHORT_RUN, "--no-report", "--out", str(tmp_path / "out")])
+    assert (result.exit_code, result.stderr) == expected
+    assert list(tmp_path.iterdir()) == []
+
+
+class _SignalsWhenCollected:
+    """An object whose finalizer is signalled: Python cannot raise a stop out of a finalizer."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), self.number)
+
+
+@pytest.mark.parametrize("number, expected", [(signal.SIGTERM, (143, "terminated: nothing was written\n")),
+                                              (signal.SIGINT, (130, "interrupted: nothing was written\n"))],
+                         ids=["SIGTERM", "SIGINT"])
+def test_a_stop_landing_in_a_finalizer_is_not_swallowed(monkeypatch, tmp_path, number, expected):
+    """A stop handled while some object's ``__del__`` runs would be printed as "Exception ignored" and
+    lost, the run going on to write its folder: it is sent again and stops the run."""
+    running_scenario = sim.cli.run_scenario
+
+    def run_scenario(*arguments: Any, **options: Any) -> Any:
+        _SignalsWhenCollected(number)   # collected at once: its finalizer runs here
+        return running_scenario(*arguments, **options)
+
+    monkeypatch.setattr(sim.cli, "run_scenario", run_scenario)
     result = CliRunner().invoke(main, ["run", *SHORT_RUN, "--no-report", "--out", str(tmp_path / "out")])
     assert (result.exit_code, result.stderr) == expected
     assert list(tmp_path.iterdir()) == []
