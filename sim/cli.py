@@ -147,7 +147,7 @@ class _Stops:
     in the hook itself is sent again too); ``settle`` waits for those sent before the command ends.
     """
 
-    def __init__(self, unraisable_hook: Callable[[Any], Any] = sys.unraisablehook) -> None:
+    def __init__(self, unraisable_hook: Callable[[Any], Any]) -> None:
         self.received: BaseException | None = None
         self.unraisable_hook = unraisable_hook
         self.sending: list[threading.Thread] = []
@@ -223,7 +223,7 @@ class _Continuum(click.Group):
     Only the command line does so: in Python (a notebook, say) Ctrl-C raises KeyboardInterrupt as usual.
     """
 
-    stops = _Stops()
+    stops = _Stops(sys.unraisablehook)   # main's own, but where main cannot set handlers (not the main thread)
 
     def main(self, *args: Any, **options: Any) -> Any:
         if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
